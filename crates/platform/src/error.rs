@@ -1,0 +1,119 @@
+//! The one place where service errors become gRPC statuses.
+//!
+//! Services turn their domain errors into an [`RpcError`]; `From<RpcError> for
+//! tonic::Status` is the only mapping. Client faults go back with their message;
+//! internal faults are logged with their cause chain and answered with an opaque
+//! message, so no internals leak to callers.
+
+use std::fmt;
+
+use tonic::{Code, Status};
+
+/// What went wrong while serving an RPC, by who must act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// The request is malformed; the caller must fix it.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The named thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is well formed but cannot be done in the current state
+    /// (a declined card, an expired card).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// A dependency (a store, another service) cannot be reached; retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The caller's deadline ran out.
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    /// A bug or an unexpected failure; details are logged, not returned.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl RpcError {
+    /// `InvalidArgument` from anything displayable.
+    pub fn invalid(message: impl fmt::Display) -> Self {
+        Self::InvalidArgument(message.to_string())
+    }
+
+    /// `Internal` from any error, keeping its cause chain for the log.
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    /// Classifies the failure of a call to another service, so a dependency
+    /// outage reads as `UNAVAILABLE` to our caller rather than as our bug.
+    pub fn from_downstream(service: &str, status: &Status) -> Self {
+        let message = format!("{service}: {}", status.message());
+        match status.code() {
+            Code::Unavailable | Code::Unknown | Code::Cancelled | Code::ResourceExhausted => {
+                Self::Unavailable(message)
+            }
+            Code::DeadlineExceeded => Self::DeadlineExceeded(message),
+            Code::NotFound => Self::NotFound(message),
+            Code::InvalidArgument | Code::OutOfRange => Self::InvalidArgument(message),
+            Code::FailedPrecondition | Code::Aborted => Self::FailedPrecondition(message),
+            _ => Self::Internal(anyhow::anyhow!("{service} failed: {status}")),
+        }
+    }
+}
+
+impl From<RpcError> for Status {
+    fn from(error: RpcError) -> Self {
+        match error {
+            RpcError::InvalidArgument(m) => Status::invalid_argument(m),
+            RpcError::NotFound(m) => Status::not_found(m),
+            RpcError::FailedPrecondition(m) => Status::failed_precondition(m),
+            RpcError::Unavailable(m) => {
+                tracing::warn!(error = %m, "Dependency unavailable.");
+                Status::unavailable(m)
+            }
+            RpcError::DeadlineExceeded(m) => Status::deadline_exceeded(m),
+            RpcError::Internal(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "Internal error while serving a request."
+                );
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_faults_keep_their_message() {
+        let status = Status::from(RpcError::invalid("quantity must be positive"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "quantity must be positive");
+    }
+
+    #[test]
+    fn internal_faults_are_opaque() {
+        let error = anyhow::anyhow!("secret detail").context("while doing a thing");
+        let status = Status::from(RpcError::internal(error));
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), "internal error");
+    }
+
+    #[test]
+    fn downstream_outages_read_as_unavailable() {
+        let status = Status::from(RpcError::from_downstream(
+            "catalog",
+            &Status::unavailable("connection refused"),
+        ));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(status.message(), "catalog: connection refused");
+        let status = Status::from(RpcError::from_downstream(
+            "catalog",
+            &Status::not_found("no product"),
+        ));
+        assert_eq!(status.code(), Code::NotFound);
+    }
+}

@@ -1,0 +1,192 @@
+//! gRPC servers and client channels.
+//!
+//! [`GrpcServer`] binds when it is built (port 0 allowed, so tests and
+//! `boutique all` can read the real port back), serves `grpc.health.v1` (Check
+//! and Watch) and server reflection next to the service, and drains gracefully:
+//! on shutdown it reports NOT_SERVING, stops accepting, lets in-flight calls
+//! finish and gives up after a grace period.
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    body::Body,
+    server::NamedService,
+    service::Routes,
+    transport::{Channel, Endpoint, Server, server::TcpIncoming},
+};
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::config::{ConfigError, parse_service_addr};
+
+/// How long in-flight calls may run after shutdown starts. Kubernetes' default
+/// termination grace is 30 s; staying well inside it leaves time to flush telemetry.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the reflection service")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("the gRPC server failed")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// A bound gRPC server with health and reflection, ready to run.
+#[derive(Debug)]
+pub struct GrpcServer {
+    name: &'static str,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    routes: Routes,
+    service_names: Vec<&'static str>,
+    health: HealthReporter,
+    grace: Duration,
+}
+
+impl GrpcServer {
+    /// Binds `addr` for the service called `name` (used in logs).
+    pub async fn bind(name: &'static str, addr: SocketAddr) -> Result<Self, ServerError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let (health, health_service) = tonic_health::server::health_reporter();
+        // Until `run_until` starts serving, the server as a whole is not ready.
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(boutique_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let routes = Routes::new(health_service)
+            .add_service(reflection().build_v1()?)
+            .add_service(reflection().build_v1alpha()?);
+        Ok(Self {
+            name,
+            listener,
+            local_addr,
+            routes,
+            service_names: Vec::new(),
+            health,
+            grace: DEFAULT_GRACE,
+        })
+    }
+
+    /// Adds a service; its name reports SERVING in the health service while the server runs.
+    #[must_use]
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<
+                http::Request<Body>,
+                Response = http::Response<Body>,
+                Error = std::convert::Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.service_names.push(S::NAME);
+        self.routes = self.routes.add_service(service);
+        self
+    }
+
+    /// Sets how long in-flight calls may finish after shutdown starts.
+    #[must_use]
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The health reporter, for services whose readiness depends on a store.
+    pub fn health(&self) -> HealthReporter {
+        self.health.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains within the grace period.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServerError> {
+        let Self {
+            name,
+            listener,
+            local_addr,
+            routes,
+            service_names,
+            health,
+            grace,
+        } = self;
+        for service in service_names.iter().copied().chain([""]) {
+            health
+                .set_service_status(service, ServingStatus::Serving)
+                .await;
+        }
+        tracing::info!(service = name, addr = %local_addr, "Serving gRPC.");
+
+        let stop = CancellationToken::new();
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let serve = Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned());
+        tokio::pin!(serve, shutdown);
+        tokio::select! {
+            result = &mut serve => return result.map_err(ServerError::from),
+            () = &mut shutdown => {}
+        }
+
+        // Probes see NOT_SERVING first, so traffic moves away while calls finish.
+        for service in service_names.iter().copied().chain([""]) {
+            health
+                .set_service_status(service, ServingStatus::NotServing)
+                .await;
+        }
+        tracing::info!(
+            service = name,
+            grace_ms = grace.as_millis(),
+            "Draining gRPC calls."
+        );
+        stop.cancel();
+        match tokio::time::timeout(grace, serve).await {
+            Ok(result) => result?,
+            Err(_) => tracing::warn!(
+                service = name,
+                "Calls still running after the grace period were dropped."
+            ),
+        }
+        tracing::info!(service = name, "Stopped.");
+        Ok(())
+    }
+}
+
+/// A channel to another service that connects on first use, so a service can
+/// start before its dependencies (as upstream's do) and reconnects after they restart.
+pub fn lazy_channel(var: &str, addr: &str) -> Result<Channel, ConfigError> {
+    let host_port = parse_service_addr(addr).map_err(|e| ConfigError::new(var, addr, e))?;
+    let endpoint = Endpoint::from_shared(format!("http://{host_port}"))
+        .map_err(|e| ConfigError::new(var, addr, e))?;
+    Ok(endpoint
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        // A ceiling for callers that set no deadline of their own.
+        .timeout(Duration::from_secs(30))
+        .connect_lazy())
+}

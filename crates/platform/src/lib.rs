@@ -1,0 +1,21 @@
+//! The platform every Boutique service stands on.
+//!
+//! - [`config`]: typed settings read once from the environment (upstream names),
+//!   with errors that name the variable; bad config exits with code 64.
+//! - [`grpc`]: a gRPC server with `grpc.health.v1`, reflection and a bounded
+//!   graceful drain, plus lazily connecting client channels.
+//! - [`error`]: the one mapping from service errors to `tonic::Status`.
+//! - [`shutdown`]: SIGTERM/SIGINT as a future.
+//! - [`telemetry`]: logging through `tracing`.
+
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod shutdown;
+pub mod telemetry;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use config::{ConfigError, Env};
+pub use error::RpcError;
+pub use grpc::GrpcServer;

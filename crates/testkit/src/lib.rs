@@ -1,0 +1,67 @@
+//! Real servers for tests, started on loopback by the test itself.
+//!
+//! Where users run Redis or an SMTP relay, our tests use the real thing. When
+//! the program is not installed, [`find_program`] decides: on a developer
+//! machine the test is skipped and says so on stderr; with `CI=true` the test
+//! fails, so CI can never pass by skipping.
+
+pub mod redis;
+pub mod smtp;
+
+use std::{
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+/// Finds `program` on `PATH` (or at the path in the environment variable
+/// `override_var`). Returns `None` to skip the calling test when it is missing
+/// outside CI; panics when it is missing in CI.
+pub fn find_program(program: &str, override_var: &str, install_hint: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(override_var).map(PathBuf::from) {
+        return Some(path);
+    }
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file());
+    if found.is_none() {
+        if in_ci() {
+            panic!("{program} is required in CI but was not found on PATH ({install_hint})");
+        }
+        eprintln!(
+            "SKIPPED: {program} not found on PATH ({install_hint}); set CI=true to make this a failure"
+        );
+    }
+    found
+}
+
+/// True when running under CI (`CI=true` or `CI=1`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A free TCP port on 127.0.0.1. The port is released before returning, so a
+/// server started right after can bind it.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Waits until `addr` accepts TCP connections, polling up to `timeout`.
+/// Readiness by observation, not by sleeping a fixed time.
+pub fn wait_for_port(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{addr} did not accept connections within {timeout:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

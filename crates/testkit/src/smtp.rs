@@ -1,0 +1,1 @@
+//! A throwaway SMTP server on loopback (owned by the email work; see email tests).
