@@ -11,6 +11,14 @@ use std::fmt;
 
 pub use rate::{Rate, RateError};
 
+/// The 33 currency codes of the upstream shop, in upstream order (EUR first:
+/// the reference rates are per euro).
+pub const UPSTREAM_CURRENCIES: [&str; 33] = [
+    "EUR", "USD", "JPY", "BGN", "CZK", "DKK", "GBP", "HUF", "PLN", "RON", "SEK", "CHF", "ISK",
+    "NOK", "HRK", "RUB", "TRY", "AUD", "BRL", "CAD", "CNY", "HKD", "IDR", "ILS", "INR", "KRW",
+    "MXN", "MYR", "NZD", "PHP", "SGD", "THB", "ZAR",
+];
+
 /// Nanos in one unit.
 pub const NANOS_PER_UNIT: i64 = 1_000_000_000;
 const NANOS_PER_UNIT_I128: i128 = NANOS_PER_UNIT as i128;
