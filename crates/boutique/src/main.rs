@@ -1,1 +1,96 @@
-fn main() {}
+//! `boutique`: every Boutique service in one binary.
+//!
+//! `boutique <service>` runs one service the way its upstream container does
+//! (upstream port and environment variables); `boutique all` (the default) runs
+//! the whole shop in one process, each service on its own loopback port speaking
+//! real gRPC. This file is wiring only: the services live in their own crates.
+
+mod healthcheck;
+mod launch;
+mod shop;
+
+use std::process::ExitCode;
+
+use boutique_platform::{Env, config::EXIT_CONFIG, telemetry};
+use clap::{Parser, Subcommand};
+
+use crate::launch::{LaunchError, Service};
+
+#[derive(Debug, Parser)]
+#[command(name = "boutique", version, about = "The Boutique shop: run one service or all of them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every service in one process on loopback (the default).
+    All,
+    /// Product catalog (`hipstershop.ProductCatalogService`, port 3550).
+    Catalog,
+    /// Currency conversion (`hipstershop.CurrencyService`, port 7000).
+    Currency,
+    /// Card payments (`hipstershop.PaymentService`, port 50051).
+    Payment,
+    /// Shipping quotes and tracking (`hipstershop.ShippingService`, port 50051).
+    Shipping,
+    /// Order confirmation emails (`hipstershop.EmailService`, port 8080).
+    Email,
+    /// Shopping carts (`hipstershop.CartService`, port 7070).
+    Cart,
+    /// Product recommendations (`hipstershop.RecommendationService`, port 8080).
+    Recommendation,
+    /// Contextual ads (`hipstershop.AdService`, port 9555).
+    Ad,
+    /// Ask a running service whether it is healthy (for container health checks).
+    Healthcheck(healthcheck::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = Env::from_process();
+    let log = match telemetry::LogConfig::from_env(&env) {
+        Ok(log) => log,
+        Err(error) => return config_error(&error),
+    };
+    telemetry::init(&log);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(error = %error, "Cannot start the async runtime.");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let service = match cli.command.unwrap_or(Command::All) {
+            Command::All => return shop::run_all(env).await.map(|()| ExitCode::SUCCESS),
+            Command::Healthcheck(args) => return Ok(healthcheck::run(args, &env).await),
+            Command::Catalog => Service::Catalog,
+            Command::Currency => Service::Currency,
+            Command::Payment => Service::Payment,
+            Command::Shipping => Service::Shipping,
+            Command::Email => Service::Email,
+            Command::Cart => Service::Cart,
+            Command::Recommendation => Service::Recommendation,
+            Command::Ad => Service::Ad,
+        };
+        launch::run_one(service, env).await.map(|()| ExitCode::SUCCESS)
+    });
+    match result {
+        Ok(code) => code,
+        Err(LaunchError::Config(error)) => config_error(&error),
+        Err(LaunchError::Failed(error)) => {
+            tracing::error!(error = format!("{error:#}"), "Boutique stopped with an error.");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Bad configuration: say which variable and why, exit 64.
+fn config_error(error: &boutique_platform::ConfigError) -> ExitCode {
+    // Logging may not be set up yet, so write to stderr directly.
+    eprintln!("boutique: configuration error: {error}");
+    ExitCode::from(EXIT_CONFIG as u8)
+}

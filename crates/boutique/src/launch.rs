@@ -1,0 +1,125 @@
+//! Starting one service: read its config, bind, and hand back a future that
+//! serves until the shared stop signal.
+
+use std::net::SocketAddr;
+
+use boutique_platform::{ConfigError, Env, shutdown};
+use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+/// Every backend service the binary can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
+    Catalog,
+    Currency,
+    Payment,
+    Shipping,
+    Email,
+    Cart,
+    Recommendation,
+    Ad,
+}
+
+impl Service {
+    /// All services, dependencies first (recommendation calls the catalog).
+    pub(crate) const ALL: [Self; 8] = [
+        Self::Catalog,
+        Self::Currency,
+        Self::Payment,
+        Self::Shipping,
+        Self::Email,
+        Self::Cart,
+        Self::Ad,
+        Self::Recommendation,
+    ];
+
+    /// The short name used in logs and on the command line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Catalog => "catalog",
+            Self::Currency => "currency",
+            Self::Payment => "payment",
+            Self::Shipping => "shipping",
+            Self::Email => "email",
+            Self::Cart => "cart",
+            Self::Recommendation => "recommendation",
+            Self::Ad => "ad",
+        }
+    }
+
+    /// The upstream variable through which clients find this service.
+    pub(crate) fn addr_var(self) -> &'static str {
+        match self {
+            Self::Catalog => "PRODUCT_CATALOG_SERVICE_ADDR",
+            Self::Currency => "CURRENCY_SERVICE_ADDR",
+            Self::Payment => "PAYMENT_SERVICE_ADDR",
+            Self::Shipping => "SHIPPING_SERVICE_ADDR",
+            Self::Email => "EMAIL_SERVICE_ADDR",
+            Self::Cart => "CART_SERVICE_ADDR",
+            Self::Recommendation => "RECOMMENDATION_SERVICE_ADDR",
+            Self::Ad => "AD_SERVICE_ADDR",
+        }
+    }
+
+    /// Reads the config from `env`, binds, and returns the serving future.
+    pub(crate) async fn launch(self, env: &Env, stop: CancellationToken) -> Result<Launched, LaunchError> {
+        macro_rules! launch {
+            ($service:ident) => {{
+                let config = $service::Config::from_env(env)?;
+                let app = $service::App::build(config).await.map_err(|e| LaunchError::Failed(e.into()))?;
+                let addr = app.local_addr();
+                let serve: BoxFuture<'static, anyhow::Result<()>> =
+                    Box::pin(async move { Ok(app.run_until(stop.cancelled_owned()).await?) });
+                Ok(Launched { service: self, addr, serve })
+            }};
+        }
+        match self {
+            Self::Catalog => launch!(boutique_catalog),
+            Self::Currency => launch!(boutique_currency),
+            Self::Payment => launch!(boutique_payment),
+            Self::Shipping => launch!(boutique_shipping),
+            Self::Email => launch!(boutique_email),
+            Self::Cart => launch!(boutique_cart),
+            Self::Recommendation => launch!(boutique_recommendation),
+            Self::Ad => launch!(boutique_ad),
+        }
+    }
+}
+
+/// A bound service and the future that serves it.
+pub(crate) struct Launched {
+    pub(crate) service: Service,
+    pub(crate) addr: SocketAddr,
+    pub(crate) serve: BoxFuture<'static, anyhow::Result<()>>,
+}
+
+/// Why the binary stopped: bad config (exit 64) or anything else (exit 1).
+#[derive(Debug)]
+pub(crate) enum LaunchError {
+    Config(ConfigError),
+    Failed(anyhow::Error),
+}
+
+impl From<ConfigError> for LaunchError {
+    fn from(error: ConfigError) -> Self {
+        Self::Config(error)
+    }
+}
+
+impl From<anyhow::Error> for LaunchError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Failed(error)
+    }
+}
+
+/// `boutique <service>`: one service on its upstream port until SIGTERM/SIGINT.
+pub(crate) async fn run_one(service: Service, env: Env) -> Result<(), LaunchError> {
+    let stop = CancellationToken::new();
+    let launched = service.launch(&env, stop.clone()).await?;
+    tracing::info!(service = service.name(), addr = %launched.addr, "Started.");
+    let serve = tokio::spawn(launched.serve);
+    shutdown::signal().await;
+    stop.cancel();
+    serve.await.map_err(|e| LaunchError::Failed(e.into()))??;
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! The cart service: one shopping cart per user (`hipstershop.CartService`).
+//!
+//! Wire-compatible with upstream, with the rules upstream lacks:
+//! - a line's quantity is always `1..=10 000` ([`MAX_LINE_QUANTITY`]); an
+//!   AddItem that would leave it outside is `INVALID_ARGUMENT` and changes nothing;
+//! - AddItem is atomic, so concurrent adds never lose an update;
+//! - idle carts expire in Redis (`CART_TTL`);
+//! - a storage outage is `UNAVAILABLE` "cart storage unavailable: …", and the
+//!   health service reports `NOT_SERVING` while Redis cannot be reached.
+//!
+//! Unlike upstream, GetCart of an unknown user returns `Cart{user_id, []}` with
+//! the requested user id (upstream returns an empty `user_id`), and EmptyCart
+//! removes the cart rather than storing an empty one.
+//!
+//! # Environment
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `PORT` | listen port | `7070` |
+//! | `LISTEN_ADDR` | listen host | `0.0.0.0` |
+//! | `REDIS_ADDR` | Redis as `host:port` (upstream's `redis-cart:6379`) or a `redis://` / `rediss://` URL; unset means the in-memory store | unset |
+//! | `CART_TTL` | idle expiry of a cart as a Go duration (`48h`, `90m`); `0` disables it | `48h`, the frontend session cookie's lifetime |
+//!
+//! Upstream's Spanner and AlloyDB backends are not supported.
+//!
+//! # Redis layout (ours, not upstream's)
+//!
+//! - `cart:{<user_id>}`: a HASH `product_id -> quantity` (decimal string).
+//! - `cart:{<user_id>}:order`: a LIST of the product ids in the order they
+//!   were first added, so GetCart lists items in insertion order (as upstream,
+//!   and independent of Redis' internal hash encoding).
+//!
+//! The braces are a Redis Cluster hash tag, so both keys of a cart always land
+//! in the same slot and one script can touch both. A cart key always ends in
+//! `}` and an order key in `:order`, so no user id can make one collide with
+//! another user's key. AddItem is a single Lua script (check the limit, HINCRBY,
+//! RPUSH for a new product, PEXPIRE both keys); GetCart reads both keys in one
+//! MULTI/EXEC; EmptyCart deletes both. The idle expiry restarts on every
+//! AddItem; reading a cart does not extend it.
+//!
+//! # In-memory store
+//!
+//! Carts live in the process and are lost on restart. `CART_TTL` applies
+//! lazily: an idle cart reads as empty once expired and is dropped on its next
+//! access or by a sweep that runs during adds.
+
+mod handlers;
+mod health;
+pub mod store;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use boutique_platform::{
+    ConfigError, Env, GrpcServer, config::parse_go_duration, grpc::ServerError,
+};
+use boutique_proto::cart_service_server::CartServiceServer;
+
+pub use store::{CartStore, MAX_LINE_QUANTITY, StoreError, memory::MemoryStore, redis::RedisStore};
+
+/// The upstream default port.
+pub const DEFAULT_PORT: u16 = 7070;
+
+/// The default idle expiry: 48 h, the lifetime of the frontend's session
+/// cookie, after which nobody can reach the cart any more.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(48 * 3600);
+
+/// How often the health check pings Redis by default.
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where carts are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// In the process (no `REDIS_ADDR`).
+    Memory,
+    /// In Redis at this URL (`redis://host:port` or `rediss://…`).
+    Redis {
+        /// The connection URL, normalised from `REDIS_ADDR`.
+        url: String,
+    },
+}
+
+/// Cart settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen (`LISTEN_ADDR`, `PORT`).
+    pub listen: SocketAddr,
+    /// The store (`REDIS_ADDR`).
+    pub backend: Backend,
+    /// Idle expiry of a cart (`CART_TTL`); `None` keeps carts forever.
+    pub ttl: Option<Duration>,
+    /// How often the health check pings the store. Not read from the
+    /// environment; tests shorten it.
+    pub health_interval: Duration,
+}
+
+impl Config {
+    /// Reads `PORT`, `LISTEN_ADDR`, `REDIS_ADDR` and `CART_TTL`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let backend = match env.parse_with("REDIS_ADDR", parse_redis_addr)? {
+            Some(url) => Backend::Redis { url },
+            None => Backend::Memory,
+        };
+        let ttl = env
+            .parse_with("CART_TTL", parse_go_duration)?
+            .unwrap_or(DEFAULT_TTL);
+        Ok(Self {
+            listen: env.listen_addr(DEFAULT_PORT)?,
+            backend,
+            ttl: (!ttl.is_zero()).then_some(ttl),
+            health_interval: DEFAULT_HEALTH_INTERVAL,
+        })
+    }
+}
+
+/// Accepts `host:port` (upstream's form) or a `redis://` / `rediss://` URL and
+/// returns a URL the Redis client understands. The URL is checked here so a
+/// typo fails at startup rather than at the first request.
+pub fn parse_redis_addr(value: &str) -> Result<String, String> {
+    let url = if value.contains("://") {
+        let scheme = value.split("://").next().unwrap_or_default();
+        if scheme != "redis" && scheme != "rediss" {
+            return Err(format!(
+                "scheme {scheme:?} is not supported; use host:port, redis:// or rediss://"
+            ));
+        }
+        value.to_owned()
+    } else {
+        let (host, port) = value
+            .rsplit_once(':')
+            .ok_or("expected host:port or a redis:// URL")?;
+        if host.is_empty() || host.contains('/') || port.parse::<u16>().is_err() {
+            return Err("expected host:port or a redis:// URL".to_owned());
+        }
+        format!("redis://{value}")
+    };
+    redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+    Ok(url)
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The gRPC server could not bind.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// The Redis client could not be set up.
+    #[error("cannot set up the Redis client")]
+    Redis(#[source] StoreError),
+}
+
+/// The running cart service.
+#[derive(Debug)]
+pub struct App {
+    server: GrpcServer,
+    store: Arc<dyn CartStore>,
+    health_interval: Duration,
+}
+
+impl App {
+    /// Opens the store and binds the listener; the service answers once
+    /// [`App::run_until`] runs. Redis is connected lazily, so the service
+    /// starts even while Redis is still coming up (and reports NOT_SERVING).
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let store: Arc<dyn CartStore> = match &config.backend {
+            Backend::Memory => Arc::new(MemoryStore::new(config.ttl)),
+            Backend::Redis { url } => {
+                Arc::new(RedisStore::connect(url, config.ttl).map_err(StartError::Redis)?)
+            }
+        };
+        Self::with_store(config, store).await
+    }
+
+    /// Like [`App::build`] with a store chosen by the caller.
+    pub async fn with_store(config: Config, store: Arc<dyn CartStore>) -> Result<Self, StartError> {
+        let server = GrpcServer::bind("cart", config.listen)
+            .await?
+            .add_service(CartServiceServer::new(handlers::Cart::new(store.clone())));
+        Ok(Self {
+            server,
+            store,
+            health_interval: config.health_interval,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then drains.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServerError> {
+        let Self {
+            server,
+            store,
+            health_interval,
+        } = self;
+        let reporter = server.health();
+        // The store watch runs inside the shutdown future: the server polls that
+        // future only after it has reported SERVING, and stops polling it the
+        // moment shutdown begins, so the watch can neither be overwritten by the
+        // startup status nor overwrite the NOT_SERVING of the drain.
+        let shutdown = async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = health::watch_store(store, reporter, health_interval) => {}
+            }
+        };
+        server.run_until(shutdown).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_to_memory_with_48h_expiry() {
+        let config = Config::from_env(&Env::default()).unwrap();
+        assert_eq!(config.backend, Backend::Memory);
+        assert_eq!(config.ttl, Some(Duration::from_secs(172_800)));
+        assert_eq!(config.listen.port(), 7070);
+    }
+
+    #[test]
+    fn reads_redis_addresses_in_every_form() {
+        let cases = [
+            ("redis-cart:6379", "redis://redis-cart:6379"),
+            ("127.0.0.1:1234", "redis://127.0.0.1:1234"),
+            ("redis://redis-cart:6379/0", "redis://redis-cart:6379/0"),
+            ("rediss://cache.example:6380", "rediss://cache.example:6380"),
+        ];
+        for (value, url) in cases {
+            let config = Config::from_env(&Env::from_pairs([("REDIS_ADDR", value)])).unwrap();
+            assert_eq!(
+                config.backend,
+                Backend::Redis { url: url.into() },
+                "{value}"
+            );
+        }
+        for bad in [
+            "redis-cart",
+            ":6379",
+            "redis-cart:x",
+            "http://redis:6379",
+            "a/b:1",
+        ] {
+            let err = Config::from_env(&Env::from_pairs([("REDIS_ADDR", bad)])).unwrap_err();
+            assert_eq!(err.var, "REDIS_ADDR", "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_cart_ttl() {
+        let ttl = |value: &str| Config::from_env(&Env::from_pairs([("CART_TTL", value)]));
+        assert_eq!(ttl("90m").unwrap().ttl, Some(Duration::from_secs(5400)));
+        assert_eq!(ttl("0").unwrap().ttl, None);
+        assert_eq!(ttl("0s").unwrap().ttl, None);
+        assert_eq!(ttl("soon").unwrap_err().var, "CART_TTL");
+    }
+}

@@ -1,0 +1,57 @@
+//! The gRPC handler: authorise, mint a transaction id, log what may be logged.
+//!
+//! The request is never logged as a whole: the generated types derive `Debug`,
+//! which would print the card number. Only the amount, brand and last four
+//! digits reach the log.
+
+use std::sync::Arc;
+
+use boutique_platform::RpcError;
+use boutique_proto::{ChargeRequest, ChargeResponse, payment_service_server::PaymentService};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    charge::{ChargeError, authorize},
+    clock::Clock,
+};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Payment {
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+#[tonic::async_trait]
+impl PaymentService for Payment {
+    async fn charge(
+        &self,
+        request: Request<ChargeRequest>,
+    ) -> Result<Response<ChargeResponse>, Status> {
+        let request = request.into_inner();
+        let authorized = authorize(&request, self.clock.now()).map_err(|error| {
+            log_refusal(&error);
+            Status::from(RpcError::from(error))
+        })?;
+        let transaction_id = Uuid::new_v4().to_string();
+        tracing::info!(
+            transaction_id = %transaction_id,
+            amount = %authorized.amount,
+            brand = %authorized.card.brand(),
+            last_four = authorized.card.last_four(),
+            "Charged card."
+        );
+        Ok(Response::new(ChargeResponse { transaction_id }))
+    }
+}
+
+/// Logs a refusal with its reason. The messages hold at most the brand and
+/// the last four digits; for an invalid number the reason says what was wrong
+/// without repeating it.
+fn log_refusal(error: &ChargeError) {
+    match error {
+        ChargeError::InvalidNumber(reason) => {
+            tracing::info!(%reason, "Refused charge: invalid card number.");
+        }
+        _ => tracing::info!(%error, "Refused charge."),
+    }
+}

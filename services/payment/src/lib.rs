@@ -1,0 +1,101 @@
+//! The payment service: mock card charges (`hipstershop.PaymentService`).
+//!
+//! No money moves. A charge is checked like upstream (Luhn, a length the
+//! brand issues, brand by prefix, not expired) and answered with a random
+//! UUIDv4 transaction id. Unlike upstream:
+//!
+//! - Visa Electron numbers are Visa and are accepted (upstream rejected them,
+//!   failing about 0.5% of its own load generator's checkouts); Mastercard's
+//!   2-series is recognised.
+//! - Refusals use standard status codes, never the non-standard 400:
+//!   `INVALID_ARGUMENT` for a malformed request (bad number, expiry month or
+//!   year, CVV, amount that is missing, malformed or not positive, currency not
+//!   one of the shop's 33), `FAILED_PRECONDITION` for a declined card (brand
+//!   other than Visa or Mastercard, expired).
+//! - Expiry is judged in UTC; a card is good through its expiry month.
+//! - The card number is never logged or echoed: logs and messages carry at
+//!   most the brand and the last four digits.
+//!
+//! # Environment
+//!
+//! | Variable | Default | Meaning |
+//! |---|---|---|
+//! | `PORT` | `50051` | Listen port (upstream has no default; 50051 is its manifest's). |
+//! | `LISTEN_ADDR` | `0.0.0.0` | Listen host. |
+//!
+//! Logging is configured by the platform (`LOG_LEVEL`/`RUST_LOG`, `LOG_FORMAT`).
+
+pub mod card;
+pub mod charge;
+mod clock;
+mod handlers;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use boutique_platform::{ConfigError, Env, GrpcServer, grpc::ServerError};
+use boutique_proto::payment_service_server::PaymentServiceServer;
+
+pub use card::{Brand, CardNumber, NumberError};
+pub use charge::{Authorized, ChargeError, authorize};
+pub use clock::{Clock, FixedClock, SystemClock};
+
+/// The port of upstream's manifest (upstream itself has no default).
+pub const DEFAULT_PORT: u16 = 50051;
+
+/// Payment settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen (`LISTEN_ADDR`, `PORT`).
+    pub listen: SocketAddr,
+    /// Where "now" comes from for expiry checks; the system clock outside tests.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Config {
+    /// Reads `PORT` and `LISTEN_ADDR`; the clock is the system clock.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: env.listen_addr(DEFAULT_PORT)?,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Replaces the clock, so tests can pin the current month.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+}
+
+/// The running payment service.
+#[derive(Debug)]
+pub struct App {
+    server: GrpcServer,
+}
+
+impl App {
+    /// Binds the listener; the service answers once [`App::run_until`] runs.
+    pub async fn build(config: Config) -> Result<Self, ServerError> {
+        let handler = handlers::Payment {
+            clock: config.clock,
+        };
+        let server = GrpcServer::bind("payment", config.listen)
+            .await?
+            .add_service(PaymentServiceServer::new(handler));
+        Ok(Self { server })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then drains.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServerError> {
+        self.server.run_until(shutdown).await
+    }
+}

@@ -1,0 +1,76 @@
+//! The gRPC handler for `hipstershop.RecommendationService`.
+
+use std::time::Duration;
+
+use boutique_platform::RpcError;
+use boutique_proto::{
+    Empty, ListRecommendationsRequest, ListRecommendationsResponse,
+    product_catalog_service_client::ProductCatalogServiceClient,
+    recommendation_service_server::RecommendationService,
+};
+use tonic::{Request, Response, Status, transport::Channel};
+
+use crate::{
+    deadline::caller_timeout,
+    pick::{MAX_RECOMMENDATIONS, recommend},
+};
+
+/// How long the catalog may take when our caller set no deadline. Generous,
+/// because a demo may inject seconds of `EXTRA_LATENCY` into the catalog.
+pub(crate) const DEFAULT_CATALOG_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub(crate) struct Recommender {
+    pub(crate) catalog: ProductCatalogServiceClient<Channel>,
+}
+
+impl Recommender {
+    /// Every product id in the catalog, asked fresh on each request (as
+    /// upstream), within the caller's deadline.
+    async fn catalog_ids(&self, timeout: Duration) -> Result<Vec<String>, RpcError> {
+        let mut request = Request::new(Empty {});
+        // Tell the catalog how long we will wait, so it can give up too.
+        request.set_timeout(timeout);
+        let mut client = self.catalog.clone();
+        let reply = tokio::time::timeout(timeout, client.list_products(request))
+            .await
+            .map_err(|_| {
+                RpcError::DeadlineExceeded(format!(
+                    "product catalog: no answer within {}ms",
+                    timeout.as_millis()
+                ))
+            })?
+            .map_err(|status| RpcError::from_downstream("product catalog", &status))?;
+        Ok(reply
+            .into_inner()
+            .products
+            .into_iter()
+            .map(|p| p.id)
+            .collect())
+    }
+}
+
+#[tonic::async_trait]
+impl RecommendationService for Recommender {
+    async fn list_recommendations(
+        &self,
+        request: Request<ListRecommendationsRequest>,
+    ) -> Result<Response<ListRecommendationsResponse>, Status> {
+        let timeout = caller_timeout(request.metadata()).unwrap_or(DEFAULT_CATALOG_TIMEOUT);
+        // `user_id` is ignored, as upstream: recommendations are not personal.
+        let request = request.into_inner();
+        let ids = self.catalog_ids(timeout).await?;
+        let product_ids = recommend(
+            &mut rand::rng(),
+            ids,
+            &request.product_ids,
+            MAX_RECOMMENDATIONS,
+        );
+        tracing::debug!(
+            excluded = request.product_ids.len(),
+            recommended = product_ids.len(),
+            "Recommended products."
+        );
+        Ok(Response::new(ListRecommendationsResponse { product_ids }))
+    }
+}

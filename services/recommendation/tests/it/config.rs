@@ -1,0 +1,28 @@
+//! Configuration: the catalog address is required and checked.
+
+use boutique_platform::Env;
+use boutique_recommendation::{Config, DEFAULT_PORT};
+
+#[test]
+fn the_catalog_address_is_required() {
+    let err = Config::from_env(&Env::default()).unwrap_err();
+    assert_eq!(err.var, "PRODUCT_CATALOG_SERVICE_ADDR");
+}
+
+#[test]
+fn a_malformed_catalog_address_is_rejected() {
+    for bad in ["productcatalogservice", "catalog:port", "catalog:99999"] {
+        let env = Env::from_pairs([("PRODUCT_CATALOG_SERVICE_ADDR", bad)]);
+        let err = Config::from_env(&env).unwrap_err();
+        assert_eq!(err.var, "PRODUCT_CATALOG_SERVICE_ADDR", "{bad}");
+    }
+}
+
+#[test]
+fn reads_the_upstream_defaults() {
+    let env = Env::from_pairs([("PRODUCT_CATALOG_SERVICE_ADDR", "productcatalogservice:3550")]);
+    let config = Config::from_env(&env).unwrap();
+    assert_eq!(config.listen.port(), DEFAULT_PORT);
+    assert_eq!(DEFAULT_PORT, 8080);
+    assert_eq!(config.catalog_addr, "productcatalogservice:3550");
+}
