@@ -139,16 +139,54 @@ def test_ad(pb, services):
     assert len(stub.GetAds(m.AdRequest()).ads) == 2
 
 
+def test_checkout(pb, services):
+    m, g = pb
+    deps = {
+        "PRODUCT_CATALOG_SERVICE_ADDR": services("catalog").addr, "CURRENCY_SERVICE_ADDR": services("currency").addr,
+        "CART_SERVICE_ADDR": services("cart").addr, "SHIPPING_SERVICE_ADDR": services("shipping").addr,
+        "PAYMENT_SERVICE_ADDR": services("payment").addr, "EMAIL_SERVICE_ADDR": services("email").addr,
+    }
+    stub = g.CheckoutServiceStub(services("checkout", **deps).channel)
+    cart = g.CartServiceStub(services("cart").channel)
+    user = str(uuid.uuid4())
+    card = m.CreditCardInfo(
+        credit_card_number="4432801561520454", credit_card_cvv=672, credit_card_expiration_year=2099,
+        credit_card_expiration_month=1,
+    )
+    request = m.PlaceOrderRequest(user_id=user, user_currency="EUR", address=address(pb), email="someone@example.com", credit_card=card)
+    assert code_of(lambda: stub.PlaceOrder(request)) == grpc.StatusCode.FAILED_PRECONDITION  # empty cart
+
+    cart.AddItem(m.AddItemRequest(user_id=user, item=m.CartItem(product_id="OLJCESPC7Z", quantity=2)))
+    order = stub.PlaceOrder(request).order
+    assert uuid.UUID(order.order_id)
+    assert re.fullmatch(r"[A-Z]{2}-\d+-\d+", order.shipping_tracking_id)
+    # 8.99 USD and 19.99 USD in EUR at the reference rates (see the currency vectors).
+    assert (order.shipping_cost.currency_code, order.shipping_cost.units, order.shipping_cost.nanos) == ("EUR", 7, 952233525)
+    [line] = order.items
+    assert (line.item.product_id, line.item.quantity) == ("OLJCESPC7Z", 2)
+    assert (line.cost.currency_code, line.cost.units, line.cost.nanos) == ("EUR", 17, 682441398)
+    assert order.shipping_address.city == "Mountain View"
+    assert list(cart.GetCart(m.GetCartRequest(user_id=user)).items) == []
+    bad_currency = m.PlaceOrderRequest(user_id=user, user_currency="XXX", address=address(pb), email="a@b.example", credit_card=card)
+    assert code_of(lambda: stub.PlaceOrder(bad_currency)) == grpc.StatusCode.INVALID_ARGUMENT
+
+
 UPSTREAM_PORTS = {
     "catalog": 3550, "currency": 7000, "payment": 50051, "shipping": 50051,
-    "email": 8080, "cart": 7070, "recommendation": 8080, "ad": 9555,
+    "email": 8080, "cart": 7070, "recommendation": 8080, "ad": 9555, "checkout": 5050,
 }
+CHECKOUT_DEPS = [
+    "PRODUCT_CATALOG_SERVICE_ADDR", "CURRENCY_SERVICE_ADDR", "CART_SERVICE_ADDR", "SHIPPING_SERVICE_ADDR",
+    "PAYMENT_SERVICE_ADDR", "EMAIL_SERVICE_ADDR",
+]
 
 
 @pytest.mark.parametrize("name", sorted(UPSTREAM_PORTS))
 def test_each_service_serves_health_on_its_upstream_port(name):
     # One at a time: payment and shipping (and email and recommendation) share a port upstream.
-    env = {"PRODUCT_CATALOG_SERVICE_ADDR": "127.0.0.1:1"} if name == "recommendation" else {}
+    # Dependencies are connected lazily, so an address nobody listens on is enough to start.
+    needs = {"recommendation": ["PRODUCT_CATALOG_SERVICE_ADDR"], "checkout": CHECKOUT_DEPS}.get(name, [])
+    env = {var: "127.0.0.1:1" for var in needs}
     service = Service(name, UPSTREAM_PORTS[name], env)
     assert service.stop() == 0, service.output()
 

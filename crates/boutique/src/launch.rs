@@ -18,11 +18,12 @@ pub(crate) enum Service {
     Cart,
     Recommendation,
     Ad,
+    Checkout,
 }
 
 impl Service {
-    /// All services, dependencies first (recommendation calls the catalog).
-    pub(crate) const ALL: [Self; 8] = [
+    /// All services, dependencies first: a service is started after everything it calls.
+    pub(crate) const ALL: [Self; 9] = [
         Self::Catalog,
         Self::Currency,
         Self::Payment,
@@ -31,6 +32,7 @@ impl Service {
         Self::Cart,
         Self::Ad,
         Self::Recommendation,
+        Self::Checkout,
     ];
 
     /// The short name used in logs and on the command line.
@@ -44,6 +46,7 @@ impl Service {
             Self::Cart => "cart",
             Self::Recommendation => "recommendation",
             Self::Ad => "ad",
+            Self::Checkout => "checkout",
         }
     }
 
@@ -58,6 +61,7 @@ impl Service {
             Self::Cart => "CART_SERVICE_ADDR",
             Self::Recommendation => "RECOMMENDATION_SERVICE_ADDR",
             Self::Ad => "AD_SERVICE_ADDR",
+            Self::Checkout => "CHECKOUT_SERVICE_ADDR",
         }
     }
 
@@ -82,6 +86,7 @@ impl Service {
             Self::Cart => launch!(boutique_cart),
             Self::Recommendation => launch!(boutique_recommendation),
             Self::Ad => launch!(boutique_ad),
+            Self::Checkout => launch!(boutique_checkout),
         }
     }
 }

@@ -16,8 +16,11 @@ use clap::{Parser, Subcommand};
 
 use crate::launch::{LaunchError, Service};
 
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: the release and the exact source it was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("BOUTIQUE_GIT_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
-#[command(name = "boutique", version, about = "The Boutique shop: run one service or all of them")]
+#[command(name = "boutique", version = VERSION, about = "The Boutique shop: run one service or all of them")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -43,6 +46,8 @@ enum Command {
     Recommendation,
     /// Contextual ads (`hipstershop.AdService`, port 9555).
     Ad,
+    /// Order placement (`hipstershop.CheckoutService`, port 5050).
+    Checkout,
     /// Ask a running service whether it is healthy (for container health checks).
     Healthcheck(healthcheck::Args),
 }
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
             Command::Cart => Service::Cart,
             Command::Recommendation => Service::Recommendation,
             Command::Ad => Service::Ad,
+            Command::Checkout => Service::Checkout,
         };
         launch::run_one(service, env).await.map(|()| ExitCode::SUCCESS)
     });

@@ -1,0 +1,166 @@
+//! What every downstream call inherits from the incoming PlaceOrder call: the
+//! caller's deadline and the W3C trace context.
+//!
+//! Upstream's checkout lost both on its currency calls (`context.TODO()`), so
+//! a shopper who gave up still had work done on their behalf and the traces
+//! broke apart. Here the deadline is read once from `grpc-timeout` and every
+//! call gets what is left of it; `traceparent`, `tracestate` and `baggage` are
+//! copied verbatim onto every call until full OpenTelemetry arrives.
+
+use std::{future::Future, time::Duration};
+
+use tokio::time::Instant;
+use tonic::{
+    Request, Response, Status,
+    metadata::{AsciiMetadataValue, MetadataMap},
+};
+
+/// The trace metadata passed through unchanged.
+pub const TRACE_KEYS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
+
+/// The deadline and trace headers of one incoming call.
+#[derive(Debug, Clone)]
+pub(crate) struct CallContext {
+    /// When the caller stops waiting; `None` if it set no deadline.
+    deadline: Option<Instant>,
+    /// How long one call may take when the caller set no deadline.
+    default_timeout: Duration,
+    /// Trace headers to forward, in [`TRACE_KEYS`] order.
+    trace: Vec<(&'static str, AsciiMetadataValue)>,
+}
+
+impl CallContext {
+    /// Reads the deadline and trace headers of an incoming call.
+    pub(crate) fn from_metadata(metadata: &MetadataMap, default_timeout: Duration) -> Self {
+        let deadline = caller_timeout(metadata).map(|timeout| Instant::now() + timeout);
+        let trace = TRACE_KEYS
+            .iter()
+            .filter_map(|&key| Some((key, metadata.get(key)?.clone())))
+            .collect();
+        Self {
+            deadline,
+            default_timeout,
+            trace,
+        }
+    }
+
+    /// The time the next call may take: what is left of the caller's
+    /// deadline, or the per-call default.
+    fn next_timeout(&self, service: &str) -> Result<Duration, Status> {
+        match self.deadline {
+            None => Ok(self.default_timeout),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    Err(Status::deadline_exceeded(format!(
+                        "the caller's deadline passed before calling {service}"
+                    )))
+                } else {
+                    Ok(left)
+                }
+            }
+        }
+    }
+
+    /// Calls `service` with `message`, carrying the deadline and trace
+    /// headers, and gives up when the time runs out even if the other side
+    /// never answers.
+    pub(crate) async fn call<M, R, F>(
+        &self,
+        service: &str,
+        message: M,
+        send: impl FnOnce(Request<M>) -> F,
+    ) -> Result<R, Status>
+    where
+        F: Future<Output = Result<Response<R>, Status>>,
+    {
+        let timeout = self.next_timeout(service)?;
+        let mut request = Request::new(message);
+        // Tells the callee our deadline, so it can give up too.
+        request.set_timeout(timeout);
+        for (key, value) in &self.trace {
+            request.metadata_mut().insert(*key, value.clone());
+        }
+        match tokio::time::timeout(timeout, send(request)).await {
+            Ok(reply) => reply.map(Response::into_inner),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "no answer within {}ms",
+                timeout.as_millis()
+            ))),
+        }
+    }
+}
+
+/// The time the caller allows, from its `grpc-timeout` header.
+pub(crate) fn caller_timeout(metadata: &MetadataMap) -> Option<Duration> {
+    parse_grpc_timeout(metadata.get("grpc-timeout")?.to_str().ok()?)
+}
+
+/// Parses `grpc-timeout`: at most eight digits, then one of `H M S m u n`.
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at_checked(value.len().checked_sub(1)?)?;
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    match unit {
+        "H" => Some(Duration::from_secs(amount * 3600)),
+        "M" => Some(Duration::from_secs(amount * 60)),
+        "S" => Some(Duration::from_secs(amount)),
+        "m" => Some(Duration::from_millis(amount)),
+        "u" => Some(Duration::from_micros(amount)),
+        "n" => Some(Duration::from_nanos(amount)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_grpc_timeouts() {
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("2M"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_grpc_timeout("3S"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_grpc_timeout("150m"), Some(Duration::from_millis(150)));
+        assert_eq!(parse_grpc_timeout("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(
+            parse_grpc_timeout("99999999n"),
+            Some(Duration::from_nanos(99_999_999))
+        );
+        for bad in ["", "S", "10", "1x", "123456789S", "-1S", "1.5S", "5é", "é"] {
+            assert_eq!(parse_grpc_timeout(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_deadline_and_trace_headers() {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("grpc-timeout", "2S".parse().unwrap());
+        metadata.insert("traceparent", "00-abc-def-01".parse().unwrap());
+        metadata.insert("baggage", "k=v".parse().unwrap());
+        metadata.insert("authorization", "secret".parse().unwrap());
+        let context = CallContext::from_metadata(&metadata, Duration::from_secs(9));
+        let keys: Vec<&str> = context.trace.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["traceparent", "baggage"]);
+        let timeout = context.next_timeout("x").unwrap();
+        assert!(timeout <= Duration::from_secs(2) && timeout > Duration::from_secs(1));
+
+        let context = CallContext::from_metadata(&MetadataMap::new(), Duration::from_secs(9));
+        assert_eq!(context.next_timeout("x").unwrap(), Duration::from_secs(9));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_passed_deadline_stops_further_calls() {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("grpc-timeout", "10m".parse().unwrap());
+        let context = CallContext::from_metadata(&metadata, Duration::from_secs(9));
+        tokio::time::advance(Duration::from_millis(20)).await;
+        let status = context
+            .call("cart", (), |_| async { Ok(Response::new(())) })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+    }
+}

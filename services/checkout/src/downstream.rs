@@ -1,0 +1,97 @@
+//! The six services checkout calls, and the cached list of supported currencies.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use boutique_platform::RpcError;
+use boutique_proto::{
+    Empty, cart_service_client::CartServiceClient, currency_service_client::CurrencyServiceClient,
+    email_service_client::EmailServiceClient, payment_service_client::PaymentServiceClient,
+    product_catalog_service_client::ProductCatalogServiceClient,
+    shipping_service_client::ShippingServiceClient,
+};
+use tokio::time::Instant;
+use tonic::transport::Channel;
+
+use crate::context::CallContext;
+
+/// Clients for every dependency. Cloning is cheap: they share channels.
+#[derive(Debug, Clone)]
+pub(crate) struct Clients {
+    pub(crate) cart: CartServiceClient<Channel>,
+    pub(crate) catalog: ProductCatalogServiceClient<Channel>,
+    pub(crate) currency: CurrencyServiceClient<Channel>,
+    pub(crate) shipping: ShippingServiceClient<Channel>,
+    pub(crate) payment: PaymentServiceClient<Channel>,
+    pub(crate) email: EmailServiceClient<Channel>,
+}
+
+/// How long the supported-currency list is trusted. The list only changes
+/// when the currency service is redeployed with new rates, so a minute saves
+/// a call per order at no real cost.
+pub(crate) const CURRENCY_LIST_TTL: Duration = Duration::from_secs(60);
+
+/// The currency service's list of codes, fetched on demand and kept briefly.
+#[derive(Debug)]
+pub(crate) struct SupportedCurrencies {
+    ttl: Duration,
+    cached: Mutex<Option<(Instant, Arc<HashSet<String>>)>>,
+}
+
+impl SupportedCurrencies {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// `INVALID_ARGUMENT` unless the currency service supports `code`.
+    pub(crate) async fn check(
+        &self,
+        client: &CurrencyServiceClient<Channel>,
+        calls: &CallContext,
+        code: &str,
+    ) -> Result<(), RpcError> {
+        let codes = match self.fresh() {
+            Some(codes) => codes,
+            None => self.fetch(client, calls).await?,
+        };
+        if codes.contains(code) {
+            Ok(())
+        } else {
+            Err(RpcError::invalid(format!(
+                "user_currency {code:?} is not supported"
+            )))
+        }
+    }
+
+    fn fresh(&self) -> Option<Arc<HashSet<String>>> {
+        let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, codes)| codes.clone())
+    }
+
+    async fn fetch(
+        &self,
+        client: &CurrencyServiceClient<Channel>,
+        calls: &CallContext,
+    ) -> Result<Arc<HashSet<String>>, RpcError> {
+        let mut client = client.clone();
+        let reply = calls
+            .call("currency", Empty {}, move |request| async move {
+                client.get_supported_currencies(request).await
+            })
+            .await
+            .map_err(|status| RpcError::from_downstream("currency", &status))?;
+        let codes: Arc<HashSet<String>> = Arc::new(reply.currency_codes.into_iter().collect());
+        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), codes.clone()));
+        Ok(codes)
+    }
+}

@@ -1,0 +1,107 @@
+//! The gRPC handler for `hipstershop.CheckoutService`: validate, key, then run
+//! the order in its own task.
+
+use std::{sync::Arc, time::Duration};
+
+use boutique_platform::RpcError;
+use boutique_proto::{
+    PlaceOrderRequest, PlaceOrderResponse, checkout_service_server::CheckoutService,
+};
+use tonic::{Request, Response, Status, metadata::MetadataMap};
+
+use crate::{
+    context::CallContext,
+    downstream::SupportedCurrencies,
+    idempotency::{Fingerprinter, Registry},
+    place::{Attempt, Checkout},
+    validate::validate,
+};
+
+/// The metadata key a client may set to name an order attempt.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The longest `idempotency-key` accepted.
+const MAX_KEY_LEN: usize = 255;
+
+#[derive(Debug, Clone)]
+pub(crate) struct CheckoutHandler {
+    pub(crate) checkout: Arc<Checkout>,
+    pub(crate) currencies: Arc<SupportedCurrencies>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) fingerprinter: Arc<Fingerprinter>,
+    /// How long each downstream call may take when the caller set no deadline.
+    pub(crate) call_timeout: Duration,
+}
+
+#[tonic::async_trait]
+impl CheckoutService for CheckoutHandler {
+    async fn place_order(
+        &self,
+        request: Request<PlaceOrderRequest>,
+    ) -> Result<Response<PlaceOrderResponse>, Status> {
+        let calls = CallContext::from_metadata(request.metadata(), self.call_timeout);
+        let explicit_key = idempotency_key(request.metadata())?;
+        let request = validate(request.into_inner())?;
+        self.currencies
+            .check(&self.checkout.clients.currency, &calls, &request.currency)
+            .await?;
+
+        let fingerprint = self.fingerprinter.request(&request);
+        let key = match &explicit_key {
+            Some(key) => self.fingerprinter.explicit(&request.user_id, key),
+            None => fingerprint,
+        };
+        // A concurrent duplicate waits here until the first one is done.
+        let slot = self.registry.acquire(key).await;
+        let attempt = Attempt {
+            calls,
+            request,
+            fingerprint,
+            explicit_key: explicit_key.is_some(),
+        };
+        // The order runs in its own task: if the caller hangs up mid-way, the
+        // order still reaches a recorded state and its outcome is kept for
+        // the retry, instead of being dropped between charge and shipment.
+        let order = tokio::spawn(self.checkout.clone().place(slot, attempt))
+            .await
+            .map_err(RpcError::internal)??;
+        Ok(Response::new(PlaceOrderResponse { order: Some(order) }))
+    }
+}
+
+/// The client's `idempotency-key`, if it sent a non-blank one.
+fn idempotency_key(metadata: &MetadataMap) -> Result<Option<String>, RpcError> {
+    let Some(value) = metadata.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| RpcError::invalid("idempotency-key must be visible ASCII"))?
+        .trim();
+    if key.len() > MAX_KEY_LEN {
+        return Err(RpcError::invalid(format!(
+            "idempotency-key is longer than {MAX_KEY_LEN} characters"
+        )));
+    }
+    Ok((!key.is_empty()).then(|| key.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_idempotency_key() {
+        let mut metadata = MetadataMap::new();
+        assert_eq!(idempotency_key(&metadata).unwrap(), None);
+        metadata.insert(IDEMPOTENCY_KEY, " order-1 ".parse().unwrap());
+        assert_eq!(
+            idempotency_key(&metadata).unwrap().as_deref(),
+            Some("order-1")
+        );
+        metadata.insert(IDEMPOTENCY_KEY, "".parse().unwrap());
+        assert_eq!(idempotency_key(&metadata).unwrap(), None);
+        metadata.insert(IDEMPOTENCY_KEY, "x".repeat(256).parse().unwrap());
+        assert!(idempotency_key(&metadata).is_err());
+    }
+}

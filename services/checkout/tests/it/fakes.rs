@@ -1,0 +1,205 @@
+//! Fake dependencies that count, record what they received, or fail on cue.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use boutique_platform::testing::TestServer;
+use boutique_proto::{
+    ChargeRequest, ChargeResponse, CurrencyConversionRequest, Empty, GetQuoteRequest,
+    GetQuoteResponse, GetSupportedCurrenciesResponse, Money, ShipOrderRequest, ShipOrderResponse,
+    currency_service_client::CurrencyServiceClient,
+    currency_service_server::{CurrencyService, CurrencyServiceServer},
+    payment_service_server::{PaymentService, PaymentServiceServer},
+    shipping_service_server::{ShippingService, ShippingServiceServer},
+};
+use tokio::sync::Barrier;
+use tonic::{Request, Response, Status, metadata::MetadataMap, transport::Channel};
+
+use crate::helpers::spawn_fake;
+
+/// The headers one call arrived with.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    pub(crate) method: &'static str,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) traceparent: Option<String>,
+    pub(crate) tracestate: Option<String>,
+    pub(crate) baggage: Option<String>,
+}
+
+/// Every call a fake received, in arrival order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Recorder(Arc<Mutex<Vec<Seen>>>);
+
+impl Recorder {
+    fn note(&self, method: &'static str, metadata: &MetadataMap) {
+        let text = |key: &str| metadata.get(key).map(|v| v.to_str().unwrap().to_owned());
+        self.0.lock().unwrap().push(Seen {
+            method,
+            timeout: text("grpc-timeout").map(|v| grpc_timeout(&v)),
+            traceparent: text("traceparent"),
+            tracestate: text("tracestate"),
+            baggage: text("baggage"),
+        });
+    }
+
+    pub(crate) fn calls(&self) -> Vec<Seen> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// Reads the `grpc-timeout` shapes tonic writes.
+fn grpc_timeout(value: &str) -> Duration {
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let n: u64 = digits.parse().unwrap();
+    match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        other => panic!("unknown grpc-timeout unit {other}"),
+    }
+}
+
+/// A payment service that approves every charge and counts them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CountingPayment {
+    charges: Arc<AtomicUsize>,
+    amounts: Arc<Mutex<Vec<Money>>>,
+    pub(crate) recorder: Recorder,
+}
+
+impl CountingPayment {
+    pub(crate) fn charges(&self) -> usize {
+        self.charges.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn amounts(&self) -> Vec<Money> {
+        self.amounts.lock().unwrap().clone()
+    }
+
+    pub(crate) async fn spawn(&self) -> TestServer {
+        spawn_fake("fake-payment", PaymentServiceServer::new(self.clone())).await
+    }
+}
+
+#[tonic::async_trait]
+impl PaymentService for CountingPayment {
+    async fn charge(
+        &self,
+        request: Request<ChargeRequest>,
+    ) -> Result<Response<ChargeResponse>, Status> {
+        self.recorder.note("Charge", request.metadata());
+        let request = request.into_inner();
+        self.charges.fetch_add(1, Ordering::SeqCst);
+        self.amounts.lock().unwrap().push(request.amount.unwrap());
+        Ok(Response::new(ChargeResponse {
+            transaction_id: uuid::Uuid::new_v4().to_string(),
+        }))
+    }
+}
+
+/// A shipping service that quotes the flat rate and either ships or, when
+/// `ship_fails`, answers ShipOrder with UNAVAILABLE (an outage after the charge).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FakeShipping {
+    pub(crate) ship_fails: bool,
+    pub(crate) recorder: Recorder,
+}
+
+impl FakeShipping {
+    pub(crate) async fn spawn(&self) -> TestServer {
+        spawn_fake("fake-shipping", ShippingServiceServer::new(self.clone())).await
+    }
+}
+
+#[tonic::async_trait]
+impl ShippingService for FakeShipping {
+    async fn get_quote(
+        &self,
+        request: Request<GetQuoteRequest>,
+    ) -> Result<Response<GetQuoteResponse>, Status> {
+        self.recorder.note("GetQuote", request.metadata());
+        Ok(Response::new(GetQuoteResponse {
+            cost_usd: Some(Money {
+                currency_code: "USD".into(),
+                units: 8,
+                nanos: 990_000_000,
+            }),
+        }))
+    }
+
+    async fn ship_order(
+        &self,
+        request: Request<ShipOrderRequest>,
+    ) -> Result<Response<ShipOrderResponse>, Status> {
+        self.recorder.note("ShipOrder", request.metadata());
+        if self.ship_fails {
+            return Err(Status::unavailable("the carrier is not answering"));
+        }
+        Ok(Response::new(ShipOrderResponse {
+            tracking_id: "AB-12345-123456789".into(),
+        }))
+    }
+}
+
+/// The real currency service behind a gate: the first `gated` calls to
+/// GetSupportedCurrencies wait until all of them have arrived. Checkout asks
+/// for the list before it takes the idempotency slot, so this holds
+/// concurrent requests together until each of them is in flight.
+#[derive(Debug, Clone)]
+pub(crate) struct GatedCurrency {
+    real: CurrencyServiceClient<Channel>,
+    barrier: Arc<Barrier>,
+    gated: usize,
+    arrived: Arc<AtomicUsize>,
+}
+
+impl GatedCurrency {
+    pub(crate) async fn spawn(real_url: String, gated: usize) -> TestServer {
+        let real = CurrencyServiceClient::new(
+            Channel::from_shared(real_url)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap(),
+        );
+        let fake = Self {
+            real,
+            barrier: Arc::new(Barrier::new(gated)),
+            gated,
+            arrived: Arc::default(),
+        };
+        spawn_fake("gated-currency", CurrencyServiceServer::new(fake)).await
+    }
+}
+
+#[tonic::async_trait]
+impl CurrencyService for GatedCurrency {
+    async fn get_supported_currencies(
+        &self,
+        request: Request<Empty>,
+    ) -> Result<Response<GetSupportedCurrenciesResponse>, Status> {
+        if self.arrived.fetch_add(1, Ordering::SeqCst) < self.gated {
+            self.barrier.wait().await;
+        }
+        self.real
+            .clone()
+            .get_supported_currencies(request.into_inner())
+            .await
+    }
+
+    async fn convert(
+        &self,
+        request: Request<CurrencyConversionRequest>,
+    ) -> Result<Response<Money>, Status> {
+        self.real.clone().convert(request.into_inner()).await
+    }
+}

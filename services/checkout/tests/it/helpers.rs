@@ -1,0 +1,236 @@
+//! Starts the real shop (catalog, currency, payment, shipping, email, cart)
+//! on loopback ports, checkout pointed at it, and hands out clients.
+
+use std::{collections::HashMap, sync::Arc};
+
+use boutique_checkout::{App, Config, OrderRecord, OrderStore};
+use boutique_money::Money;
+use boutique_platform::{Env, GrpcServer, testing::TestServer};
+use boutique_proto::{
+    AddItemRequest, Address, CartItem, CreditCardInfo, CurrencyConversionRequest, GetCartRequest,
+    GetProductRequest, PlaceOrderRequest, cart_service_client::CartServiceClient,
+    checkout_service_client::CheckoutServiceClient, currency_service_client::CurrencyServiceClient,
+    product_catalog_service_client::ProductCatalogServiceClient,
+};
+use tonic::transport::Channel;
+
+pub(crate) fn loopback() -> Env {
+    Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")])
+}
+
+/// Builds and runs one of the real services with its defaults.
+macro_rules! spawn_real {
+    ($krate:ident) => {{
+        let config = $krate::Config::from_env(&loopback()).unwrap();
+        let app = $krate::App::build(config).await.unwrap();
+        TestServer::spawn(app.local_addr(), |stop| app.run_until(stop))
+    }};
+}
+
+/// Runs a fake service (any generated server) on a loopback port.
+pub(crate) async fn spawn_fake<S>(name: &'static str, service: S) -> TestServer
+where
+    S: tonic::server::NamedService
+        + tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let listen = loopback().listen_addr(0).unwrap();
+    let server = GrpcServer::bind(name, listen)
+        .await
+        .unwrap()
+        .add_service(service);
+    TestServer::spawn(server.local_addr(), |stop| server.run_until(stop))
+}
+
+/// A real currency service on its own, for fakes that forward to one.
+pub(crate) async fn spawn_currency() -> TestServer {
+    spawn_real!(boutique_currency)
+}
+
+/// The dependency variables, by the service name used in [`Shop`].
+const VARS: [(&str, &str); 6] = [
+    ("catalog", "PRODUCT_CATALOG_SERVICE_ADDR"),
+    ("currency", "CURRENCY_SERVICE_ADDR"),
+    ("payment", "PAYMENT_SERVICE_ADDR"),
+    ("shipping", "SHIPPING_SERVICE_ADDR"),
+    ("email", "EMAIL_SERVICE_ADDR"),
+    ("cart", "CART_SERVICE_ADDR"),
+];
+
+/// The whole shop around one checkout.
+pub(crate) struct Shop {
+    /// The real backends, by name, until stopped.
+    backends: HashMap<&'static str, TestServer>,
+    /// Fakes started by the test, stopped with the shop.
+    fakes: Vec<TestServer>,
+    checkout: TestServer,
+    pub(crate) client: CheckoutServiceClient<Channel>,
+    pub(crate) cart: CartServiceClient<Channel>,
+    pub(crate) catalog: ProductCatalogServiceClient<Channel>,
+    pub(crate) currency: CurrencyServiceClient<Channel>,
+    pub(crate) orders: Arc<dyn OrderStore>,
+}
+
+impl Shop {
+    /// Every backend real.
+    pub(crate) async fn start() -> Self {
+        Self::start_with(Vec::new()).await
+    }
+
+    /// Real backends, except that checkout talks to the given fakes (by
+    /// service name: "payment", "shipping", ...). The real ones still run,
+    /// so fakes may forward to them.
+    pub(crate) async fn start_with(fakes: Vec<(&'static str, TestServer)>) -> Self {
+        let mut backends = HashMap::new();
+        backends.insert("catalog", spawn_real!(boutique_catalog));
+        backends.insert("currency", spawn_real!(boutique_currency));
+        backends.insert("payment", spawn_real!(boutique_payment));
+        backends.insert("shipping", spawn_real!(boutique_shipping));
+        backends.insert("email", spawn_real!(boutique_email));
+        backends.insert("cart", spawn_real!(boutique_cart));
+
+        let mut env = loopback();
+        for (name, var) in VARS {
+            env = env.with(var, backends[name].addr().to_string());
+        }
+        for (name, fake) in &fakes {
+            let (_, var) = VARS.iter().find(|(n, _)| n == name).unwrap();
+            env = env.with(var, fake.addr().to_string());
+        }
+        let app = App::build(Config::from_env(&env).unwrap()).await.unwrap();
+        let orders = app.orders();
+        let checkout = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+        Self {
+            client: CheckoutServiceClient::new(checkout.channel().await),
+            cart: CartServiceClient::new(backends["cart"].channel().await),
+            catalog: ProductCatalogServiceClient::new(backends["catalog"].channel().await),
+            currency: CurrencyServiceClient::new(backends["currency"].channel().await),
+            backends,
+            fakes: fakes.into_iter().map(|(_, fake)| fake).collect(),
+            checkout,
+            orders,
+        }
+    }
+
+    /// Stops one real backend, as an outage.
+    pub(crate) async fn stop_backend(&mut self, name: &str) {
+        self.backends.remove(name).unwrap().stop().await;
+    }
+
+    /// Stops everything, failing the test if anything did not stop cleanly.
+    pub(crate) async fn stop(self) {
+        self.checkout.stop().await;
+        for (_, server) in self.backends {
+            server.stop().await;
+        }
+        for fake in self.fakes {
+            fake.stop().await;
+        }
+    }
+
+    pub(crate) async fn add(&mut self, user_id: &str, product_id: &str, quantity: i32) {
+        self.cart
+            .add_item(AddItemRequest {
+                user_id: user_id.into(),
+                item: Some(CartItem {
+                    product_id: product_id.into(),
+                    quantity,
+                }),
+            })
+            .await
+            .unwrap();
+    }
+
+    pub(crate) async fn cart_of(&mut self, user_id: &str) -> Vec<CartItem> {
+        let mut items = self
+            .cart
+            .get_cart(GetCartRequest {
+                user_id: user_id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .items;
+        items.sort_by(|a, b| a.product_id.cmp(&b.product_id));
+        items
+    }
+
+    /// A product's catalog price converted by the currency service: what a
+    /// unit should cost in `currency`, computed without checkout.
+    pub(crate) async fn unit_price(&mut self, product_id: &str, currency: &str) -> Money {
+        let product = self
+            .catalog
+            .get_product(GetProductRequest {
+                id: product_id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        self.convert(product.price_usd.unwrap(), currency).await
+    }
+
+    /// Converts with the currency service (USD stays as it is).
+    pub(crate) async fn convert(&mut self, amount: boutique_proto::Money, to: &str) -> Money {
+        if amount.currency_code == to {
+            return Money::try_from(amount).unwrap();
+        }
+        let converted = self
+            .currency
+            .convert(CurrencyConversionRequest {
+                from: Some(amount),
+                to_code: to.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        Money::try_from(converted).unwrap()
+    }
+
+    pub(crate) async fn records(&self) -> Vec<OrderRecord> {
+        self.orders.list().await.unwrap()
+    }
+
+    pub(crate) async fn record(&self, order_id: &str) -> OrderRecord {
+        self.orders
+            .get(order_id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("order {order_id} is not recorded"))
+    }
+}
+
+/// A Visa number that passes Luhn.
+pub(crate) const VISA: &str = "4432801561520454";
+
+pub(crate) fn address() -> Address {
+    Address {
+        street_address: "1600 Amphitheatre Parkway".into(),
+        city: "Mountain View".into(),
+        state: "CA".into(),
+        country: "United States".into(),
+        zip_code: 94043,
+    }
+}
+
+/// A complete, acceptable order request.
+pub(crate) fn order_request(user_id: &str, currency: &str) -> PlaceOrderRequest {
+    PlaceOrderRequest {
+        user_id: user_id.into(),
+        user_currency: currency.into(),
+        address: Some(address()),
+        email: "someone@example.com".into(),
+        credit_card: Some(CreditCardInfo {
+            credit_card_number: VISA.into(),
+            credit_card_cvv: 672,
+            credit_card_expiration_year: 2039,
+            credit_card_expiration_month: 1,
+        }),
+    }
+}

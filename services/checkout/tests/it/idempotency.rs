@@ -1,0 +1,145 @@
+//! Retries, duplicates and the `idempotency-key`: one order, one charge.
+
+use boutique_checkout::IDEMPOTENCY_KEY;
+use boutique_proto::{PlaceOrderRequest, PlaceOrderResponse};
+use tonic::{Code, Request, Status};
+
+use crate::{
+    fakes::{CountingPayment, GatedCurrency},
+    helpers::{Shop, order_request, spawn_currency},
+};
+
+async fn place(shop: &mut Shop, request: PlaceOrderRequest) -> Result<PlaceOrderResponse, Status> {
+    shop.client
+        .place_order(request)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+fn with_key(request: PlaceOrderRequest, key: &str) -> Request<PlaceOrderRequest> {
+    let mut request = Request::new(request);
+    request
+        .metadata_mut()
+        .insert(IDEMPOTENCY_KEY, key.parse().unwrap());
+    request
+}
+
+fn order_id(response: &PlaceOrderResponse) -> &str {
+    &response.order.as_ref().unwrap().order_id
+}
+
+#[tokio::test]
+async fn a_retry_after_success_gets_the_same_order_without_a_second_charge() {
+    let payment = CountingPayment::default();
+    let mut shop = Shop::start_with(vec![("payment", payment.spawn().await)]).await;
+    shop.add("twice", "OLJCESPC7Z", 1).await;
+
+    let first = place(&mut shop, order_request("twice", "USD"))
+        .await
+        .unwrap();
+    let retry = place(&mut shop, order_request("twice", "USD"))
+        .await
+        .unwrap();
+    assert_eq!(retry, first, "the same OrderResult");
+    assert_eq!(payment.charges(), 1);
+    assert_eq!(shop.records().await.len(), 1);
+
+    // A different request from the same shopper is a different order.
+    shop.add("twice", "OLJCESPC7Z", 1).await;
+    let other = PlaceOrderRequest {
+        email: "other@example.com".into(),
+        ..order_request("twice", "USD")
+    };
+    let second = place(&mut shop, other).await.unwrap();
+    assert_ne!(order_id(&second), order_id(&first));
+    assert_eq!(payment.charges(), 2);
+
+    // So is the same request once the shopper has filled the cart again.
+    shop.add("twice", "OLJCESPC7Z", 1).await;
+    let third = place(&mut shop, order_request("twice", "USD"))
+        .await
+        .unwrap();
+    assert_ne!(order_id(&third), order_id(&first));
+    assert_eq!(payment.charges(), 3);
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_make_one_charge() {
+    const DUPLICATES: usize = 4;
+    let payment = CountingPayment::default();
+    let real_currency = spawn_currency().await;
+    // Every duplicate is held at the currency check until all have arrived,
+    // so they really are in flight together.
+    let gated = GatedCurrency::spawn(real_currency.url(), DUPLICATES).await;
+    let mut shop = Shop::start_with(vec![
+        ("payment", payment.spawn().await),
+        ("currency", gated),
+    ])
+    .await;
+    shop.add("eager", "66VCHSJNUP", 2).await;
+
+    let attempts = (0..DUPLICATES).map(|_| {
+        let mut client = shop.client.clone();
+        async move { client.place_order(order_request("eager", "USD")).await }
+    });
+    let responses = futures::future::join_all(attempts).await;
+    let ids: Vec<String> = responses
+        .into_iter()
+        .map(|r| order_id(&r.unwrap().into_inner()).to_owned())
+        .collect();
+    assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+    assert_eq!(payment.charges(), 1);
+    assert_eq!(shop.records().await.len(), 1);
+    shop.stop().await;
+    real_currency.stop().await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_names_the_order() {
+    let payment = CountingPayment::default();
+    let mut shop = Shop::start_with(vec![("payment", payment.spawn().await)]).await;
+    shop.add("keyed", "1YMWWN1N4O", 1).await;
+
+    let first = shop
+        .client
+        .place_order(with_key(order_request("keyed", "USD"), "order-7"))
+        .await
+        .unwrap()
+        .into_inner();
+    // The shopper fills the cart again: by fingerprint alone this would be a
+    // new order, but the key says it is the same attempt.
+    shop.add("keyed", "1YMWWN1N4O", 1).await;
+    let retry = shop
+        .client
+        .place_order(with_key(order_request("keyed", "USD"), "order-7"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retry, first);
+    assert_eq!(payment.charges(), 1);
+
+    // The same key for a different request is refused, charging nothing.
+    let different = PlaceOrderRequest {
+        email: "someone-else@example.com".into(),
+        ..order_request("keyed", "USD")
+    };
+    let status = shop
+        .client
+        .place_order(with_key(different, "order-7"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("idempotency-key"), "{status:?}");
+
+    // A new key is a new order.
+    let second = shop
+        .client
+        .place_order(with_key(order_request("keyed", "USD"), "order-8"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(order_id(&second), order_id(&first));
+    assert_eq!(payment.charges(), 2);
+    shop.stop().await;
+}
