@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 /// Every backend service the binary can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Service {
     Catalog,
     Currency,
@@ -19,11 +19,12 @@ pub(crate) enum Service {
     Recommendation,
     Ad,
     Checkout,
+    Frontend,
 }
 
 impl Service {
     /// All services, dependencies first: a service is started after everything it calls.
-    pub(crate) const ALL: [Self; 9] = [
+    pub(crate) const ALL: [Self; 10] = [
         Self::Catalog,
         Self::Currency,
         Self::Payment,
@@ -33,6 +34,7 @@ impl Service {
         Self::Ad,
         Self::Recommendation,
         Self::Checkout,
+        Self::Frontend,
     ];
 
     /// The short name used in logs and on the command line.
@@ -47,6 +49,7 @@ impl Service {
             Self::Recommendation => "recommendation",
             Self::Ad => "ad",
             Self::Checkout => "checkout",
+            Self::Frontend => "frontend",
         }
     }
 
@@ -62,6 +65,8 @@ impl Service {
             Self::Recommendation => "RECOMMENDATION_SERVICE_ADDR",
             Self::Ad => "AD_SERVICE_ADDR",
             Self::Checkout => "CHECKOUT_SERVICE_ADDR",
+            // The load generator's name for the storefront.
+            Self::Frontend => "FRONTEND_ADDR",
         }
     }
 
@@ -87,7 +92,23 @@ impl Service {
             Self::Recommendation => launch!(boutique_recommendation),
             Self::Ad => launch!(boutique_ad),
             Self::Checkout => launch!(boutique_checkout),
+            Self::Frontend => launch!(boutique_frontend),
         }
+    }
+}
+
+impl std::str::FromStr for Service {
+    type Err = String;
+
+    /// Accepts our names (`cart`) and the upstream ones (`cartservice`, `productcatalogservice`).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        let name = name.trim().to_ascii_lowercase();
+        let short = name.strip_suffix("service").unwrap_or(&name);
+        let short = if short == "productcatalog" { "catalog" } else { short };
+        Self::ALL.into_iter().find(|service| service.name() == short).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|s| s.name()).collect();
+            format!("unknown service {name:?}; expected one of {}", known.join(", "))
+        })
     }
 }
 

@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run every service in one process on loopback (the default).
-    All,
+    All(shop::AllArgs),
     /// Product catalog (`hipstershop.ProductCatalogService`, port 3550).
     Catalog,
     /// Currency conversion (`hipstershop.CurrencyService`, port 7000).
@@ -48,6 +48,8 @@ enum Command {
     Ad,
     /// Order placement (`hipstershop.CheckoutService`, port 5050).
     Checkout,
+    /// The storefront (HTTP, port 8080).
+    Frontend,
     /// Ask a running service whether it is healthy (for container health checks).
     Healthcheck(healthcheck::Args),
 }
@@ -69,8 +71,8 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let service = match cli.command.unwrap_or(Command::All) {
-            Command::All => return shop::run_all(env).await.map(|()| ExitCode::SUCCESS),
+        let service = match cli.command.unwrap_or_else(|| Command::All(shop::AllArgs::default())) {
+            Command::All(args) => return shop::run_all(args, env).await.map(|()| ExitCode::SUCCESS),
             Command::Healthcheck(args) => return Ok(healthcheck::run(args, &env).await),
             Command::Catalog => Service::Catalog,
             Command::Currency => Service::Currency,
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
             Command::Recommendation => Service::Recommendation,
             Command::Ad => Service::Ad,
             Command::Checkout => Service::Checkout,
+            Command::Frontend => Service::Frontend,
         };
         launch::run_one(service, env).await.map(|()| ExitCode::SUCCESS)
     });

@@ -1,37 +1,82 @@
 //! `boutique all`: the whole shop in one process.
 //!
-//! Each service binds its own ephemeral port on 127.0.0.1 and talks to the
+//! Each backend binds its own ephemeral port on 127.0.0.1 and talks to the
 //! others over real gRPC, exactly as separate containers would; only the
 //! addresses are wired in memory. Settings that are not addresses (for example
-//! `REDIS_ADDR`, `SMTP_URL`, `EXTRA_LATENCY`) come from the environment as usual.
+//! `REDIS_ADDR`, `SMTP_URL`, `EXTRA_LATENCY`, `BASE_URL`) come from the
+//! environment as usual. Any service can be left out and replaced by one that
+//! runs elsewhere (an upstream container, say) with `--use`.
 
-use std::time::Instant;
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    time::Instant,
+};
 
-use boutique_platform::{Env, shutdown};
+use boutique_platform::{ConfigError, Env, config::parse_service_addr, shutdown};
 use futures::future::try_join_all;
 use tokio_util::sync::CancellationToken;
 
 use crate::launch::{LaunchError, Service};
 
+/// The storefront's default port, as upstream.
+const FRONTEND_PORT: u16 = 8080;
+
+/// Options of `boutique all`.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct AllArgs {
+    /// Where the storefront listens [default: `LISTEN_ADDR` (127.0.0.1) and `PORT` (8080)].
+    #[arg(long, value_name = "IP:PORT")]
+    listen: Option<SocketAddr>,
+    /// Use a service that runs elsewhere instead of starting it, e.g.
+    /// `--use cart=127.0.0.1:7070` or `--use cartservice=10.0.0.5:7070`. Repeatable.
+    #[arg(long = "use", value_name = "SERVICE=HOST:PORT", value_parser = parse_external)]
+    external: Vec<(Service, String)>,
+}
+
+fn parse_external(text: &str) -> Result<(Service, String), String> {
+    let (name, addr) = text.split_once('=').ok_or("expected SERVICE=HOST:PORT")?;
+    let service: Service = name.parse()?;
+    if service == Service::Frontend {
+        return Err("the storefront is what `boutique all` serves; use --listen to move it".to_owned());
+    }
+    Ok((service, parse_service_addr(addr)?))
+}
+
 /// Starts every service, waits for SIGTERM/SIGINT, then drains them all.
-pub(crate) async fn run_all(env: Env) -> Result<(), LaunchError> {
+pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> {
     let started = Instant::now();
     let stop = CancellationToken::new();
-    // Every service listens on loopback only: `boutique all` is for one machine.
+    let frontend_listen = frontend_listen(&args, &env)?;
+    let external: HashMap<Service, String> = args.external.into_iter().collect();
+
+    // Backends listen on loopback only: `boutique all` is for one machine.
     let mut env = env.with("LISTEN_ADDR", "127.0.0.1").with("PORT", "0");
+    for (service, addr) in &external {
+        env = env.with(service.addr_var(), addr.clone());
+        tracing::info!(service = service.name(), addr = %addr, "Using a service that runs elsewhere.");
+    }
     let mut running = Vec::with_capacity(Service::ALL.len());
     for service in Service::ALL {
-        let launched = service.launch(&env, stop.clone()).await?;
-        // Later services (and clients) find this one through its upstream variable.
+        if external.contains_key(&service) {
+            continue;
+        }
+        let service_env = if service == Service::Frontend {
+            env.clone().with("LISTEN_ADDR", frontend_listen.ip().to_string()).with("PORT", frontend_listen.port().to_string())
+        } else {
+            env.clone()
+        };
+        let launched = service.launch(&service_env, stop.clone()).await?;
+        // Services started later find this one through its upstream variable.
         env = env.with(service.addr_var(), launched.addr.to_string());
         tracing::info!(service = service.name(), addr = %launched.addr, "Started.");
         running.push(launched);
     }
-    tracing::info!(services = running.len(), startup_ms = started.elapsed().as_millis(), "Boutique is ready.");
-    for launched in &running {
-        // The one line a person reads to find the shop's services.
-        println!("{:<15} {}={}", launched.service.name(), launched.service.addr_var(), launched.addr);
-    }
+    let shop_url = format!("http://{}{}/", browsable(frontend_listen, &running), env.get("BASE_URL").unwrap_or(""));
+    tracing::info!(services = running.len(), startup_ms = started.elapsed().as_millis(), url = %shop_url, "Boutique is ready.");
+    // The one line a person needs: where to shop. On stderr, so stdout stays
+    // pure JSON lines when logs are collected.
+    eprintln!("Boutique is open at {shop_url}  (Ctrl-C to stop)");
 
     let serving = try_join_all(running.into_iter().map(|launched| tokio::spawn(launched.serve)));
     tokio::pin!(serving);
@@ -49,4 +94,21 @@ pub(crate) async fn run_all(env: Env) -> Result<(), LaunchError> {
     }
     tracing::info!("Boutique stopped.");
     Ok(())
+}
+
+/// `--listen`, else `LISTEN_ADDR`/`PORT` with loopback and 8080 as defaults.
+fn frontend_listen(args: &AllArgs, env: &Env) -> Result<SocketAddr, ConfigError> {
+    if let Some(listen) = args.listen {
+        return Ok(listen);
+    }
+    let ip = env.parse_or("LISTEN_ADDR", IpAddr::V4(Ipv4Addr::LOCALHOST))?;
+    let port = env.parse_or("PORT", FRONTEND_PORT)?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// The address to print: the bound one (port 0 resolved), with an unspecified
+/// IP replaced by loopback so the link works when clicked.
+fn browsable(listen: SocketAddr, running: &[crate::launch::Launched]) -> SocketAddr {
+    let bound = running.iter().find(|l| l.service == Service::Frontend).map_or(listen, |l| l.addr);
+    if bound.ip().is_unspecified() { SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port()) } else { bound }
 }

@@ -2,6 +2,8 @@
 //! configured, otherwise only a log line (upstream's behaviour, so the shop
 //! runs without any mail setup).
 
+use std::time::Duration;
+
 use lettre::{
     Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{
@@ -17,13 +19,20 @@ use crate::render::Confirmation;
 /// Where confirmations go.
 #[derive(Debug, Clone)]
 pub(crate) enum Delivery {
-    /// Sent through an SMTP relay.
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        from: Mailbox,
-    },
+    /// Sent through an SMTP relay (boxed: the transport is large and the
+    /// enum is cloned into the gRPC service).
+    Smtp(Box<Relay>),
     /// Not sent; logged.
     LogOnly,
+}
+
+/// An SMTP relay and how to use it.
+#[derive(Debug, Clone)]
+pub(crate) struct Relay {
+    pub(crate) transport: AsyncSmtpTransport<Tokio1Executor>,
+    pub(crate) from: Mailbox,
+    /// The longest one delivery may take, connection included.
+    pub(crate) timeout: Duration,
 }
 
 impl Delivery {
@@ -45,11 +54,26 @@ impl Delivery {
                 );
                 Ok(())
             }
-            Self::Smtp { transport, from } => {
+            Self::Smtp(relay) => {
+                let Relay {
+                    transport,
+                    from,
+                    timeout,
+                } = relay.as_ref();
                 let message = build_message(from, to, confirmation)?;
-                transport.send(message).await.map_err(|e| {
-                    RpcError::Unavailable(format!("email delivery failed: {e}"))
-                })?;
+                // lettre's own timeout covers only the TCP connect; a relay that
+                // accepts and then stalls would hold the call forever without this.
+                match tokio::time::timeout(*timeout, transport.send(message)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        return Err(RpcError::Unavailable(format!("email delivery failed: {e}")));
+                    }
+                    Err(_) => {
+                        return Err(RpcError::Unavailable(format!(
+                            "email delivery failed: the SMTP server did not finish within {timeout:?}"
+                        )));
+                    }
+                }
                 tracing::info!(
                     order_id,
                     recipient_domain = to.domain(),
@@ -70,8 +94,11 @@ pub(crate) fn build_message(
     confirmation: &Confirmation,
 ) -> Result<Message, RpcError> {
     let part = |content_type: ContentType, body: &str| {
-        let body = Body::new_with_encoding(body.to_owned(), ContentTransferEncoding::QuotedPrintable)
-            .map_err(|_| RpcError::internal(std::io::Error::other("cannot encode the email body")))?;
+        let body =
+            Body::new_with_encoding(body.to_owned(), ContentTransferEncoding::QuotedPrintable)
+                .map_err(|_| {
+                    RpcError::internal(std::io::Error::other("cannot encode the email body"))
+                })?;
         Ok::<_, RpcError>(SinglePart::builder().header(content_type).body(body))
     };
     Message::builder()
@@ -108,9 +135,18 @@ mod tests {
         .unwrap();
         assert!(raw.contains("Subject: Your Boutique order 42\r\n"), "{raw}");
         assert!(raw.contains("To: jo@example.org\r\n"), "{raw}");
-        assert!(raw.contains("Content-Type: multipart/alternative;"), "{raw}");
-        assert!(raw.contains("Content-Type: text/plain; charset=utf-8"), "{raw}");
-        assert!(raw.contains("Content-Type: text/html; charset=utf-8"), "{raw}");
+        assert!(
+            raw.contains("Content-Type: multipart/alternative;"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("Content-Type: text/plain; charset=utf-8"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("Content-Type: text/html; charset=utf-8"),
+            "{raw}"
+        );
         assert_eq!(
             raw.matches("Content-Transfer-Encoding: quoted-printable")
                 .count(),

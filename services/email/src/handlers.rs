@@ -1,9 +1,7 @@
 //! The gRPC handler: validate, render, deliver.
 
 use boutique_platform::RpcError;
-use boutique_proto::{
-    Empty, SendOrderConfirmationRequest, email_service_server::EmailService,
-};
+use boutique_proto::{Empty, SendOrderConfirmationRequest, email_service_server::EmailService};
 use lettre::Address;
 use tonic::{Request, Response, Status};
 

@@ -22,7 +22,7 @@
 //! | `LISTEN_ADDR` | `0.0.0.0` | Address to listen on. |
 //! | `SMTP_URL` | unset | The relay, in lettre's URL syntax: `smtp://host:25` (plain, e.g. a local relay), `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtp://host:587?tls=opportunistic`, `smtps://user:pass@host:465` (TLS from the start). Percent-encode special characters in the user and password. Unset: nothing is sent, each confirmation is logged instead. |
 //! | `EMAIL_FROM` | `Boutique <no-reply@boutique.invalid>` | The sender, a mailbox such as `Shop <shop@example.com>` or a bare address. |
-//! | `SMTP_TIMEOUT` | `10s` | How long each step of the SMTP conversation may take (Go-style duration such as `500ms`, `10s`). |
+//! | `SMTP_TIMEOUT` | `10s` | The longest one delivery may take, connecting included (Go-style duration such as `500ms`, `10s`); past it the call is `UNAVAILABLE`. |
 //!
 //! Every value is checked at startup; a bad one is a [`ConfigError`] naming the
 //! variable (the binary exits with 64). The SMTP password never appears in
@@ -35,7 +35,9 @@ mod render;
 
 use std::{fmt, future::Future, net::SocketAddr, time::Duration};
 
-use boutique_platform::{ConfigError, Env, GrpcServer, config::parse_go_duration, grpc::ServerError};
+use boutique_platform::{
+    ConfigError, Env, GrpcServer, config::parse_go_duration, grpc::ServerError,
+};
 use boutique_proto::email_service_server::EmailServiceServer;
 use lettre::{AsyncSmtpTransport, Tokio1Executor, message::Mailbox};
 
@@ -49,7 +51,7 @@ pub const DEFAULT_PORT: u16 = 8080;
 /// so a misconfigured deployment cannot send as someone's real domain.
 pub const DEFAULT_FROM: &str = "Boutique <no-reply@boutique.invalid>";
 
-/// How long each SMTP step may take when `SMTP_TIMEOUT` is unset.
+/// The longest one delivery may take when `SMTP_TIMEOUT` is unset.
 pub const DEFAULT_SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Email settings.
@@ -92,7 +94,7 @@ impl SmtpConfig {
         &self.redacted_url
     }
 
-    /// The timeout of each SMTP step.
+    /// The longest one delivery may take.
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
@@ -125,7 +127,11 @@ impl Config {
             .parse_with("SMTP_TIMEOUT", parse_go_duration)?
             .unwrap_or(DEFAULT_SMTP_TIMEOUT);
         if timeout.is_zero() {
-            return Err(ConfigError::new("SMTP_TIMEOUT", "0", "must be more than zero"));
+            return Err(ConfigError::new(
+                "SMTP_TIMEOUT",
+                "0",
+                "must be more than zero",
+            ));
         }
         let smtp = env
             .get("SMTP_URL")
@@ -155,10 +161,11 @@ impl App {
                     from = %config.from,
                     "Order confirmations are sent over SMTP."
                 );
-                delivery::Delivery::Smtp {
+                delivery::Delivery::Smtp(Box::new(delivery::Relay {
                     transport: smtp.transport.clone(),
                     from: config.from.clone(),
-                }
+                    timeout: smtp.timeout,
+                }))
             }
             None => {
                 tracing::info!("SMTP_URL is not set: order confirmations are logged, not sent.");
@@ -265,14 +272,20 @@ mod tests {
         let config = Config::from_env(&Env::from_pairs([("SMTP_URL", url.as_str())])).unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains(secret), "{shown}");
-        assert!(shown.contains("smtp://mailer:***@mail.example.com:587?tls=required"), "{shown}");
+        assert!(
+            shown.contains("smtp://mailer:***@mail.example.com:587?tls=required"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn redacts_only_the_password() {
         assert_eq!(redact_url("smtp://h:25"), "smtp://h:25");
         assert_eq!(redact_url("smtps://u:p@h"), "smtps://u:***@h");
-        assert_eq!(redact_url("smtp://u@h/x?tls=required"), "smtp://u@h/x?tls=required");
+        assert_eq!(
+            redact_url("smtp://u@h/x?tls=required"),
+            "smtp://u@h/x?tls=required"
+        );
         assert_eq!(redact_url("smtp://u:p@h/x?a=b@c"), "smtp://u:***@h/x?a=b@c");
         assert_eq!(redact_url("smtp://u:p@ss@h:1"), "smtp://u:***@h:1");
         assert_eq!(redact_url("garbage"), "garbage");

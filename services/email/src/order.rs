@@ -183,7 +183,10 @@ mod tests {
             summary.lines[0].line_total,
             Money::new("EUR", 59, 985_000_000).unwrap()
         );
-        assert_eq!(summary.lines[1].line_total, Money::new("EUR", 11, 0).unwrap());
+        assert_eq!(
+            summary.lines[1].line_total,
+            Money::new("EUR", 11, 0).unwrap()
+        );
         // 59.985 + 11.00 + 8.15
         assert_eq!(summary.total, Money::new("EUR", 79, 135_000_000).unwrap());
         assert_eq!(summary.currency_code(), "EUR");
@@ -235,8 +238,14 @@ mod tests {
                 order(vec![item("A", 1, money("eur", 1, 0))]),
                 "order.items[0].cost: currency code",
             ),
-            (order(vec![item("A", 1, None)]), "order.items[0].cost is required"),
-            (order(vec![item("A", 0, money("EUR", 1, 0))]), "quantity is 0"),
+            (
+                order(vec![item("A", 1, None)]),
+                "order.items[0].cost is required",
+            ),
+            (
+                order(vec![item("A", 0, money("EUR", 1, 0))]),
+                "quantity is 0",
+            ),
             (
                 order(vec![item("", 1, money("EUR", 1, 0))]),
                 "order.items[0].item.product_id is required",

@@ -125,7 +125,11 @@ impl View {
                     line_total: format_money(&line.line_total),
                 })
                 .collect(),
-            item_count: order.lines.iter().map(|line| i64::from(line.quantity)).sum(),
+            item_count: order
+                .lines
+                .iter()
+                .map(|line| i64::from(line.quantity))
+                .sum(),
             shipping: format_money(&order.shipping),
             total: format_money(&order.total),
             currency_code: order.currency_code().to_owned(),
@@ -229,7 +233,10 @@ mod tests {
             "  Mountain View, CA 94043",
             "  United States",
         ] {
-            assert!(lines.contains(&expected), "missing {expected:?} in:\n{text}");
+            assert!(
+                lines.contains(&expected),
+                "missing {expected:?} in:\n{text}"
+            );
         }
         assert!(text.contains("8 items"), "{text}");
     }
@@ -262,7 +269,11 @@ mod tests {
     fn escapes_hostile_input_in_html_only() {
         let hostile = r#"<script>alert("x")</script> & Co"#;
         let confirmation = render_confirmation(&summary(hostile)).unwrap();
-        assert!(!confirmation.html.contains("<script"), "{}", confirmation.html);
+        assert!(
+            !confirmation.html.contains("<script"),
+            "{}",
+            confirmation.html
+        );
         assert!(
             confirmation
                 .html

@@ -20,7 +20,10 @@ async fn rejects_bad_requests_with_invalid_argument() {
         (request("", eur_order()), "email is required"),
         (request("someone", eur_order()), "is not a valid address"),
         (request("someone@", eur_order()), "is not a valid address"),
-        (request("a b@example.com", eur_order()), "is not a valid address"),
+        (
+            request("a b@example.com", eur_order()),
+            "is not a valid address",
+        ),
         (
             request("Jo <jo@example.com>", eur_order()),
             "is not a valid address",
@@ -113,7 +116,11 @@ async fn rejects_bad_requests_with_invalid_argument() {
         (
             request(
                 "ana@example.org",
-                with_items(vec![item("OLJCESPC7Z", i32::MAX, money("EUR", i64::MAX, 0))]),
+                with_items(vec![item(
+                    "OLJCESPC7Z",
+                    i32::MAX,
+                    money("EUR", i64::MAX, 0),
+                )]),
             ),
             "out of range",
         ),
@@ -134,7 +141,11 @@ async fn rejects_bad_requests_with_invalid_argument() {
             .send_order_confirmation(request.clone())
             .await
             .unwrap_err();
-        assert_eq!(status.code(), Code::InvalidArgument, "{request:?}: {status:?}");
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{request:?}: {status:?}"
+        );
         assert!(
             status.message().contains(message),
             "{request:?}: {status:?} should mention {message:?}"

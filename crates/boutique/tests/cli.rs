@@ -1,0 +1,141 @@
+//! The `boutique` binary as a user runs it: `boutique all` becomes ready, serves
+//! the shop, answers health checks and exits cleanly on Ctrl-C; `--use` swaps
+//! in a service that runs elsewhere; bad configuration exits with code 64.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use boutique_testkit::{free_port, wait_for_port};
+
+const BOUTIQUE: &str = env!("CARGO_BIN_EXE_boutique");
+
+/// A running `boutique` process, interrupted (as by Ctrl-C) when dropped.
+struct Running {
+    child: Child,
+}
+
+impl Running {
+    /// Starts `boutique all` and waits for its "ready" log event, which names the shop's URL.
+    fn all(extra: &[&str], env: &[(&str, &str)]) -> (Self, String) {
+        let mut child = Command::new(BOUTIQUE)
+            .args(["all", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .envs(env.iter().copied())
+            .env("LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let ready = loop {
+            let line = rx.recv_timeout(Duration::from_secs(30)).expect("boutique all logs that it is ready");
+            if line.contains("Boutique is ready.") {
+                break line;
+            }
+        };
+        let url = ready
+            .split("\"url\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no url in {ready:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        (Self { child }, url)
+    }
+
+    fn one(service: &str, port: u16, env: &[(&str, &str)]) -> Self {
+        let child = Command::new(BOUTIQUE)
+            .arg(service)
+            .env("LISTEN_ADDR", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30)).unwrap();
+        Self { child }
+    }
+
+    /// Ctrl-C, then the exit status.
+    fn interrupt(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn healthcheck(args: &[&str]) -> bool {
+    Command::new(BOUTIQUE).arg("healthcheck").args(args).stderr(Stdio::null()).status().unwrap().success()
+}
+
+#[tokio::test]
+async fn the_whole_shop_runs_answers_health_checks_and_stops_cleanly() {
+    let (shop, url) = Running::all(&[], &[]);
+    let home = reqwest::get(format!("{url}/")).await.unwrap();
+    assert_eq!(home.status(), 200);
+    assert!(home.text().await.unwrap().contains("Sunglasses"));
+
+    let addr = url.trim_start_matches("http://");
+    assert!(healthcheck(&["--http", addr]));
+    // The storefront is not a gRPC server, and nothing listens on port 1.
+    assert!(!healthcheck(&[addr, "--timeout", "1s"]));
+    assert!(!healthcheck(&["--http", "127.0.0.1:1"]));
+
+    let status = shop.interrupt();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn a_service_that_runs_elsewhere_replaces_the_built_in_one() {
+    // An external catalog with one product of its own, reachable over gRPC.
+    let dir = tempfile::tempdir().unwrap();
+    let catalog_file = dir.path().join("products.json");
+    std::fs::write(
+        &catalog_file,
+        r#"{"products":[{"id":"TESTMUG001","name":"Elsewhere Mug","description":"Served by another process.",
+            "picture":"/static/img/products/mug.jpg","priceUsd":{"currencyCode":"USD","units":3,"nanos":0},
+            "categories":["kitchen"]}]}"#,
+    )
+    .unwrap();
+    let catalog_port = free_port();
+    let catalog = Running::one("catalog", catalog_port, &[("PRODUCT_CATALOG_FILE", catalog_file.to_str().unwrap())]);
+    assert!(healthcheck(&[&format!("127.0.0.1:{catalog_port}")]));
+
+    let external = format!("productcatalogservice=127.0.0.1:{catalog_port}");
+    let (shop, url) = Running::all(&["--use", &external], &[]);
+    let home = reqwest::get(format!("{url}/")).await.unwrap().text().await.unwrap();
+    assert!(home.contains("Elsewhere Mug"), "the home page lists the external catalog");
+    assert!(!home.contains("Sunglasses"), "the built-in catalog was not started");
+
+    assert!(shop.interrupt().success());
+    assert!(catalog.interrupt().success());
+}
+
+#[test]
+fn bad_configuration_exits_64_and_names_the_variable() {
+    let output = Command::new(BOUTIQUE).arg("all").env("EXTRA_LATENCY", "soon").output().unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("EXTRA_LATENCY"));
+
+    let output = Command::new(BOUTIQUE).args(["all", "--use", "nosuchservice=127.0.0.1:1"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "clap rejects the argument");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown service"));
+}

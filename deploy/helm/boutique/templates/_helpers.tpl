@@ -1,0 +1,161 @@
+{{/*
+The services: subcommand, container port, Service port, the variable callers read its
+address from, and whom it calls (the call graph; network policies and Istio
+authorization are generated from it).
+*/}}
+{{- define "boutique.catalog" -}}
+frontend:
+  cmd: frontend
+  port: 8080
+  servicePort: 80
+  portName: http
+  calls: [adservice, cartservice, checkoutservice, currencyservice, productcatalogservice, recommendationservice, shippingservice]
+checkoutservice:
+  cmd: checkout
+  port: 5050
+  servicePort: 5050
+  portName: grpc
+  addrEnv: CHECKOUT_SERVICE_ADDR
+  calls: [cartservice, currencyservice, emailservice, paymentservice, productcatalogservice, shippingservice]
+productcatalogservice:
+  cmd: catalog
+  port: 3550
+  servicePort: 3550
+  portName: grpc
+  addrEnv: PRODUCT_CATALOG_SERVICE_ADDR
+  calls: []
+currencyservice:
+  cmd: currency
+  port: 7000
+  servicePort: 7000
+  portName: grpc
+  addrEnv: CURRENCY_SERVICE_ADDR
+  calls: []
+paymentservice:
+  cmd: payment
+  port: 50051
+  servicePort: 50051
+  portName: grpc
+  addrEnv: PAYMENT_SERVICE_ADDR
+  calls: []
+shippingservice:
+  cmd: shipping
+  port: 50051
+  servicePort: 50051
+  portName: grpc
+  addrEnv: SHIPPING_SERVICE_ADDR
+  calls: []
+emailservice:
+  cmd: email
+  port: 8080
+  servicePort: 5000
+  portName: grpc
+  addrEnv: EMAIL_SERVICE_ADDR
+  calls: []
+cartservice:
+  cmd: cart
+  port: 7070
+  servicePort: 7070
+  portName: grpc
+  addrEnv: CART_SERVICE_ADDR
+  calls: []
+recommendationservice:
+  cmd: recommendation
+  port: 8080
+  servicePort: 8080
+  portName: grpc
+  addrEnv: RECOMMENDATION_SERVICE_ADDR
+  calls: [productcatalogservice]
+adservice:
+  cmd: ad
+  port: 9555
+  servicePort: 9555
+  portName: grpc
+  addrEnv: AD_SERVICE_ADDR
+  calls: []
+{{- end }}
+
+{{- define "boutique.labels" -}}
+app.kubernetes.io/part-of: boutique
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end }}
+
+{{/* image reference: repository[:tag][@digest] */}}
+{{- define "boutique.image" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}:{{ $tag }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ $tag }}
+{{- end -}}
+{{- end }}
+
+{{/* The address callers use for service $name: values.services.<name>.address or name:port. */}}
+{{- define "boutique.address" -}}
+{{- $cat := include "boutique.catalog" .root | fromYaml -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- $svc.address | default (printf "%s:%v" .name (index $cat .name).servicePort) -}}
+{{- end }}
+
+{{- define "boutique.redisAddr" -}}
+{{- if .Values.cart.redis.inCluster -}}
+redis-cart:6379
+{{- else -}}
+{{ required "cart.redis.address is required when cart.backend=redis and cart.redis.inCluster=false" .Values.cart.redis.address }}
+{{- end -}}
+{{- end }}
+
+{{- define "boutique.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "boutique.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "boutique.topologySpread" -}}
+- maxSkew: 1
+  topologyKey: topology.kubernetes.io/zone
+  whenUnsatisfiable: ScheduleAnyway
+  labelSelector:
+    matchLabels:
+      app: {{ . }}
+- maxSkew: 1
+  topologyKey: kubernetes.io/hostname
+  whenUnsatisfiable: ScheduleAnyway
+  labelSelector:
+    matchLabels:
+      app: {{ . }}
+{{- end }}
+
+{{- define "boutique.dnsEgress" -}}
+- to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ .Values.networkPolicies.dns.namespace }}
+      podSelector:
+        matchLabels:
+          {{- toYaml .Values.networkPolicies.dns.podLabels | nindent 10 }}
+  ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- end }}

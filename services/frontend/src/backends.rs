@@ -1,0 +1,342 @@
+//! The gRPC clients of the seven backends, behind one cloneable handle.
+//!
+//! Each backend has one lazily connecting channel made at startup and cloned
+//! per call (a clone shares the connection), so the frontend starts while its
+//! backends are still down, as upstream, and no request pays for a DNS lookup
+//! or a handshake. Every call has a deadline, sent to the server and enforced
+//! here too, so a hung backend costs a page at most [`CALL_TIMEOUT`].
+
+use std::{future::Future, time::Duration};
+
+use boutique_money::Money;
+use boutique_platform::{ConfigError, grpc::lazy_channel};
+use boutique_proto::{
+    Ad, AdRequest, AddItemRequest, CartItem, CurrencyConversionRequest, Empty, EmptyCartRequest,
+    GetCartRequest, GetProductRequest, GetQuoteRequest, ListRecommendationsRequest, OrderResult,
+    PlaceOrderRequest, Product, ad_service_client::AdServiceClient,
+    cart_service_client::CartServiceClient, checkout_service_client::CheckoutServiceClient,
+    currency_service_client::CurrencyServiceClient,
+    product_catalog_service_client::ProductCatalogServiceClient,
+    recommendation_service_client::RecommendationServiceClient,
+    shipping_service_client::ShippingServiceClient,
+};
+use tonic::{Code, Status, transport::Channel};
+
+use crate::config::{SERVICE_VARS, ServiceAddrs};
+
+/// The deadline of an ordinary backend call.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The deadline of an ad lookup: upstream's 100 ms, since an ad is never worth
+/// a slow page.
+pub const AD_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// The deadline of placing an order, which itself calls six services in turn.
+pub const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which backend a call went to, for logs and error pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The product catalog.
+    Catalog,
+    /// Currency conversion.
+    Currency,
+    /// Carts.
+    Cart,
+    /// Recommendations.
+    Recommendation,
+    /// Checkout.
+    Checkout,
+    /// Shipping quotes.
+    Shipping,
+    /// Ads.
+    Ad,
+}
+
+impl Backend {
+    /// A short name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Catalog => "productcatalog",
+            Self::Currency => "currency",
+            Self::Cart => "cart",
+            Self::Recommendation => "recommendation",
+            Self::Checkout => "checkout",
+            Self::Shipping => "shipping",
+            Self::Ad => "ad",
+        }
+    }
+}
+
+/// A failed backend call.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The backend answered with an error status (or could not be reached).
+    #[error("{} call failed: {status}", backend.name())]
+    Status {
+        /// Which backend.
+        backend: Backend,
+        /// What it said.
+        status: Status,
+    },
+    /// The backend answered, but with something unusable (e.g. invalid money).
+    #[error("{} sent an unusable reply: {reason}", backend.name())]
+    Malformed {
+        /// Which backend.
+        backend: Backend,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl BackendError {
+    /// The gRPC code, if the backend answered with one.
+    pub fn code(&self) -> Option<Code> {
+        match self {
+            Self::Status { status, .. } => Some(status.code()),
+            Self::Malformed { .. } => None,
+        }
+    }
+
+    /// True when the backend is down or overloaded rather than wrong: the
+    /// shopper may simply try again (a 503).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(
+                Code::Unavailable
+                    | Code::DeadlineExceeded
+                    | Code::ResourceExhausted
+                    | Code::Aborted
+                    | Code::Cancelled
+            )
+        )
+    }
+
+    fn malformed(backend: Backend, reason: impl std::fmt::Display) -> Self {
+        Self::Malformed {
+            backend,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Clients of every backend; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    catalog: ProductCatalogServiceClient<Channel>,
+    currency: CurrencyServiceClient<Channel>,
+    cart: CartServiceClient<Channel>,
+    recommendation: RecommendationServiceClient<Channel>,
+    checkout: CheckoutServiceClient<Channel>,
+    shipping: ShippingServiceClient<Channel>,
+    ad: AdServiceClient<Channel>,
+}
+
+impl Backends {
+    /// Makes one lazy channel per backend; nothing connects yet.
+    pub fn connect(addrs: &ServiceAddrs) -> Result<Self, ConfigError> {
+        Ok(Self {
+            catalog: ProductCatalogServiceClient::new(lazy_channel(SERVICE_VARS[0], &addrs.catalog)?),
+            currency: CurrencyServiceClient::new(lazy_channel(SERVICE_VARS[1], &addrs.currency)?),
+            cart: CartServiceClient::new(lazy_channel(SERVICE_VARS[2], &addrs.cart)?),
+            recommendation: RecommendationServiceClient::new(lazy_channel(
+                SERVICE_VARS[3],
+                &addrs.recommendation,
+            )?),
+            checkout: CheckoutServiceClient::new(lazy_channel(SERVICE_VARS[4], &addrs.checkout)?),
+            shipping: ShippingServiceClient::new(lazy_channel(SERVICE_VARS[5], &addrs.shipping)?),
+            ad: AdServiceClient::new(lazy_channel(SERVICE_VARS[6], &addrs.ad)?),
+        })
+    }
+
+    /// The currency codes the currency service supports, in its order.
+    pub async fn supported_currencies(&self) -> Result<Vec<String>, BackendError> {
+        let mut client = self.currency.clone();
+        let reply = call(Backend::Currency, CALL_TIMEOUT, Empty {}, |req| async move {
+            client.get_supported_currencies(req).await
+        })
+        .await?;
+        Ok(reply.currency_codes)
+    }
+
+    /// Every product, in catalog order.
+    pub async fn list_products(&self) -> Result<Vec<Product>, BackendError> {
+        let mut client = self.catalog.clone();
+        let reply = call(Backend::Catalog, CALL_TIMEOUT, Empty {}, |req| async move {
+            client.list_products(req).await
+        })
+        .await?;
+        Ok(reply.products)
+    }
+
+    /// One product; `NOT_FOUND` for an unknown id.
+    pub async fn get_product(&self, id: &str) -> Result<Product, BackendError> {
+        let mut client = self.catalog.clone();
+        let request = GetProductRequest { id: id.to_owned() };
+        call(Backend::Catalog, CALL_TIMEOUT, request, |req| async move {
+            client.get_product(req).await
+        })
+        .await
+    }
+
+    /// The items in a shopper's cart.
+    pub async fn cart(&self, user_id: &str) -> Result<Vec<CartItem>, BackendError> {
+        let mut client = self.cart.clone();
+        let request = GetCartRequest {
+            user_id: user_id.to_owned(),
+        };
+        let cart = call(Backend::Cart, CALL_TIMEOUT, request, |req| async move {
+            client.get_cart(req).await
+        })
+        .await?;
+        Ok(cart.items)
+    }
+
+    /// Adds `quantity` of a product to a cart.
+    pub async fn add_to_cart(
+        &self,
+        user_id: &str,
+        product_id: &str,
+        quantity: i32,
+    ) -> Result<(), BackendError> {
+        let mut client = self.cart.clone();
+        let request = AddItemRequest {
+            user_id: user_id.to_owned(),
+            item: Some(CartItem {
+                product_id: product_id.to_owned(),
+                quantity,
+            }),
+        };
+        call(Backend::Cart, CALL_TIMEOUT, request, |req| async move {
+            client.add_item(req).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Empties a cart.
+    pub async fn empty_cart(&self, user_id: &str) -> Result<(), BackendError> {
+        let mut client = self.cart.clone();
+        let request = EmptyCartRequest {
+            user_id: user_id.to_owned(),
+        };
+        call(Backend::Cart, CALL_TIMEOUT, request, |req| async move {
+            client.empty_cart(req).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Converts an amount. A conversion to the amount's own currency is the
+    /// amount itself, so it costs no call.
+    pub async fn convert(
+        &self,
+        amount: Option<&boutique_proto::Money>,
+        to: &str,
+    ) -> Result<Money, BackendError> {
+        let amount = amount.ok_or_else(|| BackendError::malformed(Backend::Catalog, "no price"))?;
+        let checked = Money::try_from(amount).map_err(|e| BackendError::malformed(Backend::Catalog, e))?;
+        if checked.currency_code() == to {
+            return Ok(checked);
+        }
+        let mut client = self.currency.clone();
+        let request = CurrencyConversionRequest {
+            from: Some(amount.clone()),
+            to_code: to.to_owned(),
+        };
+        let converted = call(Backend::Currency, CALL_TIMEOUT, request, |req| async move {
+            client.convert(req).await
+        })
+        .await?;
+        if converted.currency_code != to {
+            return Err(BackendError::malformed(
+                Backend::Currency,
+                format!("asked for {to}, got {}", converted.currency_code),
+            ));
+        }
+        Money::try_from(converted).map_err(|e| BackendError::malformed(Backend::Currency, e))
+    }
+
+    /// Product ids recommended to a shopper who looks at `product_ids`.
+    pub async fn recommendations(
+        &self,
+        user_id: &str,
+        product_ids: Vec<String>,
+    ) -> Result<Vec<String>, BackendError> {
+        let mut client = self.recommendation.clone();
+        let request = ListRecommendationsRequest {
+            user_id: user_id.to_owned(),
+            product_ids,
+        };
+        let reply = call(Backend::Recommendation, CALL_TIMEOUT, request, |req| async move {
+            client.list_recommendations(req).await
+        })
+        .await?;
+        Ok(reply.product_ids)
+    }
+
+    /// The shipping cost of `items` in USD. Like upstream, no address is sent:
+    /// the quote does not depend on it.
+    pub async fn shipping_quote(&self, items: Vec<CartItem>) -> Result<boutique_proto::Money, BackendError> {
+        let mut client = self.shipping.clone();
+        let request = GetQuoteRequest {
+            address: None,
+            items,
+        };
+        let reply = call(Backend::Shipping, CALL_TIMEOUT, request, |req| async move {
+            client.get_quote(req).await
+        })
+        .await?;
+        reply
+            .cost_usd
+            .ok_or_else(|| BackendError::malformed(Backend::Shipping, "no cost"))
+    }
+
+    /// Ads for the given categories, within [`AD_TIMEOUT`].
+    pub async fn ads(&self, context_keys: Vec<String>) -> Result<Vec<Ad>, BackendError> {
+        let mut client = self.ad.clone();
+        let request = AdRequest { context_keys };
+        let reply = call(Backend::Ad, AD_TIMEOUT, request, |req| async move {
+            client.get_ads(req).await
+        })
+        .await?;
+        Ok(reply.ads)
+    }
+
+    /// Places an order.
+    pub async fn place_order(&self, request: PlaceOrderRequest) -> Result<OrderResult, BackendError> {
+        let mut client = self.checkout.clone();
+        let reply = call(Backend::Checkout, CHECKOUT_TIMEOUT, request, |req| async move {
+            client.place_order(req).await
+        })
+        .await?;
+        reply
+            .order
+            .ok_or_else(|| BackendError::malformed(Backend::Checkout, "no order in the reply"))
+    }
+}
+
+/// Runs one unary call with a deadline: sent as `grpc-timeout` so the server
+/// can give up too, and enforced here in case the server never answers.
+async fn call<T, R, F, Fut>(
+    backend: Backend,
+    timeout: Duration,
+    message: T,
+    send: F,
+) -> Result<R, BackendError>
+where
+    F: FnOnce(tonic::Request<T>) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+{
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(timeout);
+    match tokio::time::timeout(timeout, send(request)).await {
+        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Err(status)) => Err(BackendError::Status { backend, status }),
+        Err(_) => Err(BackendError::Status {
+            backend,
+            status: Status::deadline_exceeded("no answer in time"),
+        }),
+    }
+}

@@ -1,0 +1,90 @@
+//! Route handlers, one module per page, plus what several of them share.
+
+pub(crate) mod cart;
+pub(crate) mod checkout;
+pub(crate) mod home;
+pub(crate) mod misc;
+pub(crate) mod product;
+
+use axum::{
+    Form,
+    extract::rejection::FormRejection,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use boutique_proto::{CartItem, Product};
+use futures::future::try_join_all;
+
+use crate::{
+    State,
+    error::AppError,
+    middleware::Ctx,
+    validate::{Fields, is_product_id},
+    views::ProductCard,
+};
+
+/// How many recommendations a page shows (upstream: the first 4 of up to 5).
+pub(crate) const MAX_RECOMMENDATIONS: usize = 4;
+
+/// A submitted urlencoded form. A body of another type reads as an empty form,
+/// as upstream, so the shopper gets the usual 422 naming the missing fields.
+pub(crate) fn form_fields(
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Fields, AppError> {
+    match form {
+        Ok(Form(pairs)) => Ok(Fields::new(pairs)),
+        Err(FormRejection::InvalidFormContentType(_)) => Ok(Fields::default()),
+        Err(rejection) => Err(AppError::BadForm(rejection.body_text())),
+    }
+}
+
+/// A `302 Found` to a path of ours, as upstream (axum's `Redirect::to` is a 303).
+pub(crate) fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::FOUND, [(header::LOCATION, value)]).into_response(),
+        Err(_) => AppError::Internal(format!("unusable redirect target {location:?}")).into_response(),
+    }
+}
+
+/// The cart badge: the sum of quantities.
+pub(crate) fn cart_size(items: &[CartItem]) -> i64 {
+    items.iter().map(|item| i64::from(item.quantity)).sum()
+}
+
+/// Recommendations as cards (no prices), or none at all: they are a nicety,
+/// so any failure, here or in fetching a recommended product, drops the
+/// section and is only logged (as upstream).
+pub(crate) async fn recommended_cards(
+    state: &State,
+    ctx: &Ctx,
+    for_products: Vec<String>,
+) -> Vec<ProductCard> {
+    let backends = &state.backends;
+    let ids = match backends.recommendations(&ctx.session_id, for_products).await {
+        Ok(ids) => ids,
+        Err(error) => {
+            tracing::warn!(error = %error, "No recommendations for this page.");
+            return Vec::new();
+        }
+    };
+    let wanted = ids
+        .iter()
+        .filter(|id| is_product_id(id))
+        .take(MAX_RECOMMENDATIONS)
+        .map(|id| backends.get_product(id));
+    match try_join_all(wanted).await {
+        Ok(products) => cards(&state.config.base_url, &products),
+        Err(error) => {
+            tracing::warn!(error = %error, "Cannot show the recommended products.");
+            Vec::new()
+        }
+    }
+}
+
+/// Cards without prices.
+pub(crate) fn cards(base: &str, products: &[Product]) -> Vec<ProductCard> {
+    products
+        .iter()
+        .map(|product| ProductCard::new(base, product, String::new()))
+        .collect()
+}

@@ -1,0 +1,201 @@
+//! The storefront: server-rendered HTML pages over the shop's gRPC services.
+//!
+//! HTTP-compatible with upstream's Go frontend: the same routes, methods, form
+//! fields, validation rules, status codes, cookies and redirects, all under
+//! `BASE_URL`, so upstream clients (browsers, the Locust load generator) work
+//! unchanged. What it fixes: session ids are minted by the server only (UUIDv4)
+//! and cookies are `HttpOnly; SameSite=Lax` with a `Path`; unknown products are
+//! 404; a backend outage is a friendly page with a request id, never internals;
+//! ads and recommendations fail soft; cross-site form posts are refused;
+//! security headers on every response; all assets are embedded in the binary.
+//!
+//! # Environment
+//!
+//! | Variable | Default | Meaning |
+//! |---|---|---|
+//! | `PRODUCT_CATALOG_SERVICE_ADDR`, `CURRENCY_SERVICE_ADDR`, `CART_SERVICE_ADDR`, `RECOMMENDATION_SERVICE_ADDR`, `CHECKOUT_SERVICE_ADDR`, `SHIPPING_SERVICE_ADDR`, `AD_SERVICE_ADDR` | required | `host:port` of each backend. |
+//! | `PORT` | `8080` | Listen port. |
+//! | `LISTEN_ADDR` | `0.0.0.0` | Listen host. |
+//! | `BASE_URL` | empty | Path prefix of every route, link and cookie, e.g. `/online-boutique`. |
+//! | `ENV_PLATFORM` | `local` | Banner: `local`, `gcp`, `azure`, `aws`, `onprem`, `alibaba` (anything else is `local`). |
+//! | `FRONTEND_MESSAGE` | unset | A message shown at the top of every page. |
+//! | `ENABLE_SINGLE_SHARED_SESSION` | `false` | Every new session gets upstream's constant id. |
+//! | `CYMBAL_BRANDING` | `false` | Call the shop "Cymbal Shops". |
+//! | `COOKIE_SECURE` | `false` | Add `Secure` to cookies (set it when served over TLS). |
+//!
+//! # Choices worth knowing
+//!
+//! - Product pictures are our own SVG drawings, served at the catalog's
+//!   `/static/img/products/<name>.jpg` paths with `Content-Type: image/svg+xml`,
+//!   so catalogs written for upstream keep working.
+//! - A declined card puts the shopper back on the cart page with HTTP 422 and
+//!   the reason; a checkout outage does the same with 503 (other failures 500).
+//! - `/setCurrency` accepts only the currencies the header offers (EUR, USD,
+//!   JPY, GBP, TRY, CAD); upstream took any ISO code.
+
+mod assets;
+pub mod backends;
+pub mod config;
+mod error;
+mod handlers;
+mod middleware;
+pub mod price;
+pub mod validate;
+mod views;
+
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    http::StatusCode,
+    routing::{any, get, post},
+};
+use boutique_platform::ConfigError;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
+
+pub use crate::{
+    backends::Backends,
+    config::{Config, DEFAULT_PORT, Platform, SHARED_SESSION_ID},
+};
+
+/// How long one request may take before it is answered with an error page;
+/// it also bounds how long a slow request can hold up shutdown.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long in-flight requests may finish after shutdown starts.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why the frontend could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A backend address cannot be made into a channel.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why not.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What every handler shares: settings resolved once and the backend clients.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) backends: Backends,
+    /// The attributes every cookie we set carries, computed once.
+    pub(crate) cookie_attrs: String,
+}
+
+pub(crate) type State = Arc<Shared>;
+
+/// The bound, not yet serving frontend.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+}
+
+impl App {
+    /// Makes the backend channels (lazily: nothing connects yet) and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let backends = Backends::connect(&config.services)?;
+        let addr = config.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            local_addr,
+            router: router(config, backends),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish
+    /// within [`SHUTDOWN_GRACE`].
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> io::Result<()> {
+        tracing::info!(addr = %self.local_addr, "Serving the storefront.");
+        let stop = CancellationToken::new();
+        let serve = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .into_future();
+        tokio::pin!(serve, shutdown);
+        tokio::select! {
+            result = &mut serve => return result,
+            () = &mut shutdown => {}
+        }
+        tracing::info!(grace_ms = SHUTDOWN_GRACE.as_millis(), "Draining HTTP requests.");
+        stop.cancel();
+        match tokio::time::timeout(SHUTDOWN_GRACE, serve).await {
+            Ok(result) => result?,
+            Err(_) => tracing::warn!("Requests still running after the grace period were dropped."),
+        }
+        tracing::info!("Stopped.");
+        Ok(())
+    }
+}
+
+/// The whole HTTP surface, for [`App`] and for in-process tests.
+pub fn router(config: Config, backends: Backends) -> Router {
+    let cookie_attrs = middleware::cookie_attrs(&config);
+    let base = config.base_url.clone();
+    let state: State = Arc::new(Shared {
+        config,
+        backends,
+        cookie_attrs,
+    });
+    let p = |path: &str| format!("{base}{path}");
+    let mut routes = Router::new()
+        .route(&p("/"), get(handlers::home::home))
+        .route(&p("/product/{id}"), get(handlers::product::product))
+        .route(
+            &p("/cart"),
+            get(handlers::cart::view_cart).post(handlers::cart::add_to_cart),
+        )
+        .route(&p("/cart/empty"), post(handlers::cart::empty_cart))
+        .route(&p("/cart/checkout"), post(handlers::checkout::place_order))
+        .route(&p("/setCurrency"), post(handlers::misc::set_currency))
+        // Upstream serves GET only; HEAD would log a shopper out just the same,
+        // so it is refused like any other method.
+        .route(
+            &p("/logout"),
+            get(handlers::misc::logout).head(|| async { StatusCode::METHOD_NOT_ALLOWED }),
+        )
+        .route(&p("/product-meta/{id}"), get(handlers::misc::product_meta))
+        .route(&p("/static/{*path}"), get(assets::serve))
+        .route(&p("/robots.txt"), any(handlers::misc::robots))
+        .route(&p("/_healthz"), any(handlers::misc::healthz));
+    if !base.is_empty() {
+        // The cookies are scoped to `{BASE_URL}/`, so the shop's root without
+        // the slash would start a new session on every visit: send it home.
+        routes = routes.route(&base, get(handlers::misc::to_home));
+    }
+    routes
+        .fallback(handlers::misc::not_found)
+        // The timeout sits inside the request middleware, so a timed-out
+        // request still gets the error page, the headers and a log line.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::request,
+        ))
+        .with_state(state)
+}

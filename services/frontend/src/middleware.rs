@@ -1,0 +1,352 @@
+//! What happens around every request: a request id and a log span, the
+//! session and currency cookies, the cross-site check on form posts, error
+//! pages, and security headers.
+//!
+//! Sessions are minted by the server only: a `shop_session-id` cookie that is
+//! not a well-formed UUID is replaced, never trusted (upstream used any value
+//! verbatim as the cart key). Kubernetes probes send `x-readiness-probe` /
+//! `x-liveness-probe` as their session so that no session is minted for them.
+
+use std::time::Instant;
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{Html, IntoResponse, Response},
+};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::{
+    State as AppState,
+    config::{Config, SHARED_SESSION_ID},
+    error::{AppError, ErrorPage},
+    price, views,
+};
+
+/// The session cookie's name, as upstream.
+pub(crate) const SESSION_COOKIE: &str = "shop_session-id";
+/// The currency cookie's name, as upstream.
+pub(crate) const CURRENCY_COOKIE: &str = "shop_currency";
+/// Cookie lifetime: 48 hours, as upstream.
+pub(crate) const COOKIE_MAX_AGE: u32 = 172_800;
+
+/// Session ids that probes send so that no session is minted for them.
+const PROBE_SESSIONS: [&str; 2] = ["x-readiness-probe", "x-liveness-probe"];
+
+/// Only our own origin may load anything; no inline script or style, no framing.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+    form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// Who is asking: set on every request for the handlers.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    /// A fresh UUIDv4 per request, shown in the footer and logged.
+    pub(crate) request_id: String,
+    /// The session id, used as the cart's `user_id`.
+    pub(crate) session_id: String,
+    /// The shopper's currency (a code the header offers).
+    pub(crate) currency: String,
+}
+
+/// The attributes of every cookie we set: lifetime, scope, and no script access.
+pub(crate) fn cookie_attrs(config: &Config) -> String {
+    let secure = if config.cookie_secure { "; Secure" } else { "" };
+    format!(
+        "; Max-Age={COOKIE_MAX_AGE}; Path={}/; HttpOnly; SameSite=Lax{secure}",
+        config.base_url
+    )
+}
+
+/// The middleware itself; see the module documentation.
+pub(crate) async fn request(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = Uuid::new_v4().to_string();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+
+    async move {
+        let base = &state.config.base_url;
+        let needs_session = !is_sessionless(base, &path);
+        let cookies = Cookies::parse(req.headers());
+        let (session_id, minted) = if needs_session {
+            session(cookies.session.as_deref(), state.config.single_shared_session)
+        } else {
+            (String::new(), false)
+        };
+        let currency = cookies
+            .currency
+            .filter(|code| price::is_offered(code))
+            .unwrap_or_else(|| price::DEFAULT_CURRENCY.to_owned());
+        let ctx = Ctx {
+            request_id: request_id.clone(),
+            session_id,
+            currency,
+        };
+
+        let mut response = if is_unsafe(&method) && is_cross_site(req.headers()) {
+            AppError::CrossSite.into_response()
+        } else {
+            req.extensions_mut().insert(ctx.clone());
+            next.run(req).await
+        };
+
+        let status = response.status();
+        let page = response
+            .extensions_mut()
+            .remove::<ErrorPage>()
+            .or_else(|| bare_error(&response).then(|| ErrorPage::for_status(status)).flatten());
+        if let Some(page) = page {
+            log_error(status, &page);
+            response = render_error(&state, &ctx, status, &page, response.headers());
+        }
+
+        let headers = response.headers_mut();
+        if minted && !sets_cookie(headers, SESSION_COOKIE) {
+            let cookie = format!("{SESSION_COOKIE}={}{}", ctx.session_id, state.cookie_attrs);
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                headers.append(header::SET_COOKIE, value);
+            }
+        }
+        security_headers(headers);
+        tracing::info!(
+            status = status.as_u16(),
+            took_ms = started.elapsed().as_millis(),
+            session = %ctx.session_id,
+            "Served request."
+        );
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+/// Static files, health checks and robots.txt need no session; minting one
+/// for every asset would only churn cookies.
+fn is_sessionless(base: &str, path: &str) -> bool {
+    path.strip_prefix(base).is_some_and(|rest| {
+        rest.starts_with("/static/") || rest == "/_healthz" || rest == "/robots.txt"
+    })
+}
+
+/// The session to use and whether it is new. A missing or malformed cookie
+/// gets a fresh id; a probe's marker is used as is and mints nothing.
+fn session(cookie: Option<&str>, shared: bool) -> (String, bool) {
+    match cookie {
+        Some(probe) if PROBE_SESSIONS.contains(&probe) => (probe.to_owned(), false),
+        Some(value) if value.len() == 36 && Uuid::try_parse(value).is_ok() => {
+            (value.to_ascii_lowercase(), false)
+        }
+        _ if shared => (SHARED_SESSION_ID.to_owned(), true),
+        _ => (Uuid::new_v4().to_string(), true),
+    }
+}
+
+/// Our two cookies, read from every `Cookie` header.
+#[derive(Debug, Default)]
+pub(crate) struct Cookies {
+    pub(crate) session: Option<String>,
+    pub(crate) currency: Option<String>,
+    /// Every cookie name the browser sent, for logout.
+    pub(crate) names: Vec<String>,
+}
+
+impl Cookies {
+    pub(crate) fn parse(headers: &HeaderMap) -> Self {
+        let mut cookies = Self::default();
+        let pairs = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='));
+        for (name, value) in pairs {
+            match name {
+                SESSION_COOKIE if cookies.session.is_none() => cookies.session = Some(value.to_owned()),
+                CURRENCY_COOKIE if cookies.currency.is_none() => {
+                    cookies.currency = Some(value.to_owned());
+                }
+                _ => {}
+            }
+            cookies.names.push(name.to_owned());
+        }
+        cookies
+    }
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// True for a request a browser says came from another site. Clients that
+/// send neither `Sec-Fetch-Site` nor `Origin` (curl, Locust) are not browsers
+/// acting for a shopper, so they pass.
+fn is_cross_site(headers: &HeaderMap) -> bool {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let Some(authority) = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.strip_prefix("https://").or_else(|| o.strip_prefix("http://")))
+    else {
+        // `null` (sandboxed frames, privacy redirects) or garbage.
+        return true;
+    };
+    let matches = |name: HeaderName| {
+        headers
+            .get(name)
+            .and_then(|host| host.to_str().ok())
+            .is_some_and(|host| host.eq_ignore_ascii_case(authority))
+    };
+    !(matches(header::HOST) || matches(HeaderName::from_static("x-forwarded-host")))
+}
+
+/// An error status with an empty body (from a layer, not a handler).
+fn bare_error(response: &Response) -> bool {
+    use axum::body::HttpBody;
+    let status = response.status();
+    (status.is_client_error() || status.is_server_error())
+        && status != StatusCode::METHOD_NOT_ALLOWED
+        && response.body().size_hint().exact() == Some(0)
+}
+
+fn log_error(status: StatusCode, page: &ErrorPage) {
+    let cause = page.cause.as_deref().unwrap_or("");
+    if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), error = %cause, "Request failed.");
+    } else if !cause.is_empty() {
+        tracing::info!(status = status.as_u16(), error = %cause, "Request refused.");
+    }
+}
+
+fn render_error(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    page: &ErrorPage,
+    headers: &HeaderMap,
+) -> Response {
+    let mut response = match views::error_page(state, ctx, status, page) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, "Cannot render the error page.");
+            (status, Body::from(format!("Error {}. Request id: {}", status.as_u16(), ctx.request_id)))
+                .into_response()
+        }
+    };
+    // Keep what the handler set (e.g. Allow) apart from the body's own headers.
+    for (name, value) in headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().append(name, value.clone());
+        }
+    }
+    response
+}
+
+fn sets_cookie(headers: &HeaderMap, name: &str) -> bool {
+    headers.get_all(header::SET_COOKIE).iter().any(|value| {
+        value
+            .as_bytes()
+            .strip_prefix(name.as_bytes())
+            .is_some_and(|rest| rest.first() == Some(&b'='))
+    })
+}
+
+fn security_headers(headers: &mut HeaderMap) {
+    let set = |headers: &mut HeaderMap, name: HeaderName, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(headers, header::CONTENT_SECURITY_POLICY, CSP);
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::REFERRER_POLICY, "same-origin");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        // Pages show a shopper's own cart: never keep them in shared caches.
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn mints_sessions_for_missing_or_malformed_cookies() {
+        let (id, minted) = session(None, false);
+        assert!(minted);
+        assert_eq!(Uuid::parse_str(&id).unwrap().get_version_num(), 4);
+        for bad in ["", "abc", "../../etc", "12345678123412341234123456789123"] {
+            let (id, minted) = session(Some(bad), false);
+            assert!(minted && id != bad, "{bad}");
+        }
+        let good = "0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11";
+        assert_eq!(session(Some(good), false), (good.to_owned(), false));
+        assert_eq!(
+            session(Some("x-liveness-probe"), false),
+            ("x-liveness-probe".to_owned(), false)
+        );
+        assert_eq!(session(None, true), (SHARED_SESSION_ID.to_owned(), true));
+    }
+
+    #[test]
+    fn reads_cookies() {
+        let cookies = Cookies::parse(&headers(&[
+            ("cookie", "a=1; shop_session-id=abc; shop_currency=EUR"),
+            ("cookie", "shop_currency=JPY"),
+        ]));
+        assert_eq!(cookies.session.as_deref(), Some("abc"));
+        assert_eq!(cookies.currency.as_deref(), Some("EUR"));
+        assert_eq!(cookies.names, ["a", "shop_session-id", "shop_currency", "shop_currency"]);
+    }
+
+    #[test]
+    fn spots_cross_site_posts() {
+        assert!(!is_cross_site(&headers(&[])));
+        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-site")])));
+        assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!is_cross_site(&headers(&[
+            ("host", "shop.example:8080"),
+            ("origin", "http://shop.example:8080")
+        ])));
+        assert!(is_cross_site(&headers(&[
+            ("host", "shop.example"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(is_cross_site(&headers(&[("host", "shop.example"), ("origin", "null")])));
+        assert!(!is_cross_site(&headers(&[
+            ("host", "frontend:8080"),
+            ("x-forwarded-host", "shop.example"),
+            ("origin", "https://shop.example")
+        ])));
+    }
+
+    #[test]
+    fn skips_sessions_for_assets_and_probes() {
+        assert!(is_sessionless("", "/static/styles.css"));
+        assert!(is_sessionless("/b", "/b/_healthz"));
+        assert!(!is_sessionless("/b", "/_healthz"));
+        assert!(!is_sessionless("", "/cart"));
+    }
+}

@@ -1,0 +1,316 @@
+//! The pages: askama templates (checked at compile time, in `templates/`) and
+//! the plain view structs they read.
+//!
+//! Handlers turn backend replies into these structs; templates only lay them
+//! out. Askama escapes every value, so catalog text cannot inject markup.
+
+use askama::Template;
+use axum::http::StatusCode;
+use boutique_proto::Product;
+
+use crate::{
+    State,
+    error::{ErrorPage, PageKind},
+    middleware::Ctx,
+    price,
+};
+
+/// What every page shows around its content: banner, header, footer.
+#[derive(Debug, Clone)]
+pub(crate) struct Chrome {
+    /// `BASE_URL`, prefixed to every link.
+    pub(crate) base: String,
+    pub(crate) shop_name: &'static str,
+    pub(crate) message: Option<String>,
+    pub(crate) platform_class: &'static str,
+    pub(crate) platform_label: &'static str,
+    /// The currency switcher; empty hides it.
+    pub(crate) currencies: Vec<CurrencyOption>,
+    /// The cart badge (sum of quantities); `None` hides the count.
+    pub(crate) cart_size: Option<i64>,
+    pub(crate) session_id: String,
+    pub(crate) request_id: String,
+    pub(crate) year: i32,
+    /// The page title before the shop's name.
+    pub(crate) title: String,
+}
+
+/// One entry of the currency switcher.
+#[derive(Debug, Clone)]
+pub(crate) struct CurrencyOption {
+    pub(crate) code: String,
+    pub(crate) symbol: &'static str,
+    pub(crate) selected: bool,
+}
+
+impl Chrome {
+    /// The chrome of a page. `supported` is the currency service's list (the
+    /// switcher shows the offered subset); pass an empty list to hide it.
+    pub(crate) fn new(
+        state: &State,
+        ctx: &Ctx,
+        title: impl Into<String>,
+        supported: &[String],
+        cart_size: Option<i64>,
+    ) -> Self {
+        let config = &state.config;
+        let currencies = price::offered(supported)
+            .into_iter()
+            .map(|code| CurrencyOption {
+                symbol: price::symbol(&code),
+                selected: code == ctx.currency,
+                code,
+            })
+            .collect();
+        Self {
+            base: config.base_url.clone(),
+            shop_name: config.shop_name(),
+            message: config.message.clone(),
+            platform_class: config.platform.css_class(),
+            platform_label: config.platform.label(),
+            currencies,
+            cart_size,
+            session_id: ctx.session_id.clone(),
+            request_id: ctx.request_id.clone(),
+            year: current_year(),
+            title: title.into(),
+        }
+    }
+
+    /// The alt text of the cart link.
+    pub(crate) fn cart_label(&self) -> String {
+        match self.cart_size {
+            Some(1) => "Cart, 1 item".to_owned(),
+            Some(n) => format!("Cart, {n} items"),
+            None => "Cart".to_owned(),
+        }
+    }
+}
+
+/// The current year (UTC), for the footer and the card expiry choices.
+pub(crate) fn current_year() -> i32 {
+    time::OffsetDateTime::now_utc().year()
+}
+
+/// A product as the pages show it.
+#[derive(Debug, Clone)]
+pub(crate) struct ProductCard {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    /// The picture's URL, already under `BASE_URL`.
+    pub(crate) picture: String,
+    /// The price in the shopper's currency; empty where no price is shown.
+    pub(crate) price: String,
+}
+
+impl ProductCard {
+    pub(crate) fn new(base: &str, product: &Product, price: String) -> Self {
+        Self {
+            id: product.id.clone(),
+            name: product.name.clone(),
+            description: product.description.clone(),
+            picture: picture_url(base, &product.picture),
+            price,
+        }
+    }
+}
+
+/// Catalog pictures are site paths (`/static/img/...`); they live under `BASE_URL`.
+pub(crate) fn picture_url(base: &str, picture: &str) -> String {
+    if picture.starts_with('/') {
+        format!("{base}{picture}")
+    } else {
+        picture.to_owned()
+    }
+}
+
+/// The home page.
+#[derive(Debug, Template)]
+#[template(path = "home.html")]
+pub(crate) struct HomePage {
+    pub(crate) chrome: Chrome,
+    pub(crate) products: Vec<ProductCard>,
+}
+
+/// An ad under a product.
+#[derive(Debug, Clone)]
+pub(crate) struct AdView {
+    pub(crate) url: String,
+    pub(crate) text: String,
+}
+
+/// A product page.
+#[derive(Debug, Template)]
+#[template(path = "product.html")]
+pub(crate) struct ProductPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) product: ProductCard,
+    pub(crate) quantities: [u8; 6],
+    pub(crate) recommendations: Vec<ProductCard>,
+    pub(crate) ad: Option<AdView>,
+}
+
+/// The quantities a shopper can pick, as upstream.
+pub(crate) const QUANTITIES: [u8; 6] = [1, 2, 3, 4, 5, 10];
+
+/// One line of the cart.
+#[derive(Debug, Clone)]
+pub(crate) struct CartLine {
+    pub(crate) product: ProductCard,
+    pub(crate) quantity: i32,
+    /// Unit price × quantity.
+    pub(crate) price: String,
+}
+
+/// What the checkout form shows: upstream's defaults, or what was submitted.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckoutForm {
+    pub(crate) email: String,
+    pub(crate) street_address: String,
+    pub(crate) zip_code: String,
+    pub(crate) city: String,
+    pub(crate) state: String,
+    pub(crate) country: String,
+    pub(crate) card_number: String,
+    pub(crate) cvv: String,
+    pub(crate) month: i32,
+    pub(crate) year: i32,
+}
+
+impl CheckoutForm {
+    /// Upstream's prefilled demo values, so a shopper can check out in one click.
+    pub(crate) fn demo() -> Self {
+        Self {
+            email: "someone@example.com".to_owned(),
+            street_address: "1600 Amphitheatre Parkway".to_owned(),
+            zip_code: "94043".to_owned(),
+            city: "Mountain View".to_owned(),
+            state: "CA".to_owned(),
+            country: "United States".to_owned(),
+            card_number: "4432801561520454".to_owned(),
+            cvv: "672".to_owned(),
+            month: 1,
+            year: current_year() + 1,
+        }
+    }
+}
+
+/// Month numbers and names for the expiry select (upstream mislabelled December).
+pub(crate) const MONTHS: [(i32, &str); 12] = [
+    (1, "January"),
+    (2, "February"),
+    (3, "March"),
+    (4, "April"),
+    (5, "May"),
+    (6, "June"),
+    (7, "July"),
+    (8, "August"),
+    (9, "September"),
+    (10, "October"),
+    (11, "November"),
+    (12, "December"),
+];
+
+/// A message on the cart page after a failed checkout.
+#[derive(Debug, Clone)]
+pub(crate) struct Notice {
+    pub(crate) heading: &'static str,
+    pub(crate) text: String,
+}
+
+/// The cart page.
+#[derive(Debug, Template)]
+#[template(path = "cart.html")]
+pub(crate) struct CartPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) lines: Vec<CartLine>,
+    pub(crate) item_count: i64,
+    pub(crate) shipping: String,
+    pub(crate) total: String,
+    pub(crate) recommendations: Vec<ProductCard>,
+    pub(crate) form: CheckoutForm,
+    pub(crate) years: Vec<i32>,
+    pub(crate) months: [(i32, &'static str); 12],
+    pub(crate) notice: Option<Notice>,
+}
+
+/// One line of a placed order.
+#[derive(Debug, Clone)]
+pub(crate) struct OrderLine {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) picture: String,
+    pub(crate) quantity: i32,
+    /// Unit cost × quantity, in the order's currency.
+    pub(crate) price: String,
+}
+
+/// The order confirmation.
+#[derive(Debug, Template)]
+#[template(path = "order.html")]
+pub(crate) struct OrderPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) order_id: String,
+    pub(crate) tracking_id: String,
+    pub(crate) lines: Vec<OrderLine>,
+    pub(crate) shipping: String,
+    pub(crate) total: String,
+    pub(crate) recommendations: Vec<ProductCard>,
+}
+
+/// An error page.
+#[derive(Debug, Template)]
+#[template(path = "error.html")]
+pub(crate) struct ErrorView {
+    pub(crate) chrome: Chrome,
+    pub(crate) status: u16,
+    pub(crate) reason: &'static str,
+    pub(crate) heading: &'static str,
+    pub(crate) message: &'static str,
+    pub(crate) lines: Vec<String>,
+}
+
+/// Renders the page for an error response.
+pub(crate) fn error_page(
+    state: &State,
+    ctx: &Ctx,
+    status: StatusCode,
+    page: &ErrorPage,
+) -> Result<String, askama::Error> {
+    let (heading, message) = match page.kind {
+        PageKind::NotFound => (
+            "We couldn't find that page",
+            "The page or product you asked for doesn't exist. It may have moved, or the link may be mistyped.",
+        ),
+        PageKind::Invalid => (
+            "Some details need another look",
+            "We couldn't accept the form because of the following:",
+        ),
+        PageKind::BadRequest => (
+            "We couldn't read that request",
+            "The form arrived in a shape we don't understand. Please go back and try again.",
+        ),
+        PageKind::Forbidden => (
+            "That request came from another site",
+            "For your safety, forms are accepted only from this shop's own pages. Please go back to the shop and try again.",
+        ),
+        PageKind::Unavailable => (
+            "Part of the shop is taking a short break",
+            "We couldn't finish your request because one of our services isn't answering right now. Your cart is safe; please try again in a moment.",
+        ),
+        PageKind::Internal => (
+            "Something went wrong on our side",
+            "We're sorry: your request failed because of a problem in the shop, not anything you did. Please try again.",
+        ),
+    };
+    ErrorView {
+        chrome: Chrome::new(state, ctx, heading, &[], None),
+        status: status.as_u16(),
+        reason: status.canonical_reason().unwrap_or(""),
+        heading,
+        message,
+        lines: page.lines.clone(),
+    }
+    .render()
+}

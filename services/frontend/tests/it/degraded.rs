@@ -1,0 +1,114 @@
+//! Each dependency really stopped: optional parts vanish, essential ones give
+//! a friendly 503 with a request id and nothing internal.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Shop, Svc, as_pairs, checkout_form, this_year};
+
+/// Words that would betray internals on a page meant for shoppers.
+const INTERNALS: [&str; 8] = [
+    "tonic",
+    "transport",
+    "127.0.0.1",
+    "grpc",
+    "status:",
+    "code:",
+    "productcatalog",
+    "connection",
+];
+
+async fn expect_friendly_503(response: reqwest::Response) {
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("taking a short break"), "{html}");
+    let marker = "Request ID: <code>";
+    let start = html.find(marker).expect("request id shown") + marker.len();
+    assert_eq!(html[start..].find('<'), Some(36), "a UUID request id");
+    for word in INTERNALS {
+        assert!(!html.contains(word), "page leaks {word:?}");
+    }
+}
+
+#[tokio::test]
+async fn without_ads_the_product_page_still_renders() {
+    let mut shop = Shop::start().await;
+    let browser = shop.browser();
+    assert!(browser.page("/product/1YMWWN1N4O").await.contains("class=\"ad\""));
+    shop.stop(Svc::Ad).await;
+    let html = browser.page("/product/1YMWWN1N4O").await;
+    assert!(!html.contains("class=\"ad\""));
+    assert!(html.contains("Add To Cart"));
+}
+
+#[tokio::test]
+async fn without_recommendations_pages_still_render() {
+    let mut shop = Shop::start().await;
+    let browser = shop.browser();
+    browser.add_to_cart("6E92ZMYYFZ", 1).await;
+    shop.stop(Svc::Recommendation).await;
+    let product = browser.page("/product/OLJCESPC7Z").await;
+    assert!(!product.contains("You May Also Like"));
+    assert!(product.contains("<h1>Sunglasses</h1>"));
+    let cart = browser.page("/cart").await;
+    assert!(!cart.contains("You May Also Like"));
+    assert!(cart.contains("SKU #6E92ZMYYFZ"));
+    let form = checkout_form("4432801561520454", this_year() + 1);
+    let order = browser.post("/cart/checkout", &as_pairs(&form)).await;
+    assert_eq!(order.status(), StatusCode::OK);
+    assert!(order.text().await.unwrap().contains("Your order is complete!"));
+}
+
+#[tokio::test]
+async fn without_the_catalog_pages_are_a_friendly_503() {
+    let mut shop = Shop::start().await;
+    let browser = shop.browser();
+    shop.stop(Svc::Catalog).await;
+    expect_friendly_503(browser.get("/").await).await;
+    expect_friendly_503(browser.get("/product/OLJCESPC7Z").await).await;
+    let meta = browser.get("/product-meta/OLJCESPC7Z").await;
+    assert_eq!(meta.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Health does not depend on the backends.
+    assert_eq!(browser.get("/_healthz").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_currency_pages_are_a_friendly_503() {
+    let mut shop = Shop::start().await;
+    let browser = shop.browser();
+    shop.stop(Svc::Currency).await;
+    expect_friendly_503(browser.get("/").await).await;
+    expect_friendly_503(browser.get("/cart").await).await;
+}
+
+#[tokio::test]
+async fn without_the_cart_pages_are_a_friendly_503() {
+    let mut shop = Shop::start().await;
+    let browser = shop.browser();
+    shop.stop(Svc::Cart).await;
+    expect_friendly_503(browser.get("/").await).await;
+    expect_friendly_503(browser.get("/cart").await).await;
+    expect_friendly_503(
+        browser
+            .post("/cart", &[("product_id", "OLJCESPC7Z"), ("quantity", "1")])
+            .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn without_checkout_the_cart_is_kept_with_a_message() {
+    let mut shop = Shop::start().await;
+    let browser = shop.browser();
+    browser.add_to_cart("OLJCESPC7Z", 1).await;
+    shop.stop(Svc::Checkout).await;
+    let form = checkout_form("4432801561520454", this_year() + 1);
+    let response = browser.post("/cart/checkout", &as_pairs(&form)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("role=\"alert\""));
+    assert!(html.contains("Your cart is kept"));
+    assert!(html.contains("SKU #OLJCESPC7Z"));
+    for word in INTERNALS {
+        assert!(!html.contains(word), "page leaks {word:?}");
+    }
+}

@@ -1,0 +1,278 @@
+//! The shop under test, a cookie-keeping browser, and independent money maths.
+
+use std::collections::HashMap;
+
+use boutique_platform::{Env, testing::TestServer};
+use reqwest::{Client, Response, StatusCode, redirect::Policy};
+
+/// A backend the tests can stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Svc {
+    Catalog,
+    Currency,
+    Cart,
+    Recommendation,
+    Shipping,
+    Ad,
+    Payment,
+    Email,
+    Checkout,
+}
+
+/// Every backend plus the frontend, running.
+pub(crate) struct Shop {
+    backends: HashMap<Svc, TestServer>,
+    frontend: TestServer,
+    /// `http://127.0.0.1:PORT` followed by `BASE_URL`.
+    pub(crate) url: String,
+    /// `BASE_URL`.
+    pub(crate) base: String,
+}
+
+fn loopback() -> Env {
+    Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")])
+}
+
+macro_rules! start {
+    ($krate:ident, $env:expr) => {{
+        let app = $krate::App::build($krate::Config::from_env(&$env).unwrap())
+            .await
+            .unwrap();
+        TestServer::spawn(app.local_addr(), |stop| app.run_until(stop))
+    }};
+}
+
+impl Shop {
+    /// The shop with default settings.
+    pub(crate) async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// The shop with extra frontend settings (e.g. `BASE_URL`).
+    pub(crate) async fn start_with(frontend_env: &[(&str, &str)]) -> Self {
+        let catalog = start!(boutique_catalog, loopback());
+        let catalog_addr = catalog.addr().to_string();
+        let currency = start!(boutique_currency, loopback());
+        let cart = start!(boutique_cart, loopback());
+        let shipping = start!(boutique_shipping, loopback());
+        let ad = start!(boutique_ad, loopback());
+        let payment = start!(boutique_payment, loopback());
+        let email = start!(boutique_email, loopback());
+        let recommendation = start!(
+            boutique_recommendation,
+            loopback().with("PRODUCT_CATALOG_SERVICE_ADDR", catalog_addr.clone())
+        );
+        let checkout = start!(
+            boutique_checkout,
+            loopback()
+                .with("PRODUCT_CATALOG_SERVICE_ADDR", catalog_addr.clone())
+                .with("CURRENCY_SERVICE_ADDR", currency.addr().to_string())
+                .with("CART_SERVICE_ADDR", cart.addr().to_string())
+                .with("SHIPPING_SERVICE_ADDR", shipping.addr().to_string())
+                .with("PAYMENT_SERVICE_ADDR", payment.addr().to_string())
+                .with("EMAIL_SERVICE_ADDR", email.addr().to_string())
+        );
+
+        let mut env = loopback()
+            .with("PRODUCT_CATALOG_SERVICE_ADDR", catalog_addr)
+            .with("CURRENCY_SERVICE_ADDR", currency.addr().to_string())
+            .with("CART_SERVICE_ADDR", cart.addr().to_string())
+            .with("RECOMMENDATION_SERVICE_ADDR", recommendation.addr().to_string())
+            .with("CHECKOUT_SERVICE_ADDR", checkout.addr().to_string())
+            .with("SHIPPING_SERVICE_ADDR", shipping.addr().to_string())
+            .with("AD_SERVICE_ADDR", ad.addr().to_string());
+        for (name, value) in frontend_env {
+            env = env.with(name, *value);
+        }
+        let config = boutique_frontend::Config::from_env(&env).unwrap();
+        let base = config.base_url.clone();
+        let app = boutique_frontend::App::build(config).await.unwrap();
+        let frontend = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+        let url = format!("{}{base}", frontend.url());
+        let backends = HashMap::from([
+            (Svc::Catalog, catalog),
+            (Svc::Currency, currency),
+            (Svc::Cart, cart),
+            (Svc::Recommendation, recommendation),
+            (Svc::Shipping, shipping),
+            (Svc::Ad, ad),
+            (Svc::Payment, payment),
+            (Svc::Email, email),
+            (Svc::Checkout, checkout),
+        ]);
+        Self {
+            backends,
+            frontend,
+            url,
+            base,
+        }
+    }
+
+    /// Really stops one backend; its port then refuses connections.
+    pub(crate) async fn stop(&mut self, svc: Svc) {
+        let server = self.backends.remove(&svc).expect("running");
+        server.stop().await;
+    }
+
+    /// A browser with an empty cookie jar that does not follow redirects.
+    pub(crate) fn browser(&self) -> Browser {
+        Browser {
+            client: Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            url: self.url.clone(),
+        }
+    }
+
+    /// The frontend's root URL without `BASE_URL`.
+    pub(crate) fn origin(&self) -> String {
+        self.frontend.url()
+    }
+}
+
+/// An HTTP client with a cookie jar, rooted at the shop's URL.
+pub(crate) struct Browser {
+    pub(crate) client: Client,
+    pub(crate) url: String,
+}
+
+impl Browser {
+    pub(crate) async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(format!("{}{path}", self.url))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET and expect 200; the body.
+    pub(crate) async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    pub(crate) async fn add_to_cart(&self, product_id: &str, quantity: u32) {
+        let quantity = quantity.to_string();
+        let response = self
+            .post("/cart", &[("product_id", product_id), ("quantity", &quantity)])
+            .await;
+        assert_eq!(response.status(), StatusCode::FOUND);
+    }
+
+    pub(crate) async fn set_currency(&self, code: &str) {
+        let response = self.post("/setCurrency", &[("currency_code", code)]).await;
+        assert_eq!(response.status(), StatusCode::FOUND);
+    }
+}
+
+/// The checkout form upstream's cart page prefills, with a year to come.
+pub(crate) fn checkout_form(card: &str, year: i32) -> Vec<(&'static str, String)> {
+    vec![
+        ("email", "someone@example.com".to_owned()),
+        ("street_address", "1600 Amphitheatre Parkway".to_owned()),
+        ("zip_code", "94043".to_owned()),
+        ("city", "Mountain View".to_owned()),
+        ("state", "CA".to_owned()),
+        ("country", "United States".to_owned()),
+        ("credit_card_number", card.to_owned()),
+        ("credit_card_expiration_month", "1".to_owned()),
+        ("credit_card_expiration_year", year.to_string()),
+        ("credit_card_cvv", "672".to_owned()),
+    ]
+}
+
+pub(crate) fn as_pairs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+pub(crate) fn this_year() -> i32 {
+    // Days since the epoch are enough to know the year for these tests.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut year = 1970;
+    let mut days = secs / 86_400;
+    loop {
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let len = if leap { 366 } else { 365 };
+        if days < len {
+            return year;
+        }
+        days -= len;
+        year += 1;
+    }
+}
+
+/// Units of currency per euro, ×100 000 (the reference rates).
+fn rate(code: &str) -> i128 {
+    match code {
+        "EUR" => 100_000,
+        "USD" => 113_050,
+        "JPY" => 12_640_000,
+        "GBP" => 85_970,
+        "TRY" => 612_470,
+        "CAD" => 151_280,
+        other => panic!("no rate for {other}"),
+    }
+}
+
+/// Converts USD nanos into `to`, rounding half away from zero, computed here
+/// independently of the shop's money crate.
+pub(crate) fn usd_to(nanos: i128, to: &str) -> i128 {
+    let numerator = nanos * rate(to);
+    let denominator = rate("USD");
+    let (q, r) = (numerator / denominator, numerator % denominator);
+    if 2 * r.abs() >= denominator { q + numerator.signum() } else { q }
+}
+
+/// Upstream's price text: symbol, units, two truncated digits.
+pub(crate) fn price_text(code: &str, nanos: i128) -> String {
+    let symbol = match code {
+        "EUR" => "€",
+        "JPY" => "¥",
+        "GBP" => "£",
+        "TRY" => "₺",
+        _ => "$",
+    };
+    format!("{symbol}{}.{:02}", nanos / 1_000_000_000, (nanos % 1_000_000_000) / 10_000_000)
+}
+
+/// The text of the first element carrying `data-testid="{id}"`.
+pub(crate) fn testid<'a>(html: &'a str, id: &str) -> Option<&'a str> {
+    let marker = format!("data-testid=\"{id}\">");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('<')? + start;
+    Some(html[start..end].trim())
+}
+
+/// Every value of `Set-Cookie`.
+pub(crate) fn set_cookies(response: &Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The value of the cookie `name` in a `Set-Cookie` list.
+pub(crate) fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
+    cookies.iter().find_map(|cookie| {
+        let first = cookie.split(';').next()?;
+        let (key, value) = first.split_once('=')?;
+        (key == name).then(|| value.to_owned())
+    })
+}

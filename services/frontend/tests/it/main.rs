@@ -1,0 +1,11 @@
+//! Integration tests: the frontend over real HTTP, in front of every real
+//! backend (catalog, currency, cart, recommendation, shipping, ad, payment,
+//! email, checkout), each on 127.0.0.1:0 in this process.
+
+mod browse;
+mod degraded;
+mod helpers;
+mod security;
+mod sessions;
+mod snapshots;
+mod validation;
