@@ -19,8 +19,15 @@ fn main() {
         .ok()
         .filter(|c| !c.trim().is_empty())
         .or_else(|| {
-            let output = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).current_dir(&repo).output().ok()?;
-            output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            let output = Command::new("git")
+                .args(["rev-parse", "--short=12", "HEAD"])
+                .current_dir(&repo)
+                .output()
+                .ok()?;
+            output
+                .status
+                .success()
+                .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
         })
         .unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=BOUTIQUE_GIT_COMMIT={commit}");

@@ -10,7 +10,9 @@ use boutique_platform::{Env, config::parse_service_addr};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
 /// Arguments of `boutique healthcheck`.
 #[derive(Debug, clap::Args)]
@@ -31,7 +33,11 @@ pub(crate) struct Args {
 /// Exit 0 when healthy, 1 when not (the reason on stderr), 2 for bad arguments.
 pub(crate) async fn run(args: Args, env: &Env) -> ExitCode {
     let default_port = if args.http { Some("8080") } else { None };
-    let Some(addr) = args.addr.clone().or_else(|| env.get("PORT").or(default_port).map(|port| format!("127.0.0.1:{port}"))) else {
+    let Some(addr) = args.addr.clone().or_else(|| {
+        env.get("PORT")
+            .or(default_port)
+            .map(|port| format!("127.0.0.1:{port}"))
+    }) else {
         eprintln!("healthcheck: give an address or set PORT");
         return ExitCode::from(2);
     };
@@ -43,8 +49,13 @@ pub(crate) async fn run(args: Args, env: &Env) -> ExitCode {
         }
     };
     let result = if args.http {
-        let path = format!("{}/_healthz", env.get("BASE_URL").unwrap_or("").trim_end_matches('/'));
-        tokio::time::timeout(args.timeout, check_http(&addr, &path)).await.unwrap_or_else(|_| Err("timed out".to_owned()))
+        let path = format!(
+            "{}/_healthz",
+            env.get("BASE_URL").unwrap_or("").trim_end_matches('/')
+        );
+        tokio::time::timeout(args.timeout, check_http(&addr, &path))
+            .await
+            .unwrap_or_else(|_| Err("timed out".to_owned()))
     } else {
         check_grpc(&addr, &args.service, args.timeout).await
     };
@@ -62,9 +73,14 @@ async fn check_grpc(addr: &str, service: &str, timeout: Duration) -> Result<(), 
         .map_err(|e| e.to_string())?
         .connect_timeout(timeout)
         .timeout(timeout);
-    let channel = endpoint.connect().await.map_err(|e| format!("cannot connect: {e}"))?;
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
     let reply = HealthClient::new(channel)
-        .check(HealthCheckRequest { service: service.to_owned() })
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
         .await
         .map_err(|status| format!("{}: {}", status.code(), status.message()))?;
     match reply.into_inner().status() {
@@ -74,9 +90,12 @@ async fn check_grpc(addr: &str, service: &str, timeout: Duration) -> Result<(), 
 }
 
 async fn check_http(addr: &str, path: &str) -> Result<(), String> {
-    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("cannot connect: {e}"))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
     let request = hyper::Request::get(path)
         .header(hyper::header::HOST, addr)
@@ -84,12 +103,23 @@ async fn check_http(addr: &str, path: &str) -> Result<(), String> {
         .header(hyper::header::COOKIE, "shop_session-id=x-liveness-probe")
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
     let status = response.status();
-    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     if status.is_success() && body.as_ref() == b"ok" {
         Ok(())
     } else {
-        Err(format!("{path} answered {status}: {}", String::from_utf8_lossy(&body)))
+        Err(format!(
+            "{path} answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        ))
     }
 }

@@ -71,15 +71,25 @@ impl Service {
     }
 
     /// Reads the config from `env`, binds, and returns the serving future.
-    pub(crate) async fn launch(self, env: &Env, stop: CancellationToken) -> Result<Launched, LaunchError> {
+    pub(crate) async fn launch(
+        self,
+        env: &Env,
+        stop: CancellationToken,
+    ) -> Result<Launched, LaunchError> {
         macro_rules! launch {
             ($service:ident) => {{
                 let config = $service::Config::from_env(env)?;
-                let app = $service::App::build(config).await.map_err(|e| LaunchError::Failed(e.into()))?;
+                let app = $service::App::build(config)
+                    .await
+                    .map_err(|e| LaunchError::Failed(e.into()))?;
                 let addr = app.local_addr();
                 let serve: BoxFuture<'static, anyhow::Result<()>> =
                     Box::pin(async move { Ok(app.run_until(stop.cancelled_owned()).await?) });
-                Ok(Launched { service: self, addr, serve })
+                Ok(Launched {
+                    service: self,
+                    addr,
+                    serve,
+                })
             }};
         }
         match self {
@@ -104,11 +114,21 @@ impl std::str::FromStr for Service {
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         let name = name.trim().to_ascii_lowercase();
         let short = name.strip_suffix("service").unwrap_or(&name);
-        let short = if short == "productcatalog" { "catalog" } else { short };
-        Self::ALL.into_iter().find(|service| service.name() == short).ok_or_else(|| {
-            let known: Vec<&str> = Self::ALL.iter().map(|s| s.name()).collect();
-            format!("unknown service {name:?}; expected one of {}", known.join(", "))
-        })
+        let short = if short == "productcatalog" {
+            "catalog"
+        } else {
+            short
+        };
+        Self::ALL
+            .into_iter()
+            .find(|service| service.name() == short)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|s| s.name()).collect();
+                format!(
+                    "unknown service {name:?}; expected one of {}",
+                    known.join(", ")
+                )
+            })
     }
 }
 

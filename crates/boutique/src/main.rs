@@ -17,7 +17,12 @@ use clap::{Parser, Subcommand};
 use crate::launch::{LaunchError, Service};
 
 /// `0.1.0 (commit 1a2b3c4d5e6f)`: the release and the exact source it was built from.
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("BOUTIQUE_GIT_COMMIT"), ")");
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BOUTIQUE_GIT_COMMIT"),
+    ")"
+);
 
 #[derive(Debug, Parser)]
 #[command(name = "boutique", version = VERSION, about = "The Boutique shop: run one service or all of them")]
@@ -63,7 +68,10 @@ fn main() -> ExitCode {
     };
     telemetry::init(&log);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             tracing::error!(error = %error, "Cannot start the async runtime.");
@@ -71,8 +79,13 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let service = match cli.command.unwrap_or_else(|| Command::All(shop::AllArgs::default())) {
-            Command::All(args) => return shop::run_all(args, env).await.map(|()| ExitCode::SUCCESS),
+        let service = match cli
+            .command
+            .unwrap_or_else(|| Command::All(shop::AllArgs::default()))
+        {
+            Command::All(args) => {
+                return shop::run_all(args, env).await.map(|()| ExitCode::SUCCESS);
+            }
             Command::Healthcheck(args) => return Ok(healthcheck::run(args, &env).await),
             Command::Catalog => Service::Catalog,
             Command::Currency => Service::Currency,
@@ -85,13 +98,18 @@ fn main() -> ExitCode {
             Command::Checkout => Service::Checkout,
             Command::Frontend => Service::Frontend,
         };
-        launch::run_one(service, env).await.map(|()| ExitCode::SUCCESS)
+        launch::run_one(service, env)
+            .await
+            .map(|()| ExitCode::SUCCESS)
     });
     match result {
         Ok(code) => code,
         Err(LaunchError::Config(error)) => config_error(&error),
         Err(LaunchError::Failed(error)) => {
-            tracing::error!(error = format!("{error:#}"), "Boutique stopped with an error.");
+            tracing::error!(
+                error = format!("{error:#}"),
+                "Boutique stopped with an error."
+            );
             ExitCode::FAILURE
         }
     }

@@ -38,7 +38,9 @@ fn parse_external(text: &str) -> Result<(Service, String), String> {
     let (name, addr) = text.split_once('=').ok_or("expected SERVICE=HOST:PORT")?;
     let service: Service = name.parse()?;
     if service == Service::Frontend {
-        return Err("the storefront is what `boutique all` serves; use --listen to move it".to_owned());
+        return Err(
+            "the storefront is what `boutique all` serves; use --listen to move it".to_owned(),
+        );
     }
     Ok((service, parse_service_addr(addr)?))
 }
@@ -62,7 +64,9 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
             continue;
         }
         let service_env = if service == Service::Frontend {
-            env.clone().with("LISTEN_ADDR", frontend_listen.ip().to_string()).with("PORT", frontend_listen.port().to_string())
+            env.clone()
+                .with("LISTEN_ADDR", frontend_listen.ip().to_string())
+                .with("PORT", frontend_listen.port().to_string())
         } else {
             env.clone()
         };
@@ -72,13 +76,21 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
         tracing::info!(service = service.name(), addr = %launched.addr, "Started.");
         running.push(launched);
     }
-    let shop_url = format!("http://{}{}/", browsable(frontend_listen, &running), env.get("BASE_URL").unwrap_or(""));
+    let shop_url = format!(
+        "http://{}{}/",
+        browsable(frontend_listen, &running),
+        env.get("BASE_URL").unwrap_or("")
+    );
     tracing::info!(services = running.len(), startup_ms = started.elapsed().as_millis(), url = %shop_url, "Boutique is ready.");
     // The one line a person needs: where to shop. On stderr, so stdout stays
     // pure JSON lines when logs are collected.
     eprintln!("Boutique is open at {shop_url}  (Ctrl-C to stop)");
 
-    let serving = try_join_all(running.into_iter().map(|launched| tokio::spawn(launched.serve)));
+    let serving = try_join_all(
+        running
+            .into_iter()
+            .map(|launched| tokio::spawn(launched.serve)),
+    );
     tokio::pin!(serving);
     tokio::select! {
         // A service that stops on its own is a failure: take the rest down too.
@@ -109,6 +121,13 @@ fn frontend_listen(args: &AllArgs, env: &Env) -> Result<SocketAddr, ConfigError>
 /// The address to print: the bound one (port 0 resolved), with an unspecified
 /// IP replaced by loopback so the link works when clicked.
 fn browsable(listen: SocketAddr, running: &[crate::launch::Launched]) -> SocketAddr {
-    let bound = running.iter().find(|l| l.service == Service::Frontend).map_or(listen, |l| l.addr);
-    if bound.ip().is_unspecified() { SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port()) } else { bound }
+    let bound = running
+        .iter()
+        .find(|l| l.service == Service::Frontend)
+        .map_or(listen, |l| l.addr);
+    if bound.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port())
+    } else {
+        bound
+    }
 }

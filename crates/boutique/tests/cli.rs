@@ -38,7 +38,9 @@ impl Running {
             }
         });
         let ready = loop {
-            let line = rx.recv_timeout(Duration::from_secs(30)).expect("boutique all logs that it is ready");
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("boutique all logs that it is ready");
             if line.contains("Boutique is ready.") {
                 break line;
             }
@@ -70,7 +72,13 @@ impl Running {
     /// Ctrl-C, then the exit status.
     fn interrupt(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
         self.child.wait().unwrap()
     }
 }
@@ -83,7 +91,13 @@ impl Drop for Running {
 }
 
 fn healthcheck(args: &[&str]) -> bool {
-    Command::new(BOUTIQUE).arg("healthcheck").args(args).stderr(Stdio::null()).status().unwrap().success()
+    Command::new(BOUTIQUE)
+        .arg("healthcheck")
+        .args(args)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
 }
 
 #[tokio::test]
@@ -116,14 +130,29 @@ async fn a_service_that_runs_elsewhere_replaces_the_built_in_one() {
     )
     .unwrap();
     let catalog_port = free_port();
-    let catalog = Running::one("catalog", catalog_port, &[("PRODUCT_CATALOG_FILE", catalog_file.to_str().unwrap())]);
+    let catalog = Running::one(
+        "catalog",
+        catalog_port,
+        &[("PRODUCT_CATALOG_FILE", catalog_file.to_str().unwrap())],
+    );
     assert!(healthcheck(&[&format!("127.0.0.1:{catalog_port}")]));
 
     let external = format!("productcatalogservice=127.0.0.1:{catalog_port}");
     let (shop, url) = Running::all(&["--use", &external], &[]);
-    let home = reqwest::get(format!("{url}/")).await.unwrap().text().await.unwrap();
-    assert!(home.contains("Elsewhere Mug"), "the home page lists the external catalog");
-    assert!(!home.contains("Sunglasses"), "the built-in catalog was not started");
+    let home = reqwest::get(format!("{url}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("Elsewhere Mug"),
+        "the home page lists the external catalog"
+    );
+    assert!(
+        !home.contains("Sunglasses"),
+        "the built-in catalog was not started"
+    );
 
     assert!(shop.interrupt().success());
     assert!(catalog.interrupt().success());
@@ -131,11 +160,18 @@ async fn a_service_that_runs_elsewhere_replaces_the_built_in_one() {
 
 #[test]
 fn bad_configuration_exits_64_and_names_the_variable() {
-    let output = Command::new(BOUTIQUE).arg("all").env("EXTRA_LATENCY", "soon").output().unwrap();
+    let output = Command::new(BOUTIQUE)
+        .arg("all")
+        .env("EXTRA_LATENCY", "soon")
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&output.stderr).contains("EXTRA_LATENCY"));
 
-    let output = Command::new(BOUTIQUE).args(["all", "--use", "nosuchservice=127.0.0.1:1"]).output().unwrap();
+    let output = Command::new(BOUTIQUE)
+        .args(["all", "--use", "nosuchservice=127.0.0.1:1"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2), "clap rejects the argument");
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown service"));
 }

@@ -11,7 +11,9 @@ fn workspace_root() -> PathBuf {
 }
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -28,7 +30,12 @@ fn all_sources() -> Vec<PathBuf> {
     for top in ["crates", "services"] {
         rust_files(&root.join(top), &mut files);
     }
-    assert!(files.len() > 20, "found only {} files under {}", files.len(), root.display());
+    assert!(
+        files.len() > 20,
+        "found only {} files under {}",
+        files.len(),
+        root.display()
+    );
     files
 }
 
@@ -42,7 +49,11 @@ fn every_module_starts_with_a_doc_comment() {
         })
         .map(|path| path.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "modules without a //! doc comment:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "modules without a //! doc comment:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
@@ -56,5 +67,9 @@ fn no_trailing_whitespace() {
             }
         }
     }
-    assert!(offenders.is_empty(), "trailing whitespace at:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "trailing whitespace at:\n{}",
+        offenders.join("\n")
+    );
 }

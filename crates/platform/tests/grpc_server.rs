@@ -12,7 +12,9 @@ use boutique_proto::{
 use tokio::sync::{Notify, oneshot};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status};
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
@@ -32,7 +34,12 @@ impl AdService for Gate {
             self.entered.notify_one();
             self.release.notified().await;
         }
-        Ok(Response::new(AdResponse { ads: vec![Ad { redirect_url: "/".into(), text: "ok".into() }] }))
+        Ok(Response::new(AdResponse {
+            ads: vec![Ad {
+                redirect_url: "/".into(),
+                text: "ok".into(),
+            }],
+        }))
     }
 }
 
@@ -47,7 +54,11 @@ async fn start(gate: Gate, grace: Duration) -> TestServer {
 
 async fn check(server: &TestServer, service: &str) -> Result<ServingStatus, Status> {
     let mut health = HealthClient::new(server.channel().await);
-    let reply = health.check(HealthCheckRequest { service: service.into() }).await?;
+    let reply = health
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await?;
     Ok(reply.into_inner().status())
 }
 
@@ -55,8 +66,13 @@ async fn check(server: &TestServer, service: &str) -> Result<ServingStatus, Stat
 async fn reports_serving_for_the_server_and_each_service() {
     let server = start(Gate::default(), Duration::from_secs(5)).await;
     assert_eq!(check(&server, "").await.unwrap(), ServingStatus::Serving);
-    assert_eq!(check(&server, "hipstershop.AdService").await.unwrap(), ServingStatus::Serving);
-    let unknown = check(&server, "hipstershop.NoSuchService").await.unwrap_err();
+    assert_eq!(
+        check(&server, "hipstershop.AdService").await.unwrap(),
+        ServingStatus::Serving
+    );
+    let unknown = check(&server, "hipstershop.NoSuchService")
+        .await
+        .unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::NotFound);
     server.stop().await;
 }
@@ -65,15 +81,29 @@ async fn reports_serving_for_the_server_and_each_service() {
 async fn lists_services_through_reflection() {
     let server = start(Gate::default(), Duration::from_secs(5)).await;
     let mut reflection = ServerReflectionClient::new(server.channel().await);
-    let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut replies = reflection.server_reflection_info(tokio_stream::once(request)).await.unwrap().into_inner();
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut replies = reflection
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .unwrap()
+        .into_inner();
     let reply = replies.next().await.unwrap().unwrap();
     let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
         panic!("unexpected reply {reply:?}");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["hipstershop.AdService", "hipstershop.CartService", "grpc.health.v1.Health"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    for expected in [
+        "hipstershop.AdService",
+        "hipstershop.CartService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
     server.stop().await;
 }
@@ -85,29 +115,47 @@ async fn drains_in_flight_calls_and_watchers_see_not_serving() {
     let channel = server.channel().await;
 
     let mut watch = HealthClient::new(channel.clone())
-        .watch(HealthCheckRequest { service: String::new() })
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(watch.next().await.unwrap().unwrap().status(), ServingStatus::Serving);
+    assert_eq!(
+        watch.next().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
 
     // A call is in flight when shutdown starts.
     let mut client = AdServiceClient::new(channel);
     let (done_tx, done_rx) = oneshot::channel();
     tokio::spawn(async move {
-        let reply = client.get_ads(AdRequest { context_keys: vec!["wait".into()] }).await;
+        let reply = client
+            .get_ads(AdRequest {
+                context_keys: vec!["wait".into()],
+            })
+            .await;
         let _ = done_tx.send(reply);
     });
     gate.entered.notified().await;
 
     let stopping = tokio::spawn(server.stop());
-    assert_eq!(watch.next().await.unwrap().unwrap().status(), ServingStatus::NotServing);
-    assert!(!stopping.is_finished(), "the server must wait for the in-flight call");
+    assert_eq!(
+        watch.next().await.unwrap().unwrap().status(),
+        ServingStatus::NotServing
+    );
+    assert!(
+        !stopping.is_finished(),
+        "the server must wait for the in-flight call"
+    );
     // A watch stream is a call too: the drain would wait for it until the grace ends.
     drop(watch);
 
     gate.release.notify_one();
-    let reply = done_rx.await.unwrap().expect("the in-flight call completes during the drain");
+    let reply = done_rx
+        .await
+        .unwrap()
+        .expect("the in-flight call completes during the drain");
     assert_eq!(reply.into_inner().ads.len(), 1);
     stopping.await.unwrap();
 }
@@ -117,9 +165,17 @@ async fn gives_up_on_calls_that_outlast_the_grace_period() {
     let gate = Gate::default();
     let server = start(gate.clone(), Duration::from_millis(200)).await;
     let mut client = AdServiceClient::new(server.channel().await);
-    let call = tokio::spawn(async move { client.get_ads(AdRequest { context_keys: vec!["wait".into()] }).await });
+    let call = tokio::spawn(async move {
+        client
+            .get_ads(AdRequest {
+                context_keys: vec!["wait".into()],
+            })
+            .await
+    });
     gate.entered.notified().await;
     // Never released: the server must still stop, after the grace period.
-    tokio::time::timeout(Duration::from_secs(10), server.stop()).await.expect("shutdown is bounded by the grace period");
+    tokio::time::timeout(Duration::from_secs(10), server.stop())
+        .await
+        .expect("shutdown is bounded by the grace period");
     call.abort();
 }

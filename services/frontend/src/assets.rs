@@ -96,24 +96,35 @@ static ASSETS: LazyLock<Vec<(Asset, HeaderValue)>> = LazyLock::new(|| {
 
 /// `GET /static/{*path}`: an embedded file, 304 when the browser's copy is
 /// current, or the 404 page (for directories too: nothing is listed).
-pub(crate) async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
+pub(crate) async fn serve(
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let (asset, etag) = ASSETS
         .iter()
         .find(|(asset, _)| asset.path == path)
         .ok_or(AppError::NotFound)?;
     let cache = [
         (header::ETAG, etag.clone()),
-        (header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL)),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        ),
     ];
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|tags| tags.as_bytes().split(|b| *b == b',').any(|tag| tag.trim_ascii() == etag.as_bytes()));
+    let fresh = headers.get(header::IF_NONE_MATCH).is_some_and(|tags| {
+        tags.as_bytes()
+            .split(|b| *b == b',')
+            .any(|tag| tag.trim_ascii() == etag.as_bytes())
+    });
     if fresh {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
     Ok((
         cache,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(asset.content_type),
+        )],
         asset.body,
     )
         .into_response())

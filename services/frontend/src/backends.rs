@@ -137,7 +137,10 @@ impl Backends {
     /// Makes one lazy channel per backend; nothing connects yet.
     pub fn connect(addrs: &ServiceAddrs) -> Result<Self, ConfigError> {
         Ok(Self {
-            catalog: ProductCatalogServiceClient::new(lazy_channel(SERVICE_VARS[0], &addrs.catalog)?),
+            catalog: ProductCatalogServiceClient::new(lazy_channel(
+                SERVICE_VARS[0],
+                &addrs.catalog,
+            )?),
             currency: CurrencyServiceClient::new(lazy_channel(SERVICE_VARS[1], &addrs.currency)?),
             cart: CartServiceClient::new(lazy_channel(SERVICE_VARS[2], &addrs.cart)?),
             recommendation: RecommendationServiceClient::new(lazy_channel(
@@ -153,9 +156,12 @@ impl Backends {
     /// The currency codes the currency service supports, in its order.
     pub async fn supported_currencies(&self) -> Result<Vec<String>, BackendError> {
         let mut client = self.currency.clone();
-        let reply = call(Backend::Currency, CALL_TIMEOUT, Empty {}, |req| async move {
-            client.get_supported_currencies(req).await
-        })
+        let reply = call(
+            Backend::Currency,
+            CALL_TIMEOUT,
+            Empty {},
+            |req| async move { client.get_supported_currencies(req).await },
+        )
         .await?;
         Ok(reply.currency_codes)
     }
@@ -236,7 +242,8 @@ impl Backends {
         to: &str,
     ) -> Result<Money, BackendError> {
         let amount = amount.ok_or_else(|| BackendError::malformed(Backend::Catalog, "no price"))?;
-        let checked = Money::try_from(amount).map_err(|e| BackendError::malformed(Backend::Catalog, e))?;
+        let checked =
+            Money::try_from(amount).map_err(|e| BackendError::malformed(Backend::Catalog, e))?;
         if checked.currency_code() == to {
             return Ok(checked);
         }
@@ -269,16 +276,22 @@ impl Backends {
             user_id: user_id.to_owned(),
             product_ids,
         };
-        let reply = call(Backend::Recommendation, CALL_TIMEOUT, request, |req| async move {
-            client.list_recommendations(req).await
-        })
+        let reply = call(
+            Backend::Recommendation,
+            CALL_TIMEOUT,
+            request,
+            |req| async move { client.list_recommendations(req).await },
+        )
         .await?;
         Ok(reply.product_ids)
     }
 
     /// The shipping cost of `items` in USD. Like upstream, no address is sent:
     /// the quote does not depend on it.
-    pub async fn shipping_quote(&self, items: Vec<CartItem>) -> Result<boutique_proto::Money, BackendError> {
+    pub async fn shipping_quote(
+        &self,
+        items: Vec<CartItem>,
+    ) -> Result<boutique_proto::Money, BackendError> {
         let mut client = self.shipping.clone();
         let request = GetQuoteRequest {
             address: None,
@@ -305,11 +318,17 @@ impl Backends {
     }
 
     /// Places an order.
-    pub async fn place_order(&self, request: PlaceOrderRequest) -> Result<OrderResult, BackendError> {
+    pub async fn place_order(
+        &self,
+        request: PlaceOrderRequest,
+    ) -> Result<OrderResult, BackendError> {
         let mut client = self.checkout.clone();
-        let reply = call(Backend::Checkout, CHECKOUT_TIMEOUT, request, |req| async move {
-            client.place_order(req).await
-        })
+        let reply = call(
+            Backend::Checkout,
+            CHECKOUT_TIMEOUT,
+            request,
+            |req| async move { client.place_order(req).await },
+        )
         .await?;
         reply
             .order

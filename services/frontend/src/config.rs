@@ -145,7 +145,10 @@ impl Config {
             listen: env.listen_addr(DEFAULT_PORT)?,
             services,
             base_url,
-            platform: env.get("ENV_PLATFORM").map(Platform::parse).unwrap_or_default(),
+            platform: env
+                .get("ENV_PLATFORM")
+                .map(Platform::parse)
+                .unwrap_or_default(),
             message: env.get("FRONTEND_MESSAGE").map(str::to_owned),
             single_shared_session: env.flag("ENABLE_SINGLE_SHARED_SESSION")?,
             cymbal_branding: env.flag("CYMBAL_BRANDING")?,
@@ -182,7 +185,10 @@ pub fn parse_base_url(value: &str) -> Result<String, String> {
     if !trimmed.chars().all(allowed) {
         return Err("may hold only letters, digits, '/', '-', '_', '.' and '~'".to_owned());
     }
-    if trimmed.split('/').any(|segment| segment == "." || segment == "..") {
+    if trimmed
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
         return Err("must not contain '.' or '..' segments".to_owned());
     }
     Ok(trimmed.to_owned())

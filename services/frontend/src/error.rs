@@ -34,6 +34,15 @@ pub(crate) enum AppError {
     /// A backend call failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
+    /// An order failed and the cart page could not be shown either: the
+    /// error page carries what the cart page would have said.
+    #[error("order failed: {message}")]
+    OrderFailed {
+        /// 422, 500 or 503, as for the cart page.
+        status: StatusCode,
+        /// The shopper-facing explanation.
+        message: String,
+    },
     /// A template failed to render: 500.
     #[error("cannot render the page: {0}")]
     Render(#[from] askama::Error),
@@ -51,6 +60,7 @@ pub(crate) enum PageKind {
     Forbidden,
     Unavailable,
     Internal,
+    OrderFailed,
 }
 
 /// Attached to an error response; rendered by the request middleware.
@@ -86,7 +96,10 @@ impl AppError {
     fn page(self) -> (StatusCode, ErrorPage) {
         let page = |kind, lines, cause| ErrorPage { kind, lines, cause };
         match self {
-            Self::NotFound => (StatusCode::NOT_FOUND, page(PageKind::NotFound, Vec::new(), None)),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                page(PageKind::NotFound, Vec::new(), None),
+            ),
             Self::Invalid(errors) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 page(
@@ -99,11 +112,17 @@ impl AppError {
                 StatusCode::BAD_REQUEST,
                 page(PageKind::BadRequest, Vec::new(), Some(reason)),
             ),
-            Self::CrossSite => (StatusCode::FORBIDDEN, page(PageKind::Forbidden, Vec::new(), None)),
+            Self::CrossSite => (
+                StatusCode::FORBIDDEN,
+                page(PageKind::Forbidden, Vec::new(), None),
+            ),
             Self::Backend(error) => {
                 let cause = Some(error.to_string());
                 if is_not_found(&error) {
-                    (StatusCode::NOT_FOUND, page(PageKind::NotFound, Vec::new(), cause))
+                    (
+                        StatusCode::NOT_FOUND,
+                        page(PageKind::NotFound, Vec::new(), cause),
+                    )
                 } else if error.is_unavailable() {
                     (
                         StatusCode::SERVICE_UNAVAILABLE,
@@ -115,6 +134,9 @@ impl AppError {
                         page(PageKind::Internal, Vec::new(), cause),
                     )
                 }
+            }
+            Self::OrderFailed { status, message } => {
+                (status, page(PageKind::OrderFailed, vec![message], None))
             }
             Self::Render(error) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -177,7 +199,10 @@ mod tests {
             StatusCode::INTERNAL_SERVER_ERROR
         );
         assert_eq!(status_of(AppError::CrossSite), StatusCode::FORBIDDEN);
-        assert_eq!(status_of(AppError::Invalid(Vec::new())), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            status_of(AppError::Invalid(Vec::new())),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
 
     #[test]

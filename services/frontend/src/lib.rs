@@ -139,7 +139,10 @@ impl App {
             result = &mut serve => return result,
             () = &mut shutdown => {}
         }
-        tracing::info!(grace_ms = SHUTDOWN_GRACE.as_millis(), "Draining HTTP requests.");
+        tracing::info!(
+            grace_ms = SHUTDOWN_GRACE.as_millis(),
+            "Draining HTTP requests."
+        );
         stop.cancel();
         match tokio::time::timeout(SHUTDOWN_GRACE, serve).await {
             Ok(result) => result?,

@@ -61,19 +61,27 @@ pub(crate) fn cookie_attrs(config: &Config) -> String {
 }
 
 /// The middleware itself; see the module documentation.
-pub(crate) async fn request(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn request(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let request_id = Uuid::new_v4().to_string();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
 
     async move {
         let base = &state.config.base_url;
         let needs_session = !is_sessionless(base, &path);
         let cookies = Cookies::parse(req.headers());
         let (session_id, minted) = if needs_session {
-            session(cookies.session.as_deref(), state.config.single_shared_session)
+            session(
+                cookies.session.as_deref(),
+                state.config.single_shared_session,
+            )
         } else {
             (String::new(), false)
         };
@@ -95,10 +103,11 @@ pub(crate) async fn request(State(state): State<AppState>, mut req: Request, nex
         };
 
         let status = response.status();
-        let page = response
-            .extensions_mut()
-            .remove::<ErrorPage>()
-            .or_else(|| bare_error(&response).then(|| ErrorPage::for_status(status)).flatten());
+        let page = response.extensions_mut().remove::<ErrorPage>().or_else(|| {
+            bare_error(&response)
+                .then(|| ErrorPage::for_status(status))
+                .flatten()
+        });
         if let Some(page) = page {
             log_error(status, &page);
             response = render_error(&state, &ctx, status, &page, response.headers());
@@ -165,7 +174,9 @@ impl Cookies {
             .filter_map(|pair| pair.trim().split_once('='));
         for (name, value) in pairs {
             match name {
-                SESSION_COOKIE if cookies.session.is_none() => cookies.session = Some(value.to_owned()),
+                SESSION_COOKIE if cookies.session.is_none() => {
+                    cookies.session = Some(value.to_owned());
+                }
                 CURRENCY_COOKIE if cookies.currency.is_none() => {
                     cookies.currency = Some(value.to_owned());
                 }
@@ -197,11 +208,10 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
-    let Some(authority) = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.strip_prefix("https://").or_else(|| o.strip_prefix("http://")))
-    else {
+    let Some(authority) = origin.to_str().ok().and_then(|o| {
+        o.strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"))
+    }) else {
         // `null` (sandboxed frames, privacy redirects) or garbage.
         return true;
     };
@@ -243,7 +253,14 @@ fn render_error(
         Ok(html) => (status, Html(html)).into_response(),
         Err(error) => {
             tracing::error!(error = %error, "Cannot render the error page.");
-            (status, Body::from(format!("Error {}. Request id: {}", status.as_u16(), ctx.request_id)))
+            (
+                status,
+                Body::from(format!(
+                    "Error {}. Request id: {}",
+                    status.as_u16(),
+                    ctx.request_id
+                )),
+            )
                 .into_response()
         }
     };
@@ -317,13 +334,19 @@ mod tests {
         ]));
         assert_eq!(cookies.session.as_deref(), Some("abc"));
         assert_eq!(cookies.currency.as_deref(), Some("EUR"));
-        assert_eq!(cookies.names, ["a", "shop_session-id", "shop_currency", "shop_currency"]);
+        assert_eq!(
+            cookies.names,
+            ["a", "shop_session-id", "shop_currency", "shop_currency"]
+        );
     }
 
     #[test]
     fn spots_cross_site_posts() {
         assert!(!is_cross_site(&headers(&[])));
-        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!is_cross_site(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
         assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-site")])));
         assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
         assert!(!is_cross_site(&headers(&[
@@ -334,7 +357,10 @@ mod tests {
             ("host", "shop.example"),
             ("origin", "https://evil.example")
         ])));
-        assert!(is_cross_site(&headers(&[("host", "shop.example"), ("origin", "null")])));
+        assert!(is_cross_site(&headers(&[
+            ("host", "shop.example"),
+            ("origin", "null")
+        ])));
         assert!(!is_cross_site(&headers(&[
             ("host", "frontend:8080"),
             ("x-forwarded-host", "shop.example"),

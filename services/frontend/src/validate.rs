@@ -293,7 +293,9 @@ pub fn is_email(value: &str) -> bool {
             (1..=63).contains(&label.len())
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     local_ok && domain_ok
 }
@@ -351,17 +353,26 @@ mod tests {
             ("", false),
             ("99999999999999999999", false),
         ] {
-            let result = add_to_cart(&fields(&[("product_id", "OLJCESPC7Z"), ("quantity", quantity)]));
+            let result = add_to_cart(&fields(&[
+                ("product_id", "OLJCESPC7Z"),
+                ("quantity", quantity),
+            ]));
             assert_eq!(result.is_ok(), ok, "{quantity}");
         }
         let errors = add_to_cart(&fields(&[("quantity", "0")])).unwrap_err();
         assert_eq!(names(&errors), ["Quantity", "ProductID"]);
-        assert_eq!(errors[0].to_string(), "Field 'Quantity' is invalid: is required");
+        assert_eq!(
+            errors[0].to_string(),
+            "Field 'Quantity' is invalid: is required"
+        );
     }
 
     #[test]
     fn currencies_must_be_offered() {
-        assert_eq!(currency(&fields(&[("currency_code", "EUR")])).unwrap(), "EUR");
+        assert_eq!(
+            currency(&fields(&[("currency_code", "EUR")])).unwrap(),
+            "EUR"
+        );
         for bad in ["", "ABC", "$", "CHF", "eur"] {
             let errors = currency(&fields(&[("currency_code", bad)])).unwrap_err();
             assert_eq!(names(&errors), ["Currency"], "{bad}");
@@ -422,10 +433,23 @@ mod tests {
 
     #[test]
     fn checks_emails() {
-        for good in ["someone@example.com", "a.b+c@sub.example.org", "x@localhost"] {
+        for good in [
+            "someone@example.com",
+            "a.b+c@sub.example.org",
+            "x@localhost",
+        ] {
             assert!(is_email(good), "{good}");
         }
-        for bad in ["", "@example.com", "a@", "a@@b", "a b@c.d", "a..b@c.d", "a@-c.d", "a@c..d"] {
+        for bad in [
+            "",
+            "@example.com",
+            "a@",
+            "a@@b",
+            "a b@c.d",
+            "a..b@c.d",
+            "a@-c.d",
+            "a@c..d",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
     }

@@ -299,6 +299,10 @@ pub(crate) fn error_page(
             "Part of the shop is taking a short break",
             "We couldn't finish your request because one of our services isn't answering right now. Your cart is safe; please try again in a moment.",
         ),
+        PageKind::OrderFailed => (
+            "Your order could not be placed",
+            "We couldn't complete your order:",
+        ),
         PageKind::Internal => (
             "Something went wrong on our side",
             "We're sorry: your request failed because of a problem in the shop, not anything you did. Please try again.",

@@ -18,7 +18,7 @@ use crate::{
     middleware::Ctx,
     price, validate,
     validate::FieldError,
-    views::{CartLine, CartPage, Chrome, CheckoutForm, MONTHS, Notice, ProductCard, current_year},
+    views::{CartLine, CartPage, CheckoutForm, Chrome, MONTHS, Notice, ProductCard, current_year},
 };
 
 /// The cart page with upstream's demo checkout values.
@@ -26,7 +26,9 @@ pub(crate) async fn view_cart(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Html<String>, AppError> {
-    Ok(Html(render_cart(&state, &ctx, CheckoutForm::demo(), None).await?))
+    Ok(Html(
+        render_cart(&state, &ctx, CheckoutForm::demo(), None).await?,
+    ))
 }
 
 /// Adds a product: 422 for a bad form, 404 for an unknown product, then a 302
@@ -94,19 +96,22 @@ pub(crate) async fn render_cart(
             .get_product(&item.product_id)
             .await
             .map_err(cart_product_error)?;
-        let unit = backends.convert(product.price_usd.as_ref(), &ctx.currency).await?;
-        let line = unit.checked_mul(i64::from(item.quantity)).map_err(money_error)?;
+        let unit = backends
+            .convert(product.price_usd.as_ref(), &ctx.currency)
+            .await?;
+        let line = unit
+            .checked_mul(i64::from(item.quantity))
+            .map_err(money_error)?;
         Ok::<_, AppError>((product, item.quantity, line))
     }));
-    let (recommendations, shipping, lines) = tokio::join!(
-        recommended_cards(state, ctx, product_ids),
-        shipping,
-        lines,
-    );
+    let (recommendations, shipping, lines) =
+        tokio::join!(recommended_cards(state, ctx, product_ids), shipping, lines,);
     let (shipping, lines) = (shipping?, lines?);
     let total = lines
         .iter()
-        .try_fold(shipping.clone(), |total, (_, _, line)| total.checked_add(line))
+        .try_fold(shipping.clone(), |total, (_, _, line)| {
+            total.checked_add(line)
+        })
         .map_err(money_error)?;
     let this_year = current_year();
     let page = CartPage {

@@ -20,11 +20,11 @@ use crate::{
     handlers::{MAX_RECOMMENDATIONS, cards, cart::render_cart, form_fields},
     middleware::Ctx,
     price, validate,
-    views::{Chrome, CheckoutForm, Notice, OrderLine, OrderPage, picture_url},
+    views::{CheckoutForm, Chrome, Notice, OrderLine, OrderPage, picture_url},
 };
 
 /// Longest refusal text shown to the shopper; anything longer is cut.
-const MAX_NOTICE_LEN: usize = 300;
+const MAX_NOTICE_LEN: usize = 500;
 
 /// Validates the form (422 naming each bad field), places the order and
 /// renders the confirmation with 200, as upstream (no redirect). When the
@@ -82,7 +82,15 @@ pub(crate) async fn place_order(
             } else {
                 tracing::info!(error = %error, "Checkout refused.");
             }
-            let html = render_cart(&state, &ctx, refill, Some(notice)).await?;
+            let message = notice.text.clone();
+            // The cart page needs the cart, catalog, currency and shipping; if
+            // one of them is down too, the explanation still reaches the shopper.
+            let html = render_cart(&state, &ctx, refill, Some(notice))
+                .await
+                .map_err(|page_error| {
+                    tracing::warn!(error = %page_error, "Cannot show the cart after a failed order.");
+                    AppError::OrderFailed { status, message }
+                })?;
             Ok((status, Html(html)).into_response())
         }
     }
@@ -112,6 +120,23 @@ fn refusal(error: &BackendError) -> (StatusCode, Notice) {
                 },
             )
         }
+        // Checkout says "unavailable" when the card may have been charged
+        // but the order could not be completed; the shopper must read that
+        // message (not to pay twice). Statuses raised by our own gRPC client
+        // (connection failures) carry a source error and are never shown.
+        BackendError::Status { status, .. }
+            if status.code() == Code::Unavailable
+                && std::error::Error::source(status).is_none()
+                && status.message().contains("charged") =>
+        {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Notice {
+                    heading: "Your order could not be completed",
+                    text: status.message().chars().take(MAX_NOTICE_LEN).collect(),
+                },
+            )
+        }
         _ if error.is_unavailable() => (
             StatusCode::SERVICE_UNAVAILABLE,
             Notice {
@@ -133,7 +158,11 @@ fn refusal(error: &BackendError) -> (StatusCode, Notice) {
 /// quantity, computed here as upstream. Product names and pictures, the
 /// recommendations and the cart badge are niceties fetched at once; any of
 /// them failing only thins the page.
-async fn render_order(state: &AppState, ctx: &Ctx, order: &OrderResult) -> Result<String, AppError> {
+async fn render_order(
+    state: &AppState,
+    ctx: &Ctx,
+    order: &OrderResult,
+) -> Result<String, AppError> {
     let backends = &state.backends;
     let base = &state.config.base_url;
     let (products, recommended, cart) = tokio::join!(
@@ -150,7 +179,8 @@ async fn render_order(state: &AppState, ctx: &Ctx, order: &OrderResult) -> Resul
         .map(|product| (product.id.clone(), product))
         .collect();
 
-    let money_error = |e: boutique_money::MoneyError| AppError::Internal(format!("cannot total the order: {e}"));
+    let money_error =
+        |e: boutique_money::MoneyError| AppError::Internal(format!("cannot total the order: {e}"));
     let shipping = order
         .shipping_cost
         .as_ref()
@@ -162,10 +192,9 @@ async fn render_order(state: &AppState, ctx: &Ctx, order: &OrderResult) -> Resul
     let mut total = shipping.clone();
     let mut lines = Vec::with_capacity(order.items.len());
     for item in &order.items {
-        let (product_id, quantity) = item
-            .item
-            .as_ref()
-            .map_or((String::new(), 0), |cart_item| (cart_item.product_id.clone(), cart_item.quantity));
+        let (product_id, quantity) = item.item.as_ref().map_or((String::new(), 0), |cart_item| {
+            (cart_item.product_id.clone(), cart_item.quantity)
+        });
         let unit = item
             .cost
             .as_ref()
@@ -204,4 +233,43 @@ async fn render_order(state: &AppState, ctx: &Ctx, order: &OrderResult) -> Resul
         recommendations: cards(base, &recommendations),
     };
     Ok(page.render()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Status;
+
+    use super::*;
+    use crate::backends::Backend;
+
+    fn refused(status: Status) -> (StatusCode, String) {
+        let (code, notice) = refusal(&BackendError::Status {
+            backend: Backend::Checkout,
+            status,
+        });
+        (code, notice.text)
+    }
+
+    #[test]
+    fn explains_declines_and_hides_internals() {
+        let (code, text) = refused(Status::failed_precondition("Your credit card expired"));
+        assert_eq!(
+            (code, text.as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "Your credit card expired")
+        );
+        let (code, text) = refused(Status::unavailable(
+            "Your card was charged, but your order could not be shipped.",
+        ));
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text.starts_with("Your card was charged"));
+        let (code, text) = refused(Status::unavailable("payment: tcp connect error"));
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!text.contains("tcp"));
+        let (code, text) = refused(Status::internal("secret"));
+        assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!text.contains("secret"));
+        let long = "x".repeat(2000);
+        let (_, text) = refused(Status::invalid_argument(long));
+        assert_eq!(text.len(), MAX_NOTICE_LEN);
+    }
 }

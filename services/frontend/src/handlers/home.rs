@@ -1,11 +1,7 @@
 //! `GET {BASE_URL}/`: the Hot Products grid.
 
-use axum::{
-    Extension,
-    extract::State,
-    response::Html,
-};
 use askama::Template;
+use axum::{Extension, extract::State, response::Html};
 use futures::future::try_join_all;
 
 use crate::{

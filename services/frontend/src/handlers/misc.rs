@@ -63,16 +63,22 @@ pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) ->
     let base = &state.config.base_url;
     let mut response = found(&format!("{base}/"));
     let sent = Cookies::parse(&headers).names;
-    let names = [SESSION_COOKIE, CURRENCY_COOKIE]
-        .into_iter()
-        .chain(sent.iter().map(String::as_str).filter(|name| is_token(name)));
+    let names = [SESSION_COOKIE, CURRENCY_COOKIE].into_iter().chain(
+        sent.iter()
+            .map(String::as_str)
+            .filter(|name| is_token(name)),
+    );
     let mut expired: Vec<&str> = Vec::new();
     for name in names {
         if expired.contains(&name) {
             continue;
         }
         expired.push(name);
-        let secure = if state.config.cookie_secure { "; Secure" } else { "" };
+        let secure = if state.config.cookie_secure {
+            "; Secure"
+        } else {
+            ""
+        };
         let cookie = format!(
             "{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path={base}/; HttpOnly; SameSite=Lax{secure}"
         );
@@ -128,7 +134,10 @@ fn is_zero_i32(value: &i32) -> bool {
 
 /// `GET /product-meta/{id}`: the product as JSON; unknown ids are 404 and
 /// failures 5xx, each with a JSON `error` (upstream answered 200 and nothing).
-pub(crate) async fn product_meta(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+pub(crate) async fn product_meta(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
     let json_error = |status: StatusCode, message: &str| {
         (status, Json(serde_json::json!({ "error": message }))).into_response()
     };
@@ -155,7 +164,10 @@ pub(crate) async fn product_meta(State(state): State<AppState>, Path(id): Path<S
         Err(error) => {
             tracing::error!(error = %error, "Cannot look up the product.");
             if error.is_unavailable() {
-                json_error(StatusCode::SERVICE_UNAVAILABLE, "the catalog is unavailable")
+                json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the catalog is unavailable",
+                )
             } else {
                 json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
@@ -201,7 +213,10 @@ mod tests {
     #[test]
     fn follows_only_same_origin_referers() {
         let same = headers("shop.example", "https://shop.example/product/X?a=1#top");
-        assert_eq!(same_origin_referer(&same, "").as_deref(), Some("/product/X?a=1"));
+        assert_eq!(
+            same_origin_referer(&same, "").as_deref(),
+            Some("/product/X?a=1")
+        );
         let other = headers("shop.example", "https://evil.example/product/X");
         assert_eq!(same_origin_referer(&other, ""), None);
         let tricky = headers("shop.example", "https://shop.example.evil.example/");
@@ -209,7 +224,10 @@ mod tests {
         let outside_base = headers("shop.example", "http://shop.example/other/");
         assert_eq!(same_origin_referer(&outside_base, "/shop"), None);
         let inside_base = headers("shop.example", "http://shop.example/shop/cart");
-        assert_eq!(same_origin_referer(&inside_base, "/shop").as_deref(), Some("/shop/cart"));
+        assert_eq!(
+            same_origin_referer(&inside_base, "/shop").as_deref(),
+            Some("/shop/cart")
+        );
         let bare_host = headers("shop.example", "http://shop.example");
         assert_eq!(same_origin_referer(&bare_host, ""), None);
     }
@@ -229,6 +247,9 @@ mod tests {
             categories: Vec::new(),
         })
         .unwrap();
-        assert_eq!(json, serde_json::json!({"id": "X", "price_usd": {"currency_code": "USD", "units": 5}}));
+        assert_eq!(
+            json,
+            serde_json::json!({"id": "X", "price_usd": {"currency_code": "USD", "units": 5}})
+        );
     }
 }

@@ -42,7 +42,9 @@ pub(crate) fn form_fields(
 pub(crate) fn found(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (StatusCode::FOUND, [(header::LOCATION, value)]).into_response(),
-        Err(_) => AppError::Internal(format!("unusable redirect target {location:?}")).into_response(),
+        Err(_) => {
+            AppError::Internal(format!("unusable redirect target {location:?}")).into_response()
+        }
     }
 }
 
@@ -60,7 +62,10 @@ pub(crate) async fn recommended_cards(
     for_products: Vec<String>,
 ) -> Vec<ProductCard> {
     let backends = &state.backends;
-    let ids = match backends.recommendations(&ctx.session_id, for_products).await {
+    let ids = match backends
+        .recommendations(&ctx.session_id, for_products)
+        .await
+    {
         Ok(ids) => ids,
         Err(error) => {
             tracing::warn!(error = %error, "No recommendations for this page.");

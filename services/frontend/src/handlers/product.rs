@@ -52,7 +52,13 @@ pub(crate) async fn product(
         }
     };
     let page = ProductPage {
-        chrome: Chrome::new(&state, &ctx, product.name.clone(), &currencies, Some(cart_size(&cart))),
+        chrome: Chrome::new(
+            &state,
+            &ctx,
+            product.name.clone(),
+            &currencies,
+            Some(cart_size(&cart)),
+        ),
         product: ProductCard::new(&state.config.base_url, &product, price::format(&amount)),
         quantities: QUANTITIES,
         recommendations,

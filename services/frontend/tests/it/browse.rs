@@ -57,7 +57,10 @@ async fn product_page_shows_the_product_and_a_form() {
     assert!(html.contains("class=\"ad\""), "ad missing");
     assert!(html.contains("You May Also Like"));
     let recommended = html.matches("class=\"product-card\"").count();
-    assert!((1..=4).contains(&recommended), "{recommended} recommendations");
+    assert!(
+        (1..=4).contains(&recommended),
+        "{recommended} recommendations"
+    );
 }
 
 #[tokio::test]
@@ -69,7 +72,10 @@ async fn currencies_change_every_price() {
         let html = browser.page("/").await;
         let expected = price_text(code, usd_to(SUNGLASSES.1, code));
         assert!(html.contains(&expected), "{code}: {expected} missing");
-        assert!(html.contains(&format!("value=\"{code}\" selected")), "{code} not selected");
+        assert!(
+            html.contains(&format!("value=\"{code}\" selected")),
+            "{code} not selected"
+        );
     }
     // EUR 17/682441398 -> €17.68, as upstream.
     assert_eq!(price_text("EUR", usd_to(SUNGLASSES.1, "EUR")), "€17.68");
@@ -132,8 +138,14 @@ async fn cart_and_checkout_add_up_in_the_chosen_currency() {
     assert!(cart.contains("Quantity: 3"));
     assert!(cart.contains(&price_text("EUR", sunglasses_line)));
     assert!(cart.contains(&price_text("EUR", mug_line)));
-    assert_eq!(testid(&cart, "shipping"), Some(price_text("EUR", shipping).as_str()));
-    assert_eq!(testid(&cart, "total"), Some(price_text("EUR", total).as_str()));
+    assert_eq!(
+        testid(&cart, "shipping"),
+        Some(price_text("EUR", shipping).as_str())
+    );
+    assert_eq!(
+        testid(&cart, "total"),
+        Some(price_text("EUR", total).as_str())
+    );
     // The form is prefilled like upstream's, expiry next year.
     assert!(cart.contains("value=\"someone@example.com\""));
     assert!(cart.contains("value=\"4432801561520454\""));
@@ -154,8 +166,14 @@ async fn cart_and_checkout_add_up_in_the_chosen_currency() {
     assert!(uuid_like(order_id), "{order_id}");
     let tracking = testid(&order, "tracking-id").unwrap();
     assert!(tracking_like(tracking), "{tracking}");
-    assert_eq!(testid(&order, "total"), Some(price_text("EUR", total).as_str()));
-    assert_eq!(testid(&order, "shipping"), Some(price_text("EUR", shipping).as_str()));
+    assert_eq!(
+        testid(&order, "total"),
+        Some(price_text("EUR", total).as_str())
+    );
+    assert_eq!(
+        testid(&order, "shipping"),
+        Some(price_text("EUR", shipping).as_str())
+    );
     assert!(order.contains("Continue Shopping"));
     // No currency switcher on the order page, as upstream.
     assert!(!order.contains("name=\"currency_code\""));

@@ -33,7 +33,12 @@ async fn expect_friendly_503(response: reqwest::Response) {
 async fn without_ads_the_product_page_still_renders() {
     let mut shop = Shop::start().await;
     let browser = shop.browser();
-    assert!(browser.page("/product/1YMWWN1N4O").await.contains("class=\"ad\""));
+    assert!(
+        browser
+            .page("/product/1YMWWN1N4O")
+            .await
+            .contains("class=\"ad\"")
+    );
     shop.stop(Svc::Ad).await;
     let html = browser.page("/product/1YMWWN1N4O").await;
     assert!(!html.contains("class=\"ad\""));
@@ -55,7 +60,13 @@ async fn without_recommendations_pages_still_render() {
     let form = checkout_form("4432801561520454", this_year() + 1);
     let order = browser.post("/cart/checkout", &as_pairs(&form)).await;
     assert_eq!(order.status(), StatusCode::OK);
-    assert!(order.text().await.unwrap().contains("Your order is complete!"));
+    assert!(
+        order
+            .text()
+            .await
+            .unwrap()
+            .contains("Your order is complete!")
+    );
 }
 
 #[tokio::test]
@@ -108,6 +119,25 @@ async fn without_checkout_the_cart_is_kept_with_a_message() {
     assert!(html.contains("role=\"alert\""));
     assert!(html.contains("Your cart is kept"));
     assert!(html.contains("SKU #OLJCESPC7Z"));
+    for word in INTERNALS {
+        assert!(!html.contains(word), "page leaks {word:?}");
+    }
+}
+
+#[tokio::test]
+async fn without_shipping_a_failed_order_still_explains_itself() {
+    let mut shop = Shop::start().await;
+    let browser = shop.browser();
+    browser.add_to_cart("OLJCESPC7Z", 1).await;
+    shop.stop(Svc::Shipping).await;
+    // The cart page itself needs a shipping quote.
+    expect_friendly_503(browser.get("/cart").await).await;
+    let form = checkout_form("4432801561520454", this_year() + 1);
+    let response = browser.post("/cart/checkout", &as_pairs(&form)).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Your order could not be placed"), "{html}");
+    assert!(html.contains("Your cart is kept"));
     for word in INTERNALS {
         assert!(!html.contains(word), "page leaks {word:?}");
     }

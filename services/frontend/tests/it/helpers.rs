@@ -77,7 +77,10 @@ impl Shop {
             .with("PRODUCT_CATALOG_SERVICE_ADDR", catalog_addr)
             .with("CURRENCY_SERVICE_ADDR", currency.addr().to_string())
             .with("CART_SERVICE_ADDR", cart.addr().to_string())
-            .with("RECOMMENDATION_SERVICE_ADDR", recommendation.addr().to_string())
+            .with(
+                "RECOMMENDATION_SERVICE_ADDR",
+                recommendation.addr().to_string(),
+            )
             .with("CHECKOUT_SERVICE_ADDR", checkout.addr().to_string())
             .with("SHIPPING_SERVICE_ADDR", shipping.addr().to_string())
             .with("AD_SERVICE_ADDR", ad.addr().to_string());
@@ -112,6 +115,11 @@ impl Shop {
     pub(crate) async fn stop(&mut self, svc: Svc) {
         let server = self.backends.remove(&svc).expect("running");
         server.stop().await;
+    }
+
+    /// Stops the frontend and fails the test unless it shut down cleanly.
+    pub(crate) async fn stop_frontend(self) {
+        self.frontend.stop().await;
     }
 
     /// A browser with an empty cookie jar that does not follow redirects.
@@ -166,7 +174,10 @@ impl Browser {
     pub(crate) async fn add_to_cart(&self, product_id: &str, quantity: u32) {
         let quantity = quantity.to_string();
         let response = self
-            .post("/cart", &[("product_id", product_id), ("quantity", &quantity)])
+            .post(
+                "/cart",
+                &[("product_id", product_id), ("quantity", &quantity)],
+            )
             .await;
         assert_eq!(response.status(), StatusCode::FOUND);
     }
@@ -235,7 +246,11 @@ pub(crate) fn usd_to(nanos: i128, to: &str) -> i128 {
     let numerator = nanos * rate(to);
     let denominator = rate("USD");
     let (q, r) = (numerator / denominator, numerator % denominator);
-    if 2 * r.abs() >= denominator { q + numerator.signum() } else { q }
+    if 2 * r.abs() >= denominator {
+        q + numerator.signum()
+    } else {
+        q
+    }
 }
 
 /// Upstream's price text: symbol, units, two truncated digits.
@@ -247,7 +262,11 @@ pub(crate) fn price_text(code: &str, nanos: i128) -> String {
         "TRY" => "₺",
         _ => "$",
     };
-    format!("{symbol}{}.{:02}", nanos / 1_000_000_000, (nanos % 1_000_000_000) / 10_000_000)
+    format!(
+        "{symbol}{}.{:02}",
+        nanos / 1_000_000_000,
+        (nanos % 1_000_000_000) / 10_000_000
+    )
 }
 
 /// The text of the first element carrying `data-testid="{id}"`.

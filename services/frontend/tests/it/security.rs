@@ -12,7 +12,11 @@ fn client() -> Client {
 async fn every_response_carries_security_headers() {
     let shop = Shop::start().await;
     for path in ["/", "/nope", "/static/styles.css", "/_healthz"] {
-        let response = client().get(format!("{}{path}", shop.url)).send().await.unwrap();
+        let response = client()
+            .get(format!("{}{path}", shop.url))
+            .send()
+            .await
+            .unwrap();
         let headers = response.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
@@ -31,26 +35,37 @@ async fn cross_site_posts_are_refused() {
     let shop = Shop::start().await;
     let host = shop.origin().trim_start_matches("http://").to_owned();
     let post = |headers: Vec<(&'static str, String)>, path: &'static str| {
-        let mut request = client()
-            .post(format!("{}{path}", shop.url))
-            .form(&[("product_id", "OLJCESPC7Z"), ("quantity", "1"), ("currency_code", "EUR")]);
+        let mut request = client().post(format!("{}{path}", shop.url)).form(&[
+            ("product_id", "OLJCESPC7Z"),
+            ("quantity", "1"),
+            ("currency_code", "EUR"),
+        ]);
         for (name, value) in headers {
             request = request.header(name, value);
         }
         request.send()
     };
     for path in ["/cart", "/setCurrency", "/cart/empty", "/cart/checkout"] {
-        let response = post(vec![("sec-fetch-site", "cross-site".to_owned())], path).await.unwrap();
+        let response = post(vec![("sec-fetch-site", "cross-site".to_owned())], path)
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
         assert!(response.text().await.unwrap().contains("another site"));
-        let response = post(vec![("origin", "https://evil.example".to_owned())], path).await.unwrap();
+        let response = post(vec![("origin", "https://evil.example".to_owned())], path)
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
-        let response = post(vec![("origin", "null".to_owned())], path).await.unwrap();
+        let response = post(vec![("origin", "null".to_owned())], path)
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
     }
     // Same-origin and same-site browsers, and clients sending neither header, pass.
     let accepted = [
-        vec![("sec-fetch-site", "same-origin".to_owned()), ("origin", format!("http://{host}"))],
+        vec![
+            ("sec-fetch-site", "same-origin".to_owned()),
+            ("origin", format!("http://{host}")),
+        ],
         vec![("sec-fetch-site", "same-site".to_owned())],
         vec![("sec-fetch-site", "none".to_owned())],
         vec![("origin", format!("http://{host}"))],
@@ -84,10 +99,18 @@ async fn unknown_things_are_404_pages() {
         "/static/nope.css",
         "/cart/",
     ] {
-        let response = client().get(format!("{}{path}", shop.url)).send().await.unwrap();
+        let response = client()
+            .get(format!("{}{path}", shop.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         let html = response.text().await.unwrap();
-        assert!(html.contains("We couldn&#39;t find that page") || html.contains("We couldn't find that page"), "{path}: {html}");
+        assert!(
+            html.contains("We couldn&#39;t find that page")
+                || html.contains("We couldn't find that page"),
+            "{path}: {html}"
+        );
         assert!(!html.contains("Index of"), "{path}");
     }
 }
@@ -110,10 +133,18 @@ async fn wrong_methods_are_405() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
     }
     for path in ["/", "/product/OLJCESPC7Z", "/cart"] {
-        let response = client().head(format!("{}{path}", shop.url)).send().await.unwrap();
+        let response = client()
+            .head(format!("{}{path}", shop.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "HEAD {path}");
         assert!(response.bytes().await.unwrap().is_empty());
     }
@@ -122,10 +153,19 @@ async fn wrong_methods_are_405() {
 #[tokio::test]
 async fn static_files_are_embedded_typed_and_cached() {
     let shop = Shop::start().await;
-    let css = client().get(format!("{}/static/styles.css", shop.url)).send().await.unwrap();
+    let css = client()
+        .get(format!("{}/static/styles.css", shop.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(css.status(), StatusCode::OK);
     assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
-    assert!(css.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    assert!(
+        css.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
     let etag = css.headers()["etag"].clone();
     let again = client()
         .get(format!("{}/static/styles.css", shop.url))
@@ -156,7 +196,11 @@ async fn static_files_are_embedded_typed_and_cached() {
         assert!(response.text().await.unwrap().starts_with("<svg"), "{name}");
     }
     for path in ["/static/logo.svg", "/static/favicon.svg", "/static/app.js"] {
-        let response = client().get(format!("{}{path}", shop.url)).send().await.unwrap();
+        let response = client()
+            .get(format!("{}{path}", shop.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
 }
@@ -164,7 +208,11 @@ async fn static_files_are_embedded_typed_and_cached() {
 #[tokio::test]
 async fn product_meta_is_upstream_json() {
     let shop = Shop::start().await;
-    let response = client().get(format!("{}/product-meta/OLJCESPC7Z", shop.url)).send().await.unwrap();
+    let response = client()
+        .get(format!("{}/product-meta/OLJCESPC7Z", shop.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/json");
     let json: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
@@ -177,7 +225,11 @@ async fn product_meta_is_upstream_json() {
     assert_eq!(json["categories"], serde_json::json!(["accessories"]));
     assert!(json.get("priceUsd").is_none());
 
-    let missing = client().get(format!("{}/product-meta/NOSUCHTHING", shop.url)).send().await.unwrap();
+    let missing = client()
+        .get(format!("{}/product-meta/NOSUCHTHING", shop.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let json: serde_json::Value = serde_json::from_str(&missing.text().await.unwrap()).unwrap();
     assert_eq!(json["error"], "product not found");
@@ -201,4 +253,15 @@ async fn robots_and_health() {
             .unwrap();
         assert_eq!(health.text().await.unwrap(), "ok");
     }
+}
+
+#[tokio::test]
+async fn the_frontend_shuts_down_cleanly() {
+    let shop = Shop::start().await;
+    let browser = shop.browser();
+    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+    let url = shop.url.clone();
+    shop.stop_frontend().await;
+    let refused = client().get(format!("{url}/_healthz")).send().await;
+    assert!(refused.is_err(), "still serving after shutdown");
 }

@@ -10,13 +10,19 @@ fn client() -> Client {
 }
 
 fn is_uuid_v4(text: &str) -> bool {
-    text.len() == 36 && text.as_bytes()[14] == b'4' && text.chars().filter(|c| *c == '-').count() == 4
+    text.len() == 36
+        && text.as_bytes()[14] == b'4'
+        && text.chars().filter(|c| *c == '-').count() == 4
 }
 
 #[tokio::test]
 async fn first_visit_mints_a_session_with_safe_attributes() {
     let shop = Shop::start().await;
-    let response = client().get(format!("{}/product/OLJCESPC7Z", shop.url)).send().await.unwrap();
+    let response = client()
+        .get(format!("{}/product/OLJCESPC7Z", shop.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let cookies = set_cookies(&response);
     assert_eq!(cookies.len(), 1, "{cookies:?}");
@@ -24,7 +30,10 @@ async fn first_visit_mints_a_session_with_safe_attributes() {
     let id = cookie_value(&cookies, "shop_session-id").unwrap();
     assert!(is_uuid_v4(&id), "{id}");
     for attribute in ["Max-Age=172800", "HttpOnly", "SameSite=Lax", "Path=/;"] {
-        assert!(cookie.contains(attribute) || cookie.ends_with(attribute.trim_end_matches(';')), "{attribute} missing in {cookie}");
+        assert!(
+            cookie.contains(attribute) || cookie.ends_with(attribute.trim_end_matches(';')),
+            "{attribute} missing in {cookie}"
+        );
     }
     assert!(!cookie.contains("Secure"));
     // The footer shows the session and a request id.
@@ -40,7 +49,10 @@ async fn a_session_is_kept_and_a_bad_one_replaced() {
     let first = browser.get("/").await;
     let id = cookie_value(&set_cookies(&first), "shop_session-id").unwrap();
     let again = browser.get("/cart").await;
-    assert!(set_cookies(&again).is_empty(), "a kept session is not re-sent");
+    assert!(
+        set_cookies(&again).is_empty(),
+        "a kept session is not re-sent"
+    );
     assert!(again.text().await.unwrap().contains(&id));
 
     for bad in ["hacker", "../../x", "00000000-0000-0000-0000-00000000000g"] {
@@ -73,7 +85,10 @@ async fn shared_session_mode_uses_the_upstream_constant() {
     let alice = shop.browser();
     let bob = shop.browser();
     let minted = cookie_value(&set_cookies(&alice.get("/").await), "shop_session-id");
-    assert_eq!(minted.as_deref(), Some(boutique_frontend::SHARED_SESSION_ID));
+    assert_eq!(
+        minted.as_deref(),
+        Some(boutique_frontend::SHARED_SESSION_ID)
+    );
     alice.add_to_cart("6E92ZMYYFZ", 2).await;
     assert_eq!(testid(&bob.page("/").await, "cart-size"), Some("2"));
 }
@@ -93,7 +108,11 @@ async fn probes_mint_nothing() {
             assert!(set_cookies(&response).is_empty(), "{probe} on {path}");
         }
     }
-    let health = client().get(format!("{}/_healthz", shop.url)).send().await.unwrap();
+    let health = client()
+        .get(format!("{}/_healthz", shop.url))
+        .send()
+        .await
+        .unwrap();
     assert!(set_cookies(&health).is_empty());
     assert_eq!(health.text().await.unwrap(), "ok");
 }
@@ -117,18 +136,31 @@ async fn base_url_prefixes_routes_links_and_cookies() {
         .post("/cart", &[("product_id", "OLJCESPC7Z"), ("quantity", "1")])
         .await;
     assert_eq!(added.headers()["location"], "/online-boutique/cart");
-    let set = browser.post("/setCurrency", &[("currency_code", "EUR")]).await;
+    let set = browser
+        .post("/setCurrency", &[("currency_code", "EUR")])
+        .await;
     assert_eq!(set.headers()["location"], "/online-boutique/");
     let currency_cookie = set_cookies(&set);
     assert!(currency_cookie[0].starts_with("shop_currency=EUR;"));
     assert!(currency_cookie[0].contains("Path=/online-boutique/"));
     assert_eq!(browser.get("/_healthz").await.text().await.unwrap(), "ok");
-    assert_eq!(browser.get("/static/styles.css").await.status(), StatusCode::OK);
+    assert_eq!(
+        browser.get("/static/styles.css").await.status(),
+        StatusCode::OK
+    );
 
     // Outside the prefix there is no shop.
-    let outside = client().get(format!("{}/product/OLJCESPC7Z", shop.origin())).send().await.unwrap();
+    let outside = client()
+        .get(format!("{}/product/OLJCESPC7Z", shop.origin()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(outside.status(), StatusCode::NOT_FOUND);
-    let bare = client().get(format!("{}/online-boutique", shop.origin())).send().await.unwrap();
+    let bare = client()
+        .get(format!("{}/online-boutique", shop.origin()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bare.status(), StatusCode::FOUND);
     assert_eq!(bare.headers()["location"], "/online-boutique/");
 }
@@ -152,14 +184,26 @@ async fn logout_expires_the_cookies_and_goes_home() {
     assert_eq!(response.headers()["location"], "/");
     let cookies = set_cookies(&response);
     for name in ["shop_session-id", "shop_currency"] {
-        let cookie = cookies.iter().find(|c| c.starts_with(&format!("{name}="))).unwrap();
+        let cookie = cookies
+            .iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .unwrap();
         assert!(cookie.contains("Max-Age=0"), "{cookie}");
         assert!(cookie.contains("Path=/"), "{cookie}");
     }
     // The next visit is a new session in dollars.
     let next = browser.get("/").await;
     assert!(cookie_value(&set_cookies(&next), "shop_session-id").is_some());
-    assert!(next.text().await.unwrap().contains("value=\"USD\" selected"));
-    let head = client().head(format!("{}/logout", shop.url)).send().await.unwrap();
+    assert!(
+        next.text()
+            .await
+            .unwrap()
+            .contains("value=\"USD\" selected")
+    );
+    let head = client()
+        .head(format!("{}/logout", shop.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -7,7 +7,12 @@ use crate::helpers::{Shop, Svc, as_pairs, checkout_form, this_year};
 
 /// Replaces what differs between runs with stable placeholders.
 fn normalise(html: &str) -> String {
-    let mut text = cut_between(html, "<section class=\"recommendations\"", "</section>", "[recommendations]");
+    let mut text = cut_between(
+        html,
+        "<section class=\"recommendations\"",
+        "</section>",
+        "[recommendations]",
+    );
     text = cut_between(&text, "<aside class=\"ad\"", "</aside>", "[ad]");
     text = replace_uuids(&text);
     text = replace_tracking_ids(&text);
@@ -25,7 +30,11 @@ fn cut_between(text: &str, start: &str, end: &str, placeholder: &str) -> String 
     let Some(len) = text[from..].find(end) else {
         return text.to_owned();
     };
-    format!("{}{placeholder}{}", &text[..from], &text[from + len + end.len()..])
+    format!(
+        "{}{placeholder}{}",
+        &text[..from],
+        &text[from + len + end.len()..]
+    )
 }
 
 fn replace_uuids(text: &str) -> String {
@@ -69,11 +78,15 @@ fn replace_tracking_ids(text: &str) -> String {
 
 #[tokio::test]
 async fn pages_look_as_expected() {
-    let mut shop = Shop::start_with(&[("FRONTEND_MESSAGE", "Spring sale: 10% off everything")]).await;
+    let mut shop =
+        Shop::start_with(&[("FRONTEND_MESSAGE", "Spring sale: 10% off everything")]).await;
     let browser = shop.browser();
 
     insta::assert_snapshot!("home", normalise(&browser.page("/").await));
-    insta::assert_snapshot!("product", normalise(&browser.page("/product/OLJCESPC7Z").await));
+    insta::assert_snapshot!(
+        "product",
+        normalise(&browser.page("/product/OLJCESPC7Z").await)
+    );
     insta::assert_snapshot!("cart_empty", normalise(&browser.page("/cart").await));
 
     browser.set_currency("EUR").await;

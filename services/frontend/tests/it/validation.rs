@@ -23,7 +23,10 @@ async fn add_to_cart_checks_quantity_and_product() {
     let browser = shop.browser();
     for quantity in ["0", "11", "abc", "-3", ""] {
         let response = browser
-            .post("/cart", &[("product_id", "OLJCESPC7Z"), ("quantity", quantity)])
+            .post(
+                "/cart",
+                &[("product_id", "OLJCESPC7Z"), ("quantity", quantity)],
+            )
             .await;
         let html = expect_invalid(response, &["Quantity"]).await;
         assert!(!html.contains("ProductID"), "{quantity}");
@@ -78,7 +81,11 @@ async fn checkout_names_every_bad_field() {
         }
         let response = browser.post("/cart/checkout", &as_pairs(&form)).await;
         let html = expect_invalid(response, &[field]).await;
-        assert_eq!(html.matches("is invalid").count(), 1, "{name}={value}: {html}");
+        assert_eq!(
+            html.matches("is invalid").count(),
+            1,
+            "{name}={value}: {html}"
+        );
     }
 
     // Everything wrong at once: one line per field.
@@ -111,7 +118,9 @@ async fn set_currency_accepts_only_offered_codes() {
     let shop = Shop::start().await;
     let browser = shop.browser();
     for bad in ["", "ABC", "$", "CHF", "usd"] {
-        let response = browser.post("/setCurrency", &[("currency_code", bad)]).await;
+        let response = browser
+            .post("/setCurrency", &[("currency_code", bad)])
+            .await;
         let cookies = crate::helpers::set_cookies(&response);
         expect_invalid(response, &["Currency"]).await;
         assert!(

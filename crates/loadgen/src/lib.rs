@@ -1,0 +1,342 @@
+//! `boutique loadgen`: upstream Online Boutique's Locust shopper, in Rust.
+//!
+//! Each simulated user has its own cookie jar and connection, starts with the
+//! home page (upstream's `on_start`), then repeats tasks chosen by upstream's
+//! weights: index 1, setCurrency 2, browseProduct 10, addToCart 2, viewCart 3,
+//! checkout 1 (addToCart, then a checkout form with fake but valid data: email,
+//! street, 5-digit zip, city, state abbreviation, country, a Luhn-correct
+//! 16-digit Visa number, an expiry month 1-12 and year next year to +70, a CVV
+//! of 100-999). Redirects are followed as a browser (and Locust's
+//! `FastHttpUser`) does, and a request counts once, under its own name, with
+//! its final status: anything but 2xx/3xx, or a transport error, is a failure
+//! whose reason is recorded.
+//!
+//! # Modes
+//! - **Closed loop** (default): `--users` shoppers, started at `--spawn-rate`
+//!   per second, each thinking `--think-time` between tasks (upstream:
+//!   `between(1, 10)` seconds; `0` for maximum throughput). Latency runs from
+//!   the moment a request is sent.
+//! - **Open loop** (`--rate R`, like wrk2): request slots are scheduled every
+//!   `1/R` seconds from the start, whatever the server does; each of the
+//!   `--users` shoppers takes the next free slot, waits for its time and sends.
+//!   Latency runs from the slot's *intended* time, so when the server stalls,
+//!   the requests that should have gone out meanwhile carry the stall in their
+//!   latency instead of silently not being sent (coordinated omission). Think
+//!   time and spawn rate do not apply; `--users` bounds the connections, so
+//!   give it enough for `R x latency`.
+//!
+//! # Options (environment variable in brackets, upstream-compatible)
+//! - `--target URL|HOST:PORT` [`FRONTEND_ADDR`]: e.g. `frontend:80`, or
+//!   `http://127.0.0.1:8080/base` with a `BASE_URL` prefix. Plain HTTP only.
+//! - `--users N` [`USERS`, 10]; `--spawn-rate R` users per second [`RATE`, 1].
+//! - `--duration D` (Go-style: `90s`, `2m30s`) and/or `--requests N` (exactly N
+//!   requests, then stop). Without either, runs until SIGINT/SIGTERM, like
+//!   upstream's Deployment. A second signal abandons requests in flight.
+//! - `--think-time MIN..MAX` (`1s..10s`; one value for a fixed time; `0` for none).
+//! - `--rate R`: open-loop mode at R requests per second.
+//! - `--timeout D` per request, redirects included (60s, as Locust).
+//! - `--max-failure-ratio F` (0.0): the run fails (exit status 1) when
+//!   `failures / requests` exceeds F, or when no request finished at all.
+//! - `--report text|json`: the final report on stdout.
+//! - `--quiet`: no progress line (otherwise one line a second on stderr:
+//!   elapsed, requests, failures, current req/s).
+//! - `--seed N`: reproducible task and data choices.
+//!
+//! The report has, per route (product pages grouped as `/product/{id}`) and in
+//! aggregate: requests, failures with a count per reason, req/s, and latency
+//! p50/p90/p99/max/mean in milliseconds from an HDR histogram at microsecond
+//! resolution. The generator only ever sends to the target it is given.
+
+pub mod fake;
+mod runner;
+pub mod shopper;
+pub mod stats;
+
+use std::{
+    io::{IsTerminal, Write},
+    time::Duration,
+};
+
+use boutique_platform::config::parse_go_duration;
+
+pub use crate::stats::{Latency, Report, RouteStats};
+
+/// Exit status for bad options, as the rest of the binary uses (`EX_USAGE`).
+pub const EXIT_CONFIG: u8 = 64;
+
+/// Options of `boutique loadgen` (see the crate docs).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The storefront: `host:port` (upstream's `FRONTEND_ADDR`, e.g. `frontend:80`) or an http:// URL.
+    #[arg(long, env = "FRONTEND_ADDR", value_name = "URL|HOST:PORT")]
+    pub target: String,
+    /// Simulated users; in open-loop mode, concurrent connections.
+    #[arg(long, env = "USERS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub users: u32,
+    /// Users started per second (closed loop).
+    #[arg(long, env = "RATE", default_value_t = 1.0, value_parser = positive_f64)]
+    pub spawn_rate: f64,
+    /// Stop after this long (Go-style: `60s`, `2m30s`).
+    #[arg(long, value_parser = parse_go_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after exactly this many requests.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// Pause between a user's tasks, drawn uniformly: `MIN..MAX`, one value, or `0`.
+    #[arg(long, default_value = "1s..10s", value_parser = parse_think_time, value_name = "MIN..MAX")]
+    pub think_time: ThinkTime,
+    /// Open-loop mode: send this many requests per second on a fixed schedule.
+    #[arg(long, value_parser = positive_f64, value_name = "REQ_PER_S")]
+    pub rate: Option<f64>,
+    /// Per-request timeout, redirects included.
+    #[arg(long, default_value = "60s", value_parser = parse_go_duration)]
+    pub timeout: Duration,
+    /// Exit non-zero when failures / requests exceeds this.
+    #[arg(long, default_value_t = 0.0, value_parser = ratio)]
+    pub max_failure_ratio: f64,
+    /// Format of the final report on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub report: ReportFormat,
+    /// No live progress line on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Seed for task and data choices (random by default).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl Args {
+    /// Defaults for `target`, as if no other flag were given (for tests and embedding).
+    pub fn new(target: impl Into<String>) -> Self {
+        Self {
+            target: target.into(),
+            users: 10,
+            spawn_rate: 1.0,
+            duration: None,
+            requests: None,
+            think_time: ThinkTime {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(10),
+            },
+            rate: None,
+            timeout: Duration::from_secs(60),
+            max_failure_ratio: 0.0,
+            report: ReportFormat::Text,
+            quiet: false,
+            seed: None,
+        }
+    }
+}
+
+/// A think-time range; `min == max` for a fixed pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThinkTime {
+    /// Shortest pause.
+    pub min: Duration,
+    /// Longest pause.
+    pub max: Duration,
+}
+
+/// How the final report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// A table for people.
+    Text,
+    /// One JSON document for machines.
+    Json,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The target is not a usable http:// URL or host:port.
+    #[error("invalid target {target:?}: {reason}")]
+    Target {
+        /// As given.
+        target: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An HTTP client could not be built.
+    #[error("cannot build an HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    /// The latency histograms could not be created.
+    #[error("cannot create latency histograms: {0}")]
+    Histogram(#[from] hdrhistogram::CreationError),
+    /// The task that tallies results stopped abnormally.
+    #[error("the results collector failed: {0}")]
+    Collector(#[from] tokio::task::JoinError),
+}
+
+/// Runs the load and returns the report; progress goes to stderr unless `quiet`.
+pub async fn run(args: Args) -> Result<Report, Error> {
+    runner::run(args).await
+}
+
+/// `boutique loadgen`: runs, writes the report to stdout and returns the exit
+/// status (0 pass, 1 failure ratio over the threshold or nothing finished,
+/// 64 bad options).
+pub async fn run_and_report(args: Args) -> u8 {
+    let format = args.report;
+    match run(args).await {
+        Ok(report) => {
+            let text = match format {
+                ReportFormat::Text => report.to_text(),
+                ReportFormat::Json => report.to_json(),
+            };
+            let mut stdout = std::io::stdout().lock();
+            // A closed stdout (e.g. piped into `head`) must not turn a passing
+            // run into a failing one, so write errors are ignored.
+            let _ = writeln!(stdout, "{}", text.trim_end());
+            let _ = stdout.flush();
+            report.exit_status()
+        }
+        Err(error) => {
+            eprintln!("boutique loadgen: {error}");
+            match error {
+                Error::Target { .. } => EXIT_CONFIG,
+                Error::Client(_) | Error::Histogram(_) | Error::Collector(_) => 1,
+            }
+        }
+    }
+}
+
+/// `http://host:port[/base]` without a trailing slash, from a URL or upstream's
+/// bare `host:port`.
+pub fn base_url(target: &str) -> Result<String, Error> {
+    let invalid = |reason: &str| Error::Target {
+        target: target.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let trimmed = target.trim();
+    let with_scheme = if trimmed.contains("://") {
+        trimmed.to_owned()
+    } else {
+        format!("http://{trimmed}")
+    };
+    let url = reqwest::Url::parse(&with_scheme).map_err(|e| invalid(&e.to_string()))?;
+    if url.scheme() != "http" {
+        return Err(invalid("only http:// targets are supported"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("a query or fragment makes no sense here"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn parse_think_time(text: &str) -> Result<ThinkTime, String> {
+    let (min, max) = match text.split_once("..") {
+        Some((min, max)) => (
+            parse_go_duration(min.trim())?,
+            parse_go_duration(max.trim())?,
+        ),
+        None => {
+            let fixed = parse_go_duration(text.trim())?;
+            (fixed, fixed)
+        }
+    };
+    if min > max {
+        return Err(format!("{text:?}: the minimum is above the maximum"));
+    }
+    Ok(ThinkTime { min, max })
+}
+
+fn positive_f64(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
+        _ => Err(format!("{text:?} is not a positive number")),
+    }
+}
+
+fn ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err(format!("{text:?} is not a ratio from 0 to 1")),
+    }
+}
+
+/// Whether to redraw the progress line in place (a terminal) or append lines (a log).
+fn progress_in_place() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("loadgen").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn smoke_job_command_line_parses() {
+        let args = parse(&[
+            "--target",
+            "frontend:80",
+            "--users",
+            "5",
+            "--duration",
+            "60s",
+            "--max-failure-ratio",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(args.users, 5);
+        assert_eq!(args.duration, Some(Duration::from_secs(60)));
+        assert_eq!(args.max_failure_ratio, 0.0);
+        assert_eq!(args.spawn_rate, 1.0);
+        assert_eq!(
+            args.think_time,
+            ThinkTime {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(10)
+            }
+        );
+        assert_eq!(args.rate, None);
+        assert_eq!(base_url(&args.target).unwrap(), "http://frontend:80");
+    }
+
+    #[test]
+    fn think_time_forms() {
+        assert_eq!(parse_think_time("0").unwrap().max, Duration::ZERO);
+        let fixed = parse_think_time("250ms").unwrap();
+        assert_eq!(fixed.min, fixed.max);
+        let range = parse_think_time("1s..2.5s").unwrap();
+        assert_eq!(range.max, Duration::from_millis(2500));
+        assert!(parse_think_time("10s..1s").is_err());
+        assert!(parse_think_time("fast").is_err());
+    }
+
+    #[test]
+    fn bad_options_are_rejected() {
+        assert!(parse(&["--target", "x:1", "--users", "0"]).is_err());
+        assert!(parse(&["--target", "x:1", "--rate", "-5"]).is_err());
+        assert!(parse(&["--target", "x:1", "--max-failure-ratio", "1.5"]).is_err());
+        assert!(parse(&["--target", "x:1", "--duration", "ten"]).is_err());
+        assert!(parse(&["--target", "x:1", "--report", "xml"]).is_err());
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(base_url("127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(base_url("http://shop:80/").unwrap(), "http://shop");
+        assert_eq!(
+            base_url("http://127.0.0.1:8080/online-boutique/").unwrap(),
+            "http://127.0.0.1:8080/online-boutique"
+        );
+        assert!(base_url("https://shop").is_err());
+        assert!(base_url("").is_err());
+        assert!(base_url("http://shop/?a=1").is_err());
+    }
+}
