@@ -304,7 +304,8 @@ mod tests {
             }
         );
         assert_eq!(args.rate, None);
-        assert_eq!(base_url(&args.target).unwrap(), "http://frontend:80");
+        // The URL form drops the default port.
+        assert_eq!(base_url(&args.target).unwrap(), "http://frontend");
     }
 
     #[test]

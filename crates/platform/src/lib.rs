@@ -4,10 +4,13 @@
 //!   with errors that name the variable; bad config exits with code 64.
 //! - [`grpc`]: a gRPC server with `grpc.health.v1`, reflection and a bounded
 //!   graceful drain, plus lazily connecting client channels.
+//! - [`call`]: the caller's deadline and trace context, passed on to every
+//!   downstream call.
 //! - [`error`]: the one mapping from service errors to `tonic::Status`.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`telemetry`]: logging through `tracing`.
 
+pub mod call;
 pub mod config;
 pub mod error;
 pub mod grpc;

@@ -16,7 +16,7 @@ use boutique_proto::{
 use tokio::time::Instant;
 use tonic::transport::Channel;
 
-use crate::context::CallContext;
+use boutique_platform::call::CallContext;
 
 /// Clients for every dependency. Cloning is cheap: they share channels.
 #[derive(Debug, Clone)]

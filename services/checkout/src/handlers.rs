@@ -4,13 +4,13 @@
 use std::{sync::Arc, time::Duration};
 
 use boutique_platform::RpcError;
+use boutique_platform::call::CallContext;
 use boutique_proto::{
     PlaceOrderRequest, PlaceOrderResponse, checkout_service_server::CheckoutService,
 };
 use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use crate::{
-    context::CallContext,
     downstream::SupportedCurrencies,
     idempotency::{Fingerprinter, Registry},
     place::{Attempt, Checkout},

@@ -40,7 +40,6 @@
 //!
 //! Connections are made lazily, so checkout may start before its dependencies.
 
-mod context;
 mod downstream;
 mod handlers;
 mod idempotency;
@@ -59,7 +58,7 @@ use boutique_proto::{
     shipping_service_client::ShippingServiceClient,
 };
 
-pub use context::TRACE_KEYS;
+pub use boutique_platform::call::TRACE_KEYS;
 pub use handlers::IDEMPOTENCY_KEY;
 pub use idempotency::DEFAULT_WINDOW as DEFAULT_IDEMPOTENCY_WINDOW;
 pub use store::{

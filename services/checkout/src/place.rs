@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use boutique_money::{Money, MoneyError};
 use boutique_platform::RpcError;
+use boutique_platform::call::CallContext;
 use boutique_proto::{
     Address, CartItem, ChargeRequest, CreditCardInfo, CurrencyConversionRequest, EmptyCartRequest,
     GetCartRequest, GetProductRequest, GetQuoteRequest, OrderItem, OrderResult,
@@ -29,7 +30,6 @@ use tonic::{Code, Status};
 use uuid::Uuid;
 
 use crate::{
-    context::CallContext,
     downstream::Clients,
     idempotency::{Entry, Failure, Fingerprint, Outcome, Slot, cart_contents},
     store::{OrderLine, OrderRecord, OrderState, OrderStore},

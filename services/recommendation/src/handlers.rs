@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use boutique_platform::RpcError;
+use boutique_platform::{RpcError, call::CallContext};
 use boutique_proto::{
     Empty, ListRecommendationsRequest, ListRecommendationsResponse,
     product_catalog_service_client::ProductCatalogServiceClient,
@@ -10,10 +10,7 @@ use boutique_proto::{
 };
 use tonic::{Request, Response, Status, transport::Channel};
 
-use crate::{
-    deadline::caller_timeout,
-    pick::{MAX_RECOMMENDATIONS, recommend},
-};
+use crate::pick::{MAX_RECOMMENDATIONS, recommend};
 
 /// How long the catalog may take when our caller set no deadline. Generous,
 /// because a demo may inject seconds of `EXTRA_LATENCY` into the catalog.
@@ -26,27 +23,16 @@ pub(crate) struct Recommender {
 
 impl Recommender {
     /// Every product id in the catalog, asked fresh on each request (as
-    /// upstream), within the caller's deadline.
-    async fn catalog_ids(&self, timeout: Duration) -> Result<Vec<String>, RpcError> {
-        let mut request = Request::new(Empty {});
-        // Tell the catalog how long we will wait, so it can give up too.
-        request.set_timeout(timeout);
+    /// upstream), within the caller's deadline and carrying its trace context.
+    async fn catalog_ids(&self, calls: &CallContext) -> Result<Vec<String>, RpcError> {
         let mut client = self.catalog.clone();
-        let reply = tokio::time::timeout(timeout, client.list_products(request))
+        let reply = calls
+            .call("product catalog", Empty {}, |request| {
+                client.list_products(request)
+            })
             .await
-            .map_err(|_| {
-                RpcError::DeadlineExceeded(format!(
-                    "product catalog: no answer within {}ms",
-                    timeout.as_millis()
-                ))
-            })?
             .map_err(|status| RpcError::from_downstream("product catalog", &status))?;
-        Ok(reply
-            .into_inner()
-            .products
-            .into_iter()
-            .map(|p| p.id)
-            .collect())
+        Ok(reply.products.into_iter().map(|p| p.id).collect())
     }
 }
 
@@ -56,10 +42,10 @@ impl RecommendationService for Recommender {
         &self,
         request: Request<ListRecommendationsRequest>,
     ) -> Result<Response<ListRecommendationsResponse>, Status> {
-        let timeout = caller_timeout(request.metadata()).unwrap_or(DEFAULT_CATALOG_TIMEOUT);
+        let calls = CallContext::from_metadata(request.metadata(), DEFAULT_CATALOG_TIMEOUT);
         // `user_id` is ignored, as upstream: recommendations are not personal.
         let request = request.into_inner();
-        let ids = self.catalog_ids(timeout).await?;
+        let ids = self.catalog_ids(&calls).await?;
         let product_ids = recommend(
             &mut rand::rng(),
             ids,

@@ -17,7 +17,6 @@
 //! | `LISTEN_ADDR` | `0.0.0.0` | Host to listen on. |
 //! | `PRODUCT_CATALOG_SERVICE_ADDR` | required | The catalog, as `host:port` (or `http://host:port`). The connection is made lazily, so this service may start before the catalog. |
 
-mod deadline;
 mod handlers;
 mod pick;
 

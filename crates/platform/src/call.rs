@@ -1,11 +1,11 @@
-//! What every downstream call inherits from the incoming PlaceOrder call: the
-//! caller's deadline and the W3C trace context.
+//! What every downstream call inherits from the incoming call: the caller's
+//! deadline and the W3C trace context.
 //!
 //! Upstream's checkout lost both on its currency calls (`context.TODO()`), so
 //! a shopper who gave up still had work done on their behalf and the traces
 //! broke apart. Here the deadline is read once from `grpc-timeout` and every
-//! call gets what is left of it; `traceparent`, `tracestate` and `baggage` are
-//! copied verbatim onto every call until full OpenTelemetry arrives.
+//! downstream call gets what is left of it; `traceparent`, `tracestate` and
+//! `baggage` are copied verbatim onto every call.
 
 use std::{future::Future, time::Duration};
 
@@ -20,7 +20,7 @@ pub const TRACE_KEYS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
 
 /// The deadline and trace headers of one incoming call.
 #[derive(Debug, Clone)]
-pub(crate) struct CallContext {
+pub struct CallContext {
     /// When the caller stops waiting; `None` if it set no deadline.
     deadline: Option<Instant>,
     /// How long one call may take when the caller set no deadline.
@@ -31,7 +31,7 @@ pub(crate) struct CallContext {
 
 impl CallContext {
     /// Reads the deadline and trace headers of an incoming call.
-    pub(crate) fn from_metadata(metadata: &MetadataMap, default_timeout: Duration) -> Self {
+    pub fn from_metadata(metadata: &MetadataMap, default_timeout: Duration) -> Self {
         let deadline = caller_timeout(metadata).map(|timeout| Instant::now() + timeout);
         let trace = TRACE_KEYS
             .iter()
@@ -65,7 +65,7 @@ impl CallContext {
     /// Calls `service` with `message`, carrying the deadline and trace
     /// headers, and gives up when the time runs out even if the other side
     /// never answers.
-    pub(crate) async fn call<M, R, F>(
+    pub async fn call<M, R, F>(
         &self,
         service: &str,
         message: M,
@@ -92,7 +92,7 @@ impl CallContext {
 }
 
 /// The time the caller allows, from its `grpc-timeout` header.
-pub(crate) fn caller_timeout(metadata: &MetadataMap) -> Option<Duration> {
+pub fn caller_timeout(metadata: &MetadataMap) -> Option<Duration> {
     parse_grpc_timeout(metadata.get("grpc-timeout")?.to_str().ok()?)
 }
 
