@@ -55,6 +55,8 @@ enum Command {
     Checkout,
     /// The storefront (HTTP, port 8080).
     Frontend,
+    /// Drive load against a storefront, like upstream's Locust shopper.
+    Loadgen(boutique_loadgen::Args),
     /// Ask a running service whether it is healthy (for container health checks).
     Healthcheck(healthcheck::Args),
 }
@@ -87,6 +89,9 @@ fn main() -> ExitCode {
                 return shop::run_all(args, env).await.map(|()| ExitCode::SUCCESS);
             }
             Command::Healthcheck(args) => return Ok(healthcheck::run(args, &env).await),
+            Command::Loadgen(args) => {
+                return Ok(ExitCode::from(boutique_loadgen::run_and_report(args).await));
+            }
             Command::Catalog => Service::Catalog,
             Command::Currency => Service::Currency,
             Command::Payment => Service::Payment,

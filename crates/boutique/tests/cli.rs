@@ -109,6 +109,29 @@ async fn the_whole_shop_runs_answers_health_checks_and_stops_cleanly() {
 
     let addr = url.trim_start_matches("http://");
     assert!(healthcheck(&["--http", addr]));
+
+    // The upstream shopper, as the Kubernetes smoke Job runs it: every request must succeed.
+    let loadgen = Command::new(BOUTIQUE)
+        .args([
+            "loadgen",
+            "--requests",
+            "300",
+            "--users",
+            "4",
+            "--think-time",
+            "0",
+            "--max-failure-ratio",
+            "0",
+        ])
+        .args(["--report", "json", "--quiet"])
+        .env("FRONTEND_ADDR", addr)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&loadgen.stdout);
+    assert!(loadgen.status.success(), "loadgen failed: {text}");
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["requests"], 300, "{text}");
+    assert_eq!(report["failures"], 0, "{text}");
     // The storefront is not a gRPC server, and nothing listens on port 1.
     assert!(!healthcheck(&[addr, "--timeout", "1s"]));
     assert!(!healthcheck(&["--http", "127.0.0.1:1"]));

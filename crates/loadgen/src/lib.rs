@@ -25,8 +25,8 @@
 //!   time and spawn rate do not apply; `--users` bounds the connections, so
 //!   give it enough for `R x latency`.
 //!
-//! # Options (environment variable in brackets, upstream-compatible)
-//! - `--target URL|HOST:PORT` [`FRONTEND_ADDR`]: e.g. `frontend:80`, or
+//! # Options (environment variable and default in brackets, upstream-compatible)
+//! - `--target URL|HOST:PORT` [`FRONTEND_ADDR`, required]: e.g. `frontend:80`, or
 //!   `http://127.0.0.1:8080/base` with a `BASE_URL` prefix. Plain HTTP only.
 //! - `--users N` [`USERS`, 10]; `--spawn-rate R` users per second [`RATE`, 1].
 //! - `--duration D` (Go-style: `90s`, `2m30s`) and/or `--requests N` (exactly N

@@ -1,6 +1,6 @@
 //! Per-route counters and HDR latency histograms, and the final report.
 //!
-//! Workers send one [`Sample`] per finished request over a channel to a single
+//! Workers send one `Sample` per finished request over a channel to a single
 //! collector, so the histograms need no locks and exist once per route rather
 //! than once per simulated user (an HDR histogram is a few hundred KiB).
 
