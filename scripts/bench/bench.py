@@ -1,0 +1,516 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench/run.sh (standard library only).
+
+Subcommands:
+  freeport                        print a free TCP port on 127.0.0.1
+  grpc-bodies DIR                 write convert.bin and get_product.bin (gRPC-framed protobuf)
+  startup BIN RUNS SETTLE OUT     start `BIN all` RUNS times: ms to /_healthz, startup_ms, idle RSS
+  alone BIN RUNS SETTLE OUT       each service alone: ms to ready, idle RSS
+  measure --out F [--server PID] [--stdout F] -- CMD...
+                                  run CMD (a load generator); record its CPU (user+sys from
+                                  wait4, the same ticks as /proc/PID/stat utime+stime), and the
+                                  server's CPU (/proc/PID/stat) and VmRSS (sampled every 100 ms)
+                                  and VmHWM during the run
+  h2load-log LOG                  latency percentiles (ms) from an h2load --log-file, as JSON
+  report RAW_DIR JSON_OUT MD_OUT  medians, targets, results.json and BENCHMARKS.md
+
+Every process started here is killed by PID, also on errors and on SIGTERM.
+"""
+
+import glob
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+SERVICES = ["frontend", "checkout", "catalog", "currency", "payment", "shipping",
+            "email", "cart", "recommendation", "ad"]
+ADDR_VARS = ["PRODUCT_CATALOG_SERVICE_ADDR", "CURRENCY_SERVICE_ADDR", "CART_SERVICE_ADDR",
+             "RECOMMENDATION_SERVICE_ADDR", "SHIPPING_SERVICE_ADDR", "CHECKOUT_SERVICE_ADDR",
+             "AD_SERVICE_ADDR", "EMAIL_SERVICE_ADDR", "PAYMENT_SERVICE_ADDR"]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class Terminated(Exception):
+    pass
+
+
+def _on_term(_sig, _frame):
+    raise Terminated()
+
+
+signal.signal(signal.SIGTERM, _on_term)
+
+
+def freeport():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def status_kb(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+
+
+def http_ok(port, path="/_healthz", timeout=0.2):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                      "Connection: close\r\n\r\n".encode())
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def tcp_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_ready(proc, probe, limit_s=10.0):
+    """Polls every 2 ms; returns ms from spawn to the first successful probe."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        if proc.poll() is not None:
+            raise SystemExit(f"process exited with {proc.returncode} before it was ready")
+        if probe():
+            return (time.monotonic() - t0) * 1000
+        time.sleep(0.002)
+    raise SystemExit(f"not ready within {limit_s} s")
+
+
+def cmd_startup(binary, runs, settle, out):
+    results = []
+    for i in range(int(runs)):
+        port = freeport()
+        log = f"{out}.run{i}.log"
+        with open(log, "w") as logf:
+            proc = subprocess.Popen([binary, "all", "--listen", f"127.0.0.1:{port}"],
+                                    stdout=logf, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "LOG_FORMAT": "json"})
+            try:
+                ms = wait_ready(proc, lambda p=port: http_ok(p))
+                startup_ms = None
+                deadline = time.monotonic() + 2
+                while startup_ms is None and time.monotonic() < deadline:
+                    with open(log) as f:
+                        for line in f:
+                            if "Boutique is ready." in line:
+                                rec = json.loads(line)
+                                startup_ms = float((rec.get("fields", rec)).get("startup_ms"))
+                    time.sleep(0.01)
+                time.sleep(float(settle))
+                results.append({"healthz_ms": ms, "startup_ms": startup_ms,
+                                "idle_rss_kb": status_kb(proc.pid, "VmRSS")})
+            finally:
+                stop(proc)
+    with open(out, "w") as f:
+        json.dump(results, f)
+
+
+def cmd_alone(binary, runs, settle, out):
+    results = {}
+    for service in SERVICES:
+        results[service] = []
+        for _ in range(int(runs)):
+            port = freeport()
+            env = {**os.environ, "LISTEN_ADDR": "127.0.0.1", "PORT": str(port),
+                   "LOG_FORMAT": "json"}
+            for var in ADDR_VARS:
+                env[var] = "127.0.0.1:1"  # clients connect lazily
+            proc = subprocess.Popen([binary, service], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, env=env)
+            try:
+                probe = (lambda p=port: http_ok(p)) if service == "frontend" \
+                    else (lambda p=port: tcp_open(p))
+                ms = wait_ready(proc, probe)
+                time.sleep(float(settle))
+                results[service].append({"ready_ms": ms,
+                                         "idle_rss_kb": status_kb(proc.pid, "VmRSS")})
+            finally:
+                stop(proc)
+    with open(out, "w") as f:
+        json.dump(results, f)
+
+
+def cmd_measure(argv):
+    out = server = stdout = None
+    while argv and argv[0] != "--":
+        opt, val, argv = argv[0], argv[1], argv[2:]
+        if opt == "--out":
+            out = val
+        elif opt == "--server":
+            server = int(val)
+        elif opt == "--stdout":
+            stdout = val
+    cmd = argv[1:]
+    srv_t0 = cpu_ticks(server) if server else None
+    max_rss = 0
+    t0 = time.monotonic()
+    outf = open(stdout, "w") if stdout else None
+    proc = subprocess.Popen(cmd, stdout=outf or None)
+    status = rusage = None
+    try:
+        while True:
+            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if server:
+                max_rss = max(max_rss, status_kb(server, "VmRSS") or 0)
+            time.sleep(0.1)
+    finally:
+        if status is None:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+        if outf:
+            outf.close()
+    wall = time.monotonic() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    res = {"cmd": cmd, "exit": proc.returncode, "wall_s": wall,
+           "client_cpu_s": rusage.ru_utime + rusage.ru_stime}
+    res["client_cpu_pct_of_core"] = 100 * res["client_cpu_s"] / wall
+    res["client_cpu_pct_of_machine"] = res["client_cpu_pct_of_core"] / os.cpu_count()
+    if server:
+        srv_s = (cpu_ticks(server) - srv_t0) / CLK_TCK
+        res.update({"server_cpu_s": srv_s,
+                    "server_cpu_pct_of_core": 100 * srv_s / wall,
+                    "server_max_rss_kb": max_rss,
+                    "server_hwm_kb": status_kb(server, "VmHWM")})
+    with open(out, "w") as f:
+        json.dump(res, f)
+    sys.exit(proc.returncode)
+
+
+def cmd_grpc_bodies(directory):
+    def varint(n):
+        b = bytearray()
+        while True:
+            byte = n & 0x7F
+            n >>= 7
+            if n:
+                b.append(byte | 0x80)
+            else:
+                b.append(byte)
+                return bytes(b)
+
+    def field_bytes(num, data):
+        return varint(num << 3 | 2) + varint(len(data)) + data
+
+    def field_varint(num, value):
+        return varint(num << 3) + varint(value)
+
+    def frame(msg):
+        return b"\x00" + len(msg).to_bytes(4, "big") + msg
+
+    money = field_bytes(1, b"USD") + field_varint(2, 300) + field_varint(3, 500_000_000)
+    convert = field_bytes(1, money) + field_bytes(2, b"EUR")   # Convert(USD 300.50 -> EUR)
+    get_product = field_bytes(1, b"OLJCESPC7Z")                # GetProduct(OLJCESPC7Z)
+    for name, msg in (("convert.bin", convert), ("get_product.bin", get_product)):
+        with open(os.path.join(directory, name), "wb") as f:
+            f.write(frame(msg))
+
+
+def cmd_h2load_log(path):
+    # h2load --log-file: start (us since epoch) \t status \t duration (us)
+    durations = []
+    statuses = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3:
+                statuses[parts[1]] = statuses.get(parts[1], 0) + 1
+                durations.append(int(parts[2]) / 1000)
+    durations.sort()
+
+    def pct(p):
+        if not durations:
+            return None
+        return durations[min(len(durations) - 1, int(len(durations) * p / 100))]
+
+    print(json.dumps({"logged": len(durations), "http_status": statuses,
+                      "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
+                      "max_ms": durations[-1] if durations else None}))
+
+
+# ---------------------------------------------------------------- report
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def runs(raw, pattern):
+    return [load(p) for p in sorted(glob.glob(os.path.join(raw, pattern)))]
+
+
+def wrk_summary(raw, name):
+    rs = runs(raw, f"wrk-{name}-[0-9]*.json")
+    if not rs:
+        return None
+    out = {"runs": len(rs)}
+    for key in ("req_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "bytes_per_req"):
+        out[key] = med([r["wrk"][key] for r in rs])
+    out["errors"] = sum(r["wrk"]["errors"] for r in rs)
+    out["non_2xx_3xx"] = sum(r["wrk"]["non_2xx_3xx"] for r in rs)
+    for key in ("client_cpu_pct_of_core", "client_cpu_pct_of_machine",
+                "server_cpu_pct_of_core", "server_max_rss_kb", "server_hwm_kb"):
+        out[key] = med([r["measure"].get(key) for r in rs])
+    out["all_runs_req_per_s"] = [round(r["wrk"]["req_per_s"], 1) for r in rs]
+    return out
+
+
+def loadgen_summary(raw):
+    rs = runs(raw, "loadgen-*.json")
+    if not rs:
+        return None
+    rows = {}
+    for r in rs:
+        for row in r["report"]["routes"] + [r["report"]["aggregate"]]:
+            key = f'{row["method"]} {row["name"]}'.strip()
+            rows.setdefault(key, []).append(row)
+    out = {"runs": len(rs), "routes": {}}
+    for key, rlist in rows.items():
+        out["routes"][key] = {
+            "requests": med([x["requests"] for x in rlist]),
+            "failures": sum(x["failures"] for x in rlist),
+            "req_per_s": med([x["req_per_s"] for x in rlist]),
+            "p50_ms": med([x["latency_ms"]["p50"] for x in rlist]),
+            "p90_ms": med([x["latency_ms"]["p90"] for x in rlist]),
+            "p99_ms": med([x["latency_ms"]["p99"] for x in rlist]),
+        }
+    for key in ("client_cpu_pct_of_core", "client_cpu_pct_of_machine",
+                "server_cpu_pct_of_core", "server_max_rss_kb", "server_hwm_kb"):
+        out[key] = med([r["measure"].get(key) for r in rs])
+    return out
+
+
+def grpc_summary(raw, name):
+    rs = runs(raw, f"grpc-{name}-*.json")
+    if not rs:
+        return None
+    out = {"runs": len(rs), "check": rs[0].get("check")}
+    for key in ("req_per_s", "p50_ms", "p90_ms", "p99_ms", "data_bytes"):
+        out[key] = med([r[key] for r in rs])
+    out["failed"] = sum(r["failed"] for r in rs)
+    out["server_cpu_pct_of_core"] = med([r["measure"].get("server_cpu_pct_of_core") for r in rs])
+    out["client_cpu_pct_of_core"] = med([r["measure"].get("client_cpu_pct_of_core") for r in rs])
+    return out
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "n/a"
+    return f"{v:,.{digits}f}"
+
+
+def spread(x):
+    """The individual runs' req/s, when there were several."""
+    r = x.get("all_runs_req_per_s") or []
+    return f" (runs: {' / '.join(fmt(v) for v in r)})" if len(r) > 1 else ""
+
+
+def spread_pairs(x):
+    r = x.get("all_runs_req_per_s") or []
+    return f" (runs: {' / '.join(fmt(v / 2) for v in r)})" if len(r) > 1 else ""
+
+
+def verdict(value, limit, lower_is_better=True, unit=""):
+    if value is None:
+        return "n/a"
+    ok = value < limit if lower_is_better else value >= limit
+    if ok:
+        return "PASS"
+    if lower_is_better:
+        return f"MISS by {fmt(value - limit, 1)}{unit} (+{100 * (value - limit) / limit:.0f}%)"
+    return f"MISS by {fmt(limit - value, 0)}{unit} ({100 * (value - limit) / limit:.0f}%)"
+
+
+def cmd_report(raw, json_out, md_out):
+    meta = load(os.path.join(raw, "meta.json"))
+    startup = [x for r in runs(raw, "startup.json") for x in r]
+    alone = load(os.path.join(raw, "alone.json")) if os.path.exists(
+        os.path.join(raw, "alone.json")) else {}
+    res = {"meta": meta}
+    res["binary_bytes"] = meta["binary_bytes"]
+    res["startup"] = {
+        "runs": len(startup),
+        "healthz_ms": med([s["healthz_ms"] for s in startup]),
+        "startup_ms": med([s["startup_ms"] for s in startup]),
+        "idle_rss_kb": med([s["idle_rss_kb"] for s in startup]),
+    }
+    res["alone"] = {svc: {"ready_ms": med([x["ready_ms"] for x in xs]),
+                          "idle_rss_kb": med([x["idle_rss_kb"] for x in xs])}
+                    for svc, xs in alone.items()}
+    res["wrk"] = {n: wrk_summary(raw, n) for n in ("home", "home-eur", "product", "cart",
+                                                  "checkout", "ceiling")}
+    res["loadgen"] = loadgen_summary(raw)
+    res["grpc"] = {n: grpc_summary(raw, n) for n in ("convert", "getproduct")}
+    home, ceiling = res["wrk"]["home"], res["wrk"]["ceiling"]
+    res["shop_over_ceiling"] = (home["req_per_s"] / ceiling["req_per_s"]
+                                if home and ceiling and ceiling["req_per_s"] else None)
+    with open(json_out, "w") as f:
+        json.dump(res, f, indent=2)
+    with open(md_out, "w") as f:
+        f.write(render_md(res))
+
+
+def render_md(res):
+    m = res["meta"]
+    w = res["wrk"]
+    lg = res["loadgen"] or {"routes": {}}
+    mib = 1024
+    rows = []
+
+    def row(figure, value, target="", result=""):
+        rows.append(f"| {figure} | {value} | {target} | {result} |")
+
+    row("Release binary `target/release/boutique`",
+        f"{res['binary_bytes'] / 1e6:.1f} MB", "< 40 MB",
+        verdict(res["binary_bytes"] / 1e6, 40, unit=" MB"))
+    st = res["startup"]
+    row("`boutique all`: process start → `/_healthz` 200", f"{fmt(st['healthz_ms'], 1)} ms",
+        "every service ready < 1 s", verdict(st["healthz_ms"], 1000, unit=" ms"))
+    row("`boutique all`: `startup_ms` in the ready log line", f"{fmt(st['startup_ms'])} ms",
+        "< 1 s", verdict(st["startup_ms"], 1000, unit=" ms"))
+    slowest = max(res["alone"].items(), key=lambda kv: kv[1]["ready_ms"] or 0,
+                  default=(None, None))
+    if slowest[0]:
+        row(f"Slowest service alone, start → ready ({slowest[0]})",
+            f"{fmt(slowest[1]['ready_ms'], 1)} ms", "< 1 s",
+            verdict(slowest[1]["ready_ms"], 1000, unit=" ms"))
+    row("`boutique all` RSS idle", f"{fmt(st['idle_rss_kb'] / mib, 1)} MiB", "< 40 MiB",
+        verdict(st["idle_rss_kb"] / mib, 40, unit=" MiB"))
+    peak = max([x["server_max_rss_kb"] for x in (w["home"], w["product"]) if x] + [0])
+    hwm = max([x["server_hwm_kb"] for x in (w["home"], w["product"]) if x] + [0])
+    row("`boutique all` RSS under home/product load (max sampled / VmHWM)",
+        f"{fmt(peak / mib, 1)} / {fmt(hwm / mib, 1)} MiB", "< 120 MiB",
+        verdict(hwm / mib, 120, unit=" MiB"))
+    for name, label, p in (("home", "Home `/` (USD)", True),
+                           ("home-eur", "Home `/` in EUR (nine Convert calls)", False),
+                           ("product", "Product `/product/OLJCESPC7Z`", True),
+                           ("cart", "Cart `/cart` (3 items)", False)):
+        x = w[name]
+        if not x:
+            continue
+        row(f"{label}, wrk -c64: throughput", f"{fmt(x['req_per_s'])} req/s{spread(x)}",
+            "≥ 3,000 req/s" if p else "", verdict(x["req_per_s"], 3000, False, " req/s") if p else "")
+        row(f"{label}, wrk -c64: latency p50 / p90 / p99",
+            f"{fmt(x['p50_ms'], 1)} / {fmt(x['p90_ms'], 1)} / {fmt(x['p99_ms'], 1)} ms",
+            "p99 < 50 ms" if p else "", verdict(x["p99_ms"], 50, unit=" ms") if p else "")
+    x = w["checkout"]
+    if x:
+        # wrk's percentiles are wrong for pipelined requests (see TEMPLATE.md); the mean
+        # latency of a pair follows from Little's law: connections / pairs per second.
+        row("Checkout (add to cart + `POST /cart/checkout`, pipelined pairs), wrk -c64",
+            f"{fmt(x['req_per_s'] / 2)} checkouts/s{spread_pairs(x)}; mean pair latency "
+            f"{fmt(64 / (x['req_per_s'] / 2) * 1000, 1)} ms; 0 non-2xx/3xx")
+    x = w["ceiling"]
+    if x:
+        row("Ceiling: trivial axum `GET /`, same body size, wrk -c64",
+            f"{fmt(x['req_per_s'])} req/s{spread(x)}; p99 {fmt(x['p99_ms'], 1)} ms")
+    if res["shop_over_ceiling"] is not None:
+        row("Home page / ceiling", f"{100 * res['shop_over_ceiling']:.1f} %")
+    for key, label in (("GET /", "home"), ("GET /product/{id}", "product"),
+                       ("GET /cart", "cart"), ("POST /cart/checkout", "checkout"),
+                       ("Aggregated", "all routes")):
+        r = lg["routes"].get(key)
+        if r:
+            row(f"loadgen 64 users, think 0: {label} ({key})",
+                f"{fmt(r['req_per_s'])} req/s; p50 / p90 / p99 {fmt(r['p50_ms'], 1)} / "
+                f"{fmt(r['p90_ms'], 1)} / {fmt(r['p99_ms'], 1)} ms; {r['failures']} failures")
+    if lg.get("client_cpu_pct_of_machine") is not None:
+        row("`boutique loadgen` CPU while driving 64 users (think 0)",
+            f"{fmt(lg['client_cpu_pct_of_core'])} % of a core = "
+            f"{fmt(lg['client_cpu_pct_of_machine'])} % of the machine "
+            f"(shop: {fmt(lg['server_cpu_pct_of_core'])} % of a core)",
+            "< 33 % of the machine", verdict(lg["client_cpu_pct_of_machine"], 100 / 3, unit=" pts"))
+    if w["home"]:
+        row("`wrk` CPU while driving the home-page load",
+            f"{fmt(w['home']['client_cpu_pct_of_core'])} % of a core = "
+            f"{fmt(w['home']['client_cpu_pct_of_machine'])} % of the machine "
+            f"(shop: {fmt(w['home']['server_cpu_pct_of_core'])} % of a core)")
+    for name, label in (("convert", "gRPC `CurrencyService/Convert`"),
+                        ("getproduct", "gRPC `ProductCatalogService/GetProduct`")):
+        g = res["grpc"][name]
+        if g:
+            row(f"{label}, h2load -c16 -m10, service alone",
+                f"{fmt(g['req_per_s'])} calls/s; p50 / p90 / p99 {fmt(g['p50_ms'], 2)} / "
+                f"{fmt(g['p90_ms'], 2)} / {fmt(g['p99_ms'], 2)} ms; {g['failed']} failed")
+    alone = " · ".join(f"{svc} {fmt(v['idle_rss_kb'] / mib, 1)} MiB / {fmt(v['ready_ms'])} ms"
+                       for svc, v in res["alone"].items())
+
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "TEMPLATE.md")) as f:
+        template = f.read()
+    return (template
+            .replace("{{TABLE}}", "\n".join(["| Figure | Measured (median) | Target | Result |",
+                                             "|---|---|---|---|"] + rows))
+            .replace("{{ALONE}}", alone)
+            .replace("{{MACHINE}}", m["machine"])
+            .replace("{{DATE}}", m["date"])
+            .replace("{{COMMIT}}", m["commit"])
+            .replace("{{COMMAND}}", m["command"])
+            .replace("{{RUNS}}", str(m["runs"]))
+            .replace("{{LOAD}}", m["load"])
+            .replace("{{NOTES}}", m.get("notes", "")))
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    try:
+        if cmd == "freeport":
+            print(freeport())
+        elif cmd == "grpc-bodies":
+            cmd_grpc_bodies(*args)
+        elif cmd == "startup":
+            cmd_startup(*args)
+        elif cmd == "alone":
+            cmd_alone(*args)
+        elif cmd == "measure":
+            cmd_measure(args)
+        elif cmd == "h2load-log":
+            cmd_h2load_log(*args)
+        elif cmd == "report":
+            cmd_report(*args)
+        else:
+            raise SystemExit(f"unknown subcommand {cmd}")
+    except Terminated:
+        raise SystemExit(143)
+
+
+if __name__ == "__main__":
+    main()

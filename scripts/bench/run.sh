@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# Boutique benchmark harness: reproduces every figure in BENCHMARKS.md.
+#
+#   scripts/bench/run.sh            # BENCH_RUNS (default 3) runs of each figure, ~6 min on 2 cores
+#   scripts/bench/run.sh --quick    # one short run of each: a smoke test (CI); writes only
+#                                   # artifacts/bench-quick/ (results.json, BENCHMARKS.md), never BENCHMARKS.md
+#   scripts/bench/run.sh --report-only   # regenerate BENCHMARKS.md from artifacts/bench/raw (no measuring)
+#
+# The "Notes" section of BENCHMARKS.md comes from scripts/bench/NOTES.md (BENCH_NOTES_FILE to use
+# another file), the rest of the prose from scripts/bench/TEMPLATE.md. BENCH_SHARED_NOTE="..." adds
+# a remark on the machine's load (e.g. "machine shared with a podman build").
+#
+# Needs (Debian bookworm): cargo (rust-toolchain.toml), curl, python3, procps,
+#   apt-get install wrk nghttp2-client
+# It checks for them and says what to install; it installs nothing.
+#
+# Output: artifacts/bench/results.json, artifacts/bench/raw/*, and BENCHMARKS.md (regenerated
+# from scripts/bench/TEMPLATE.md). All traffic goes to 127.0.0.1; every load is bounded in time;
+# every process started here is stopped by PID, also on errors.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+cd "$ROOT"
+
+RUNS="${BENCH_RUNS:-3}"
+WRK_DURATION=10s
+WARMUP=3s
+GRPC_DURATION=10
+STARTUP_RUNS=$((RUNS > 5 ? RUNS : 5))
+QUICK=0
+REPORT_ONLY=0
+NOTES_FILE="${BENCH_NOTES_FILE:-$HERE/NOTES.md}"
+if [[ "${1:-}" == "--report-only" ]]; then
+  REPORT_ONLY=1
+elif [[ "${1:-}" == "--quick" ]]; then
+  QUICK=1
+  RUNS=1
+  WRK_DURATION=3s
+  WARMUP=1s
+  GRPC_DURATION=3
+  STARTUP_RUNS=2
+elif [[ $# -gt 0 ]]; then
+  echo "usage: $0 [--quick | --report-only]   (BENCH_RUNS=N for N runs per figure)" >&2
+  exit 64
+fi
+
+missing=()
+for tool in cargo curl python3 wrk h2load nghttp; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  echo "missing: ${missing[*]}" >&2
+  echo "install with: apt-get install -y wrk nghttp2-client curl python3 (cargo: rustup)" >&2
+  exit 69
+fi
+
+OUT="$ROOT/artifacts/bench"
+MD="$ROOT/BENCHMARKS.md"
+if ((QUICK)); then
+  OUT="$ROOT/artifacts/bench-quick"
+  MD="$OUT/BENCHMARKS.md"
+fi
+RAW="$OUT/raw"
+BENCH=(python3 "$HERE/bench.py")
+notes_text() { if [[ -f "$NOTES_FILE" ]]; then cat "$NOTES_FILE"; else echo "(none)"; fi; }
+if ((REPORT_ONLY)); then
+  [[ -f "$RAW/meta.json" ]] || { echo "no $RAW/meta.json: run the benchmarks first" >&2; exit 1; }
+  python3 - "$RAW/meta.json" "$(notes_text)" <<'PY'
+import json, sys
+meta = json.load(open(sys.argv[1]))
+meta["notes"] = sys.argv[2]
+json.dump(meta, open(sys.argv[1], "w"), indent=1)
+PY
+  "${BENCH[@]}" report "$RAW" "$OUT/results.json" "$MD"
+  echo "regenerated $MD from $RAW" >&2
+  exit 0
+fi
+WORK="$(mktemp -d)"
+rm -rf "$RAW"
+mkdir -p "$RAW"
+
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+stop_pid() {
+  local pid="$1"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+wait_http() { # URL: poll until 200, at most 10 s
+  local i
+  for i in $(seq 1000); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.01
+  done
+  echo "not ready: $1" >&2
+  return 1
+}
+
+wait_tcp() { # PORT
+  local i
+  for i in $(seq 1000); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.01
+  done
+  echo "port $1 not open" >&2
+  return 1
+}
+
+# ------------------------------------------------------------------ build
+log "building release"
+cargo build --release --locked -p boutique
+BIN="$ROOT/target/release/boutique"
+log "building the ceiling server"
+CARGO_TARGET_DIR="$ROOT/target/bench-ceiling" \
+  cargo build --release --locked --manifest-path "$HERE/ceiling/Cargo.toml"
+CEILING_BIN="$ROOT/target/bench-ceiling/release/bench-ceiling"
+
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ------------------------------------------------------------------ start-up and idle RSS
+log "start-up: $STARTUP_RUNS runs of boutique all"
+"${BENCH[@]}" startup "$BIN" "$STARTUP_RUNS" 1 "$RAW/startup.json"
+log "each service alone: $RUNS run(s) each"
+"${BENCH[@]}" alone "$BIN" "$RUNS" 1 "$RAW/alone.json"
+
+# ------------------------------------------------------------------ storefront under load
+SHOP_PORT="$("${BENCH[@]}" freeport)"
+SHOP="http://127.0.0.1:$SHOP_PORT"
+LOG_FORMAT=json "$BIN" all --listen "127.0.0.1:$SHOP_PORT" >"$WORK/shop.log" 2>&1 &
+SHOP_PID=$!
+PIDS+=("$SHOP_PID")
+wait_http "$SHOP/_healthz"
+sleep 1
+
+# A session whose cart holds three items, for the cart page.
+SESSION="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+COOKIE="shop_session-id=$SESSION"
+for product in OLJCESPC7Z 66VCHSJNUP 1YMWWN1N4O; do
+  curl -sf -o /dev/null -H "Cookie: $COOKIE" \
+    --data "product_id=$product&quantity=1" "$SHOP/cart"
+done
+curl -sf -H "Cookie: $COOKIE" "$SHOP/cart" >"$WORK/cart.html"
+if ! grep -q 'aria-label="Cart, 3 items"' "$WORK/cart.html"; then
+  echo "the cart page does not show the items added for session $SESSION" >&2
+  exit 1
+fi
+HOME_BYTES="$(curl -sf "$SHOP/" | wc -c)"
+curl -sf -H 'Cookie: shop_currency=EUR' "$SHOP/" >"$WORK/home-eur.html"
+if ! grep -q '€[0-9]' "$WORK/home-eur.html"; then
+  echo "the home page shows no EUR prices with shop_currency=EUR" >&2
+  exit 1
+fi
+log "home page is $HOME_BYTES bytes"
+
+wrk_script() { # NAME [EXTRA_LUA]: report.lua + optional extra, as one script
+  cat "$HERE/report.lua" ${2:+"$2"} >"$WORK/$1.lua"
+  echo "$WORK/$1.lua"
+}
+
+run_wrk() { # NAME SERVER_PID URL [wrk args...]
+  local name="$1" server="$2" url="$3" i script
+  shift 3
+  script="$(wrk_script "$name" "${LUA_EXTRA:-}")"
+  log "wrk $name: warm-up $WARMUP, then $RUNS x $WRK_DURATION"
+  wrk -t"${WRK_THREADS:-2}" -c64 -d"$WARMUP" -s "$script" "$@" "$url" >/dev/null
+  for i in $(seq "$RUNS"); do
+    "${BENCH[@]}" measure --out "$WORK/measure.json" --server "$server" \
+      --stdout "$WORK/wrk.txt" -- wrk -t"${WRK_THREADS:-2}" -c64 -d"$WRK_DURATION" --latency -s "$script" "$@" "$url"
+    python3 - "$WORK/wrk.txt" "$WORK/measure.json" "$RAW/wrk-$name-$i.json" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+line = next(l for l in text.splitlines() if l.startswith("WRKJSON "))
+wrk = json.loads(line[len("WRKJSON "):])
+json.dump({"wrk": wrk, "measure": json.load(open(sys.argv[2])), "text": text},
+          open(sys.argv[3], "w"), indent=1)
+if wrk["errors"] or wrk["non_2xx_3xx"] or not wrk["requests"]:
+    sys.exit(f"wrk saw errors or bad statuses:\n{text}")
+PY
+    log "  run $i: $(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))[\"wrk\"][\"req_per_s\"]), \"req/s\")" "$RAW/wrk-$name-$i.json")"
+  done
+}
+
+run_wrk home "$SHOP_PID" "$SHOP/"
+# The shop's default currency is USD, and USD prices need no Convert call; EUR converts
+# each of the nine prices on the home page, as a shopper abroad sees it.
+run_wrk home-eur "$SHOP_PID" "$SHOP/" -H 'Cookie: shop_currency=EUR'
+run_wrk product "$SHOP_PID" "$SHOP/product/OLJCESPC7Z"
+run_wrk cart "$SHOP_PID" "$SHOP/cart" -H "Cookie: $COOKIE"
+# Pipelined add+checkout pairs; wrk's percentiles are meaningless for them (see TEMPLATE.md).
+LUA_EXTRA="$HERE/checkout.lua" run_wrk checkout "$SHOP_PID" "$SHOP/"
+
+LOADGEN_DURATION="$WRK_DURATION"
+log "boutique loadgen: $RUNS x $LOADGEN_DURATION, 64 users, think time 0"
+for i in $(seq "$RUNS"); do
+  "${BENCH[@]}" measure --out "$WORK/measure.json" --server "$SHOP_PID" \
+    --stdout "$WORK/loadgen.json" -- "$BIN" loadgen --target "$SHOP" --users 64 \
+    --spawn-rate 1000 --think-time 0 --duration "$LOADGEN_DURATION" --report json --quiet
+  python3 - "$WORK/loadgen.json" "$WORK/measure.json" "$RAW/loadgen-$i.json" <<'PY'
+import json, sys
+json.dump({"report": json.load(open(sys.argv[1])), "measure": json.load(open(sys.argv[2]))},
+          open(sys.argv[3], "w"), indent=1)
+PY
+done
+stop_pid "$SHOP_PID"
+
+# ------------------------------------------------------------------ ceiling
+CEIL_PORT="$("${BENCH[@]}" freeport)"
+"$CEILING_BIN" "127.0.0.1:$CEIL_PORT" "$HOME_BYTES" >/dev/null &
+CEIL_PID=$!
+PIDS+=("$CEIL_PID")
+wait_http "http://127.0.0.1:$CEIL_PORT/"
+run_wrk ceiling "$CEIL_PID" "http://127.0.0.1:$CEIL_PORT/"
+stop_pid "$CEIL_PID"
+
+# ------------------------------------------------------------------ gRPC
+"${BENCH[@]}" grpc-bodies "$WORK"
+run_grpc() { # NAME SERVICE METHOD_PATH BODY
+  local name="$1" service="$2" path="$3" body="$4" port pid url i check
+  port="$("${BENCH[@]}" freeport)"
+  LISTEN_ADDR=127.0.0.1 PORT="$port" LOG_FORMAT=json "$BIN" "$service" >"$WORK/$service.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_tcp "$port"
+  url="http://127.0.0.1:$port$path"
+  nghttp -v -d "$body" -H 'content-type: application/grpc' -H 'te: trailers' "$url" \
+    >"$WORK/nghttp.txt" 2>&1 || true
+  if ! grep -aq 'grpc-status: 0' "$WORK/nghttp.txt" \
+    || ! grep -aqE 'recv DATA frame <length=([1-9][0-9]*)' "$WORK/nghttp.txt"; then
+    echo "gRPC check of $path failed (want grpc-status: 0 and a DATA frame):" >&2
+    cat "$WORK/nghttp.txt" >&2
+    exit 1
+  fi
+  check="$(grep -aoE 'grpc-status: [0-9]+|recv DATA frame <length=[0-9]+' "$WORK/nghttp.txt" | paste -sd ';')"
+  log "h2load $name: $check; $RUNS x ${GRPC_DURATION}s"
+  for i in $(seq "$RUNS"); do
+    "${BENCH[@]}" measure --out "$WORK/measure.json" --server "$pid" --stdout "$WORK/h2load.txt" -- \
+      h2load -t1 -c16 -m10 -D "$GRPC_DURATION" --warm-up-time=2 --log-file="$WORK/h2load.log" \
+      -d "$body" -H 'content-type: application/grpc' -H 'te: trailers' "$url"
+    "${BENCH[@]}" h2load-log "$WORK/h2load.log" >"$WORK/h2pct.json"
+    python3 - "$WORK/h2load.txt" "$WORK/measure.json" "$WORK/h2pct.json" "$check" \
+      "$RAW/grpc-$name-$i.json" <<'PY'
+import json, re, sys
+text = open(sys.argv[1]).read()
+rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", text).group(1))
+m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", text)
+data = int(re.search(r"\((\d+)\) data", text).group(1))
+pct = json.load(open(sys.argv[3]))
+res = {"req_per_s": rps, "done": int(m.group(3)), "succeeded": int(m.group(4)),
+       "failed": int(m.group(5)) + int(m.group(6)), "data_bytes": data,
+       "p50_ms": pct["p50_ms"], "p90_ms": pct["p90_ms"], "p99_ms": pct["p99_ms"],
+       "check": sys.argv[4], "measure": json.load(open(sys.argv[2])), "text": text}
+json.dump(res, open(sys.argv[5], "w"), indent=1)
+if res["failed"] or data == 0:
+    sys.exit(f"h2load: failed calls or no data:\n{text}")
+PY
+    log "  run $i: $(grep -o '[0-9.]* req/s' "$WORK/h2load.txt" | head -1)"
+  done
+  stop_pid "$pid"
+}
+run_grpc convert currency /hipstershop.CurrencyService/Convert "$WORK/convert.bin"
+run_grpc getproduct catalog /hipstershop.ProductCatalogService/GetProduct "$WORK/get_product.bin"
+
+# ------------------------------------------------------------------ report
+cpu_model="$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
+mem_gib="$(awk '/^MemTotal/{printf "%.1f", $2/1048576}' /proc/meminfo)"
+machine="$(nproc) cores ($cpu_model), $mem_gib GiB RAM, Linux $(uname -r)"
+load_note="load average (1/5/15 min) $LOAD_BEFORE before the measurements, $(cut -d' ' -f1-3 /proc/loadavg) after"
+if awk -v l="${LOAD_BEFORE%% *}" -v n="$(nproc)" 'BEGIN{exit !(l > 0.5 * n)}'; then
+  load_note+=" (a busy machine before the harness started: figures are noisy and low)"
+fi
+if [[ -n "${BENCH_SHARED_NOTE:-}" ]]; then load_note="$BENCH_SHARED_NOTE; $load_note"; fi
+command_line="scripts/bench/run.sh"
+((QUICK)) && command_line+=" --quick"
+[[ -n "${BENCH_RUNS:-}" ]] && command_line="BENCH_RUNS=$BENCH_RUNS $command_line"
+notes="$(notes_text)"
+commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+  commit+=" (with uncommitted changes)"
+fi
+python3 - "$RAW/meta.json" "$machine" "$load_note" "$commit" "$command_line" "$RUNS" "$QUICK" \
+  "$notes" "$BIN" "$HOME_BYTES" <<'PY'
+import json, os, sys, time
+out, machine, load, commit, command, runs, quick, notes, binary, home = sys.argv[1:]
+json.dump({"machine": machine, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "commit": commit, "command": command, "runs": int(runs), "quick": quick == "1",
+           "load": load, "notes": notes, "binary_bytes": os.path.getsize(binary),
+           "home_page_bytes": int(home)}, open(out, "w"), indent=1)
+PY
+"${BENCH[@]}" report "$RAW" "$OUT/results.json" "$MD"
+log "wrote $OUT/results.json and $MD"
