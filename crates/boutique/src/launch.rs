@@ -7,18 +7,29 @@ use boutique_platform::{ConfigError, Env, shutdown};
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-/// Every backend service the binary can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Every service the binary can run; each is also a subcommand (`boutique cart`),
+/// and the doc comments below are its `--help` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::Subcommand)]
 pub(crate) enum Service {
+    /// Product catalog (`hipstershop.ProductCatalogService`, port 3550).
     Catalog,
+    /// Currency conversion (`hipstershop.CurrencyService`, port 7000).
     Currency,
+    /// Card payments (`hipstershop.PaymentService`, port 50051).
     Payment,
+    /// Shipping quotes and tracking (`hipstershop.ShippingService`, port 50051).
     Shipping,
+    /// Order confirmation emails (`hipstershop.EmailService`, port 8080).
     Email,
+    /// Shopping carts (`hipstershop.CartService`, port 7070).
     Cart,
+    /// Product recommendations (`hipstershop.RecommendationService`, port 8080).
     Recommendation,
+    /// Contextual ads (`hipstershop.AdService`, port 9555).
     Ad,
+    /// Order placement (`hipstershop.CheckoutService`, port 5050).
     Checkout,
+    /// The storefront (HTTP, port 8080).
     Frontend,
 }
 

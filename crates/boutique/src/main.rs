@@ -35,26 +35,9 @@ struct Cli {
 enum Command {
     /// Run every service in one process on loopback (the default).
     All(shop::AllArgs),
-    /// Product catalog (`hipstershop.ProductCatalogService`, port 3550).
-    Catalog,
-    /// Currency conversion (`hipstershop.CurrencyService`, port 7000).
-    Currency,
-    /// Card payments (`hipstershop.PaymentService`, port 50051).
-    Payment,
-    /// Shipping quotes and tracking (`hipstershop.ShippingService`, port 50051).
-    Shipping,
-    /// Order confirmation emails (`hipstershop.EmailService`, port 8080).
-    Email,
-    /// Shopping carts (`hipstershop.CartService`, port 7070).
-    Cart,
-    /// Product recommendations (`hipstershop.RecommendationService`, port 8080).
-    Recommendation,
-    /// Contextual ads (`hipstershop.AdService`, port 9555).
-    Ad,
-    /// Order placement (`hipstershop.CheckoutService`, port 5050).
-    Checkout,
-    /// The storefront (HTTP, port 8080).
-    Frontend,
+    /// Run one service (`boutique catalog`, `boutique cart`, ...).
+    #[command(flatten)]
+    Run(Service),
     /// Drive load against a storefront, like upstream's Locust shopper.
     Loadgen(boutique_loadgen::Args),
     /// Ask a running service whether it is healthy (for container health checks).
@@ -81,31 +64,19 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let service = match cli
+        match cli
             .command
             .unwrap_or_else(|| Command::All(shop::AllArgs::default()))
         {
-            Command::All(args) => {
-                return shop::run_all(args, env).await.map(|()| ExitCode::SUCCESS);
-            }
-            Command::Healthcheck(args) => return Ok(healthcheck::run(args, &env).await),
+            Command::All(args) => shop::run_all(args, env).await.map(|()| ExitCode::SUCCESS),
+            Command::Run(service) => launch::run_one(service, env)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Healthcheck(args) => Ok(healthcheck::run(args, &env).await),
             Command::Loadgen(args) => {
-                return Ok(ExitCode::from(boutique_loadgen::run_and_report(args).await));
+                Ok(ExitCode::from(boutique_loadgen::run_and_report(args).await))
             }
-            Command::Catalog => Service::Catalog,
-            Command::Currency => Service::Currency,
-            Command::Payment => Service::Payment,
-            Command::Shipping => Service::Shipping,
-            Command::Email => Service::Email,
-            Command::Cart => Service::Cart,
-            Command::Recommendation => Service::Recommendation,
-            Command::Ad => Service::Ad,
-            Command::Checkout => Service::Checkout,
-            Command::Frontend => Service::Frontend,
-        };
-        launch::run_one(service, env)
-            .await
-            .map(|()| ExitCode::SUCCESS)
+        }
     });
     match result {
         Ok(code) => code,
