@@ -319,6 +319,44 @@ def loadgen_summary(raw):
     return out
 
 
+def compare_summary(raw, name):
+    """wrk and `boutique loadgen --page` on one page, runs interleaved (cmp-*-NAME-i)."""
+    ws = runs(raw, f"cmp-wrk-{name}-[0-9]*.json")
+    ls = runs(raw, f"cmp-loadgen-{name}-[0-9]*.json")
+    if not ws or not ls:
+        return None
+    out = {
+        "runs": min(len(ws), len(ls)),
+        "wrk_req_per_s": med([r["wrk"]["req_per_s"] for r in ws]),
+        "wrk_p99_ms": med([r["wrk"]["p99_ms"] for r in ws]),
+        "loadgen_req_per_s": med([r["report"]["aggregate"]["req_per_s"] for r in ls]),
+        "loadgen_p99_ms": med([r["report"]["aggregate"]["latency_ms"]["p99"] for r in ls]),
+        "loadgen_failures": sum(r["report"]["failures"] for r in ls),
+        "wrk_client_cpu_pct_of_core": med([r["measure"].get("client_cpu_pct_of_core") for r in ws]),
+        "loadgen_client_cpu_pct_of_core": med([r["measure"].get("client_cpu_pct_of_core")
+                                               for r in ls]),
+        # Run i of each ran back to back, so their ratio cancels most machine-load drift.
+        "run_ratios": [round(l["report"]["aggregate"]["req_per_s"] / w["wrk"]["req_per_s"], 3)
+                       for w, l in zip(ws, ls) if w["wrk"]["req_per_s"]],
+    }
+    # The verdict reads the median of the paired ratios, not the ratio of the medians.
+    out["ratio"] = med(out["run_ratios"])
+    return out
+
+
+def overhead_summary(raw):
+    """Server CPU per home-page request with metrics off and on, and the ratio."""
+    per_request = {}
+    for variant in ("metrics-off", "metrics-on"):
+        xs = runs(raw, f"overhead-{variant}-*.json")
+        if not xs:
+            return None
+        per_request[variant] = med([1e6 * x["measure"]["server_cpu_s"] / x["report"]["requests"]
+                                    for x in xs])
+    off, on = per_request["metrics-off"], per_request["metrics-on"]
+    return {"off_us": off, "on_us": on, "overhead": on / off - 1 if off else None}
+
+
 def grpc_summary(raw, name):
     rs = runs(raw, f"grpc-{name}-*.json")
     if not rs:
@@ -379,7 +417,9 @@ def cmd_report(raw, json_out, md_out):
     res["wrk"] = {n: wrk_summary(raw, n) for n in ("home", "home-eur", "product", "cart",
                                                   "checkout", "ceiling")}
     res["loadgen"] = loadgen_summary(raw)
+    res["compare"] = {n: compare_summary(raw, n) for n in ("home", "product")}
     res["grpc"] = {n: grpc_summary(raw, n) for n in ("convert", "getproduct")}
+    res["overhead"] = overhead_summary(raw)
     home, ceiling = res["wrk"]["home"], res["wrk"]["ceiling"]
     res["shop_over_ceiling"] = (home["req_per_s"] / ceiling["req_per_s"]
                                 if home and ceiling and ceiling["req_per_s"] else None)
@@ -421,7 +461,7 @@ def render_md(res):
         f"{fmt(peak / mib, 1)} / {fmt(hwm / mib, 1)} MiB", "< 120 MiB",
         verdict(hwm / mib, 120, unit=" MiB"))
     for name, label, p in (("home", "Home `/` (USD)", True),
-                           ("home-eur", "Home `/` in EUR (nine Convert calls)", False),
+                           ("home-eur", "Home `/` in EUR (nine prices converted)", False),
                            ("product", "Product `/product/OLJCESPC7Z`", True),
                            ("cart", "Cart `/cart` (3 items)", False)):
         x = w[name]
@@ -453,6 +493,20 @@ def render_md(res):
             row(f"loadgen 64 users, think 0: {label} ({key})",
                 f"{fmt(r['req_per_s'])} req/s; p50 / p90 / p99 {fmt(r['p50_ms'], 1)} / "
                 f"{fmt(r['p90_ms'], 1)} / {fmt(r['p99_ms'], 1)} ms; {r['failures']} failures")
+    for name, page in (("home", "/"), ("product", "/product/OLJCESPC7Z")):
+        c = (res.get("compare") or {}).get(name)
+        if not c:
+            continue
+        ratio = c["ratio"]
+        per_run = c["run_ratios"]
+        row(f"wrk vs `boutique loadgen --page {page}`, 64 connections / users, runs back to back",
+            f"wrk {fmt(c['wrk_req_per_s'])} req/s (p99 {fmt(c['wrk_p99_ms'], 1)} ms), "
+            f"loadgen {fmt(c['loadgen_req_per_s'])} req/s (p99 {fmt(c['loadgen_p99_ms'], 1)} ms, "
+            f"{c['loadgen_failures']} failures); loadgen / wrk = {fmt(ratio, 2)}"
+            + (f" (runs: {' / '.join(fmt(r, 2) for r in per_run)})" if len(per_run) > 1 else ""),
+            "within 15 %",
+            "n/a" if ratio is None else ("PASS" if abs(ratio - 1) <= 0.15
+                                         else f"MISS by {100 * (abs(ratio - 1) - 0.15):.0f} pts"))
     if lg.get("client_cpu_pct_of_machine") is not None:
         row("`boutique loadgen` CPU while driving 64 users (think 0)",
             f"{fmt(lg['client_cpu_pct_of_core'])} % of a core = "
@@ -464,6 +518,12 @@ def render_md(res):
             f"{fmt(w['home']['client_cpu_pct_of_core'])} % of a core = "
             f"{fmt(w['home']['client_cpu_pct_of_machine'])} % of the machine "
             f"(shop: {fmt(w['home']['server_cpu_pct_of_core'])} % of a core)")
+    o = res.get("overhead")
+    if o and o["overhead"] is not None:
+        row("Telemetry cost: shop CPU per home-page request at a fixed rate, "
+            "`ENABLE_METRICS=0` / as shipped (tracing off)",
+            f"{fmt(o['off_us'])} / {fmt(o['on_us'])} µs: {100 * o['overhead']:+.1f} %",
+            "< 10 %", verdict(100 * o["overhead"], 10, unit=" pts"))
     for name, label in (("convert", "gRPC `CurrencyService/Convert`"),
                         ("getproduct", "gRPC `ProductCatalogService/GetProduct`")):
         g = res["grpc"][name]

@@ -3,9 +3,11 @@
 
 use std::net::SocketAddr;
 
-use boutique_platform::{ConfigError, Env, shutdown};
+use boutique_platform::{ConfigError, Env, shutdown, telemetry::TelemetryHub};
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
+
+use crate::observe::{AdminAddr, Observability, flush};
 
 /// Every service the binary can run; each is also a subcommand (`boutique cart`),
 /// and the doc comments below are its `--help` line.
@@ -82,14 +84,22 @@ impl Service {
     }
 
     /// Reads the config from `env`, binds, and returns the serving future.
+    /// `alone` says this is the process's only service (so `OTEL_SERVICE_NAME`
+    /// may rename it).
     pub(crate) async fn launch(
         self,
         env: &Env,
         stop: CancellationToken,
+        hub: &TelemetryHub,
+        alone: bool,
     ) -> Result<Launched, LaunchError> {
+        let telemetry = hub
+            .service(self.name(), alone)
+            .map_err(|e| LaunchError::Failed(e.into()))?;
         macro_rules! launch {
             ($service:ident) => {{
-                let config = $service::Config::from_env(env)?;
+                let mut config = $service::Config::from_env(env)?;
+                config.telemetry = telemetry;
                 let app = $service::App::build(config)
                     .await
                     .map_err(|e| LaunchError::Failed(e.into()))?;
@@ -169,14 +179,21 @@ impl From<anyhow::Error> for LaunchError {
     }
 }
 
-/// `boutique <service>`: one service on its upstream port until SIGTERM/SIGINT.
+/// `boutique <service>`: one service on its upstream port until SIGTERM/SIGINT,
+/// with metrics on `ADMIN_PORT` (9464) of the same host.
 pub(crate) async fn run_one(service: Service, env: Env) -> Result<(), LaunchError> {
     let stop = CancellationToken::new();
-    let launched = service.launch(&env, stop.clone()).await?;
+    let host = env.listen_addr(0)?.ip();
+    let admin = AdminAddr::from_env(&env, host)?;
+    let (hub, admin) = Observability::start(&env, admin, &stop).await?.into_parts();
+    let launched = service.launch(&env, stop.clone(), &hub, true).await?;
     tracing::info!(service = service.name(), addr = %launched.addr, "Started.");
     let serve = tokio::spawn(launched.serve);
     shutdown::signal().await;
     stop.cancel();
-    serve.await.map_err(|e| LaunchError::Failed(e.into()))??;
+    let served = serve.await.map_err(|e| LaunchError::Failed(e.into()));
+    flush(hub).await;
+    admin.await.map_err(|e| LaunchError::Failed(e.into()))?;
+    served??;
     Ok(())
 }

@@ -7,6 +7,7 @@
 
 mod healthcheck;
 mod launch;
+mod observe;
 mod shop;
 
 use std::process::ExitCode;
@@ -51,7 +52,13 @@ fn main() -> ExitCode {
         Ok(log) => log,
         Err(error) => return config_error(&error),
     };
-    telemetry::init(&log);
+    // Lines written outside any service's calls name the process's service.
+    let process = match &cli.command {
+        Some(Command::Run(service)) => service.name(),
+        Some(Command::Loadgen(_)) => "loadgen",
+        _ => "boutique",
+    };
+    telemetry::init(&log, process);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

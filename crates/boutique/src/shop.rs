@@ -17,7 +17,10 @@ use boutique_platform::{ConfigError, Env, config::parse_service_addr, shutdown};
 use futures::future::try_join_all;
 use tokio_util::sync::CancellationToken;
 
-use crate::launch::{LaunchError, Service};
+use crate::{
+    launch::{LaunchError, Service},
+    observe::{AdminAddr, Observability, flush},
+};
 
 /// The storefront's default port, as upstream.
 const FRONTEND_PORT: u16 = 8080;
@@ -32,6 +35,10 @@ pub(crate) struct AllArgs {
     /// `--use cart=127.0.0.1:7070` or `--use cartservice=10.0.0.5:7070`. Repeatable.
     #[arg(long = "use", value_name = "SERVICE=HOST:PORT", value_parser = parse_external)]
     external: Vec<(Service, String)>,
+    /// Where every service's metrics are served, on `/metrics` [default: 127.0.0.1 and
+    /// `ADMIN_PORT` (9464), or a free port if 9464 is taken and `ADMIN_PORT` is unset].
+    #[arg(long, value_name = "IP:PORT")]
+    admin: Option<SocketAddr>,
 }
 
 fn parse_external(text: &str) -> Result<(Service, String), String> {
@@ -50,6 +57,15 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
     let started = Instant::now();
     let stop = CancellationToken::new();
     let frontend_listen = frontend_listen(&args, &env)?;
+    let admin = match args.admin {
+        Some(addr) => AdminAddr {
+            addr,
+            explicit: true,
+        },
+        None => AdminAddr::from_env(&env, IpAddr::V4(Ipv4Addr::LOCALHOST))?,
+    };
+    let admin = Observability::start(&env, admin, &stop).await?;
+    let metrics_url = format!("http://{}/metrics", admin.admin_addr);
     let external: HashMap<Service, String> = args.external.into_iter().collect();
 
     // Backends listen on loopback only: `boutique all` is for one machine.
@@ -70,7 +86,9 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
         } else {
             env.clone()
         };
-        let launched = service.launch(&service_env, stop.clone()).await?;
+        let launched = service
+            .launch(&service_env, stop.clone(), &admin.hub, false)
+            .await?;
         // Services started later find this one through its upstream variable.
         env = env.with(service.addr_var(), launched.addr.to_string());
         tracing::info!(service = service.name(), addr = %launched.addr, "Started.");
@@ -81,10 +99,12 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
         browsable(frontend_listen, &running),
         env.get("BASE_URL").unwrap_or("")
     );
-    tracing::info!(services = running.len(), startup_ms = started.elapsed().as_millis(), url = %shop_url, "Boutique is ready.");
+    tracing::info!(services = running.len(), startup_ms = started.elapsed().as_millis(), url = %shop_url, metrics = %metrics_url, "Boutique is ready.");
     // The one line a person needs: where to shop. On stderr, so stdout stays
     // pure JSON lines when logs are collected.
-    eprintln!("Boutique is open at {shop_url}  (Ctrl-C to stop)");
+    eprintln!("Boutique is open at {shop_url}  (metrics: {metrics_url}; Ctrl-C to stop)");
+    let (hub, admin) = admin.into_parts();
+    let admin = tokio::spawn(admin);
 
     let serving = try_join_all(
         running
@@ -92,18 +112,29 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
             .map(|launched| tokio::spawn(launched.serve)),
     );
     tokio::pin!(serving);
-    tokio::select! {
+    let outcome = tokio::select! {
         // A service that stops on its own is a failure: take the rest down too.
         result = &mut serving => {
             stop.cancel();
-            result.map_err(|e| LaunchError::Failed(e.into()))?.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
-            return Err(LaunchError::Failed(anyhow::anyhow!("a service stopped unexpectedly")));
+            result
+                .map_err(|e| LaunchError::Failed(e.into()))
+                .and_then(|results| Ok(results.into_iter().collect::<anyhow::Result<Vec<()>>>()?))
+                .and_then(|_| Err(LaunchError::Failed(anyhow::anyhow!("a service stopped unexpectedly"))))
         }
-        () = shutdown::signal() => stop.cancel(),
-    }
-    for result in serving.await.map_err(|e| LaunchError::Failed(e.into()))? {
-        result?;
-    }
+        () = shutdown::signal() => {
+            stop.cancel();
+            serving
+                .await
+                .map_err(|e| LaunchError::Failed(e.into()))
+                .and_then(|results| Ok(results.into_iter().collect::<anyhow::Result<Vec<()>>>()?))
+                .map(|_| ())
+        }
+    };
+    // The services have drained: their last spans can go out now.
+    flush(hub).await;
+    let admin = admin.await.map_err(|e| LaunchError::Failed(e.into()))?;
+    outcome?;
+    admin.map_err(|e| LaunchError::Failed(e.into()))?;
     tracing::info!("Boutique stopped.");
     Ok(())
 }

@@ -2,93 +2,13 @@
 //! the shop, answers health checks and exits cleanly on Ctrl-C; `--use` swaps
 //! in a service that runs elsewhere; bad configuration exits with code 64.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::process::{Command, Stdio};
 
-use boutique_testkit::{free_port, wait_for_port};
+use boutique_testkit::free_port;
 
-const BOUTIQUE: &str = env!("CARGO_BIN_EXE_boutique");
+mod support;
 
-/// A running `boutique` process, interrupted (as by Ctrl-C) when dropped.
-struct Running {
-    child: Child,
-}
-
-impl Running {
-    /// Starts `boutique all` and waits for its "ready" log event, which names the shop's URL.
-    fn all(extra: &[&str], env: &[(&str, &str)]) -> (Self, String) {
-        let mut child = Command::new(BOUTIQUE)
-            .args(["all", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .envs(env.iter().copied())
-            .env("LOG_FORMAT", "json")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let ready = loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(30))
-                .expect("boutique all logs that it is ready");
-            if line.contains("Boutique is ready.") {
-                break line;
-            }
-        };
-        let url = ready
-            .split("\"url\":\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_else(|| panic!("no url in {ready:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        (Self { child }, url)
-    }
-
-    fn one(service: &str, port: u16, env: &[(&str, &str)]) -> Self {
-        let child = Command::new(BOUTIQUE)
-            .arg(service)
-            .env("LISTEN_ADDR", "127.0.0.1")
-            .env("PORT", port.to_string())
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30)).unwrap();
-        Self { child }
-    }
-
-    /// Ctrl-C, then the exit status.
-    fn interrupt(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-INT", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{BOUTIQUE, Running};
 
 fn healthcheck(args: &[&str]) -> bool {
     Command::new(BOUTIQUE)
@@ -102,7 +22,8 @@ fn healthcheck(args: &[&str]) -> bool {
 
 #[tokio::test]
 async fn the_whole_shop_runs_answers_health_checks_and_stops_cleanly() {
-    let (shop, url) = Running::all(&[], &[]);
+    let shop = Running::all(&[], &[]);
+    let url = shop.url.clone();
     let home = reqwest::get(format!("{url}/")).await.unwrap();
     assert_eq!(home.status(), 200);
     assert!(home.text().await.unwrap().contains("Sunglasses"));
@@ -153,7 +74,7 @@ async fn a_service_that_runs_elsewhere_replaces_the_built_in_one() {
     )
     .unwrap();
     let catalog_port = free_port();
-    let catalog = Running::one(
+    let mut catalog = Running::one(
         "catalog",
         catalog_port,
         &[("PRODUCT_CATALOG_FILE", catalog_file.to_str().unwrap())],
@@ -161,7 +82,8 @@ async fn a_service_that_runs_elsewhere_replaces_the_built_in_one() {
     assert!(healthcheck(&[&format!("127.0.0.1:{catalog_port}")]));
 
     let external = format!("productcatalogservice=127.0.0.1:{catalog_port}");
-    let (shop, url) = Running::all(&["--use", &external], &[]);
+    let shop = Running::all(&["--use", &external], &[]);
+    let url = shop.url.clone();
     let home = reqwest::get(format!("{url}/"))
         .await
         .unwrap()
@@ -178,7 +100,7 @@ async fn a_service_that_runs_elsewhere_replaces_the_built_in_one() {
     );
 
     assert!(shop.interrupt().success());
-    assert!(catalog.interrupt().success());
+    assert!(support::interrupt(&mut catalog).success());
 }
 
 #[test]

@@ -24,6 +24,13 @@
 //!   latency instead of silently not being sent (coordinated omission). Think
 //!   time and spawn rate do not apply; `--users` bounds the connections, so
 //!   give it enough for `R x latency`.
+//! - **Single page** (`--page PATH`, repeatable): instead of the shopper's task
+//!   mix, each user GETs the given paths in turn (user i starts at path
+//!   i mod n), with its own cookie jar. This is what `wrk -cN URL` does, so
+//!   both tools can be run on the same page and their figures compared
+//!   (`scripts/bench/run.sh` does). With `--page`, think time defaults to `0`
+//!   and every user starts at once, like wrk's connections; an explicit
+//!   `--think-time` or `--spawn-rate` still applies. Combines with `--rate`.
 //!
 //! # Options (environment variable and default in brackets, upstream-compatible)
 //! - `--target URL|HOST:PORT` [`FRONTEND_ADDR`, required]: e.g. `frontend:80`, or
@@ -34,6 +41,7 @@
 //!   upstream's Deployment. A second signal abandons requests in flight.
 //! - `--think-time MIN..MAX` (`1s..10s`; one value for a fixed time; `0` for none).
 //! - `--rate R`: open-loop mode at R requests per second.
+//! - `--page PATH` (repeatable): single-page mode, e.g. `--page /product/OLJCESPC7Z`.
 //! - `--timeout D` per request, redirects included (60s, as Locust).
 //! - `--max-failure-ratio F` (0.0): the run fails (exit status 1) when
 //!   `failures / requests` exceeds F, or when no request finished at all.
@@ -58,6 +66,7 @@ use std::{
 };
 
 use boutique_platform::config::parse_go_duration;
+use clap::builder::ArgPredicate;
 
 pub use crate::stats::{Latency, Report, RouteStats};
 
@@ -73,8 +82,14 @@ pub struct Args {
     /// Simulated users; in open-loop mode, concurrent connections.
     #[arg(long, env = "USERS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub users: u32,
-    /// Users started per second (closed loop).
-    #[arg(long, env = "RATE", default_value_t = 1.0, value_parser = positive_f64)]
+    /// Users started per second (closed loop); with `--page`, all at once.
+    #[arg(
+        long,
+        env = "RATE",
+        default_value_t = 1.0,
+        default_value_if("page", ArgPredicate::IsPresent, Some(ALL_AT_ONCE)),
+        value_parser = positive_f64
+    )]
     pub spawn_rate: f64,
     /// Stop after this long (Go-style: `60s`, `2m30s`).
     #[arg(long, value_parser = parse_go_duration)]
@@ -82,12 +97,23 @@ pub struct Args {
     /// Stop after exactly this many requests.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: Option<u64>,
-    /// Pause between a user's tasks, drawn uniformly: `MIN..MAX`, one value, or `0`.
-    #[arg(long, default_value = "1s..10s", value_parser = parse_think_time, value_name = "MIN..MAX")]
+    /// Pause between a user's tasks, drawn uniformly: `MIN..MAX`, one value, or `0`
+    /// (the default with `--page`).
+    #[arg(
+        long,
+        default_value = "1s..10s",
+        default_value_if("page", ArgPredicate::IsPresent, Some("0")),
+        value_parser = parse_think_time,
+        value_name = "MIN..MAX"
+    )]
     pub think_time: ThinkTime,
     /// Open-loop mode: send this many requests per second on a fixed schedule.
     #[arg(long, value_parser = positive_f64, value_name = "REQ_PER_S")]
     pub rate: Option<f64>,
+    /// Single-page mode: GET only this path below the target (repeatable:
+    /// users take the paths in turn), like wrk, instead of the shopper's tasks.
+    #[arg(long = "page", value_name = "PATH", value_parser = parse_page)]
+    pub page: Vec<String>,
     /// Per-request timeout, redirects included.
     #[arg(long, default_value = "60s", value_parser = parse_go_duration)]
     pub timeout: Duration,
@@ -119,6 +145,7 @@ impl Args {
                 max: Duration::from_secs(10),
             },
             rate: None,
+            page: Vec::new(),
             timeout: Duration::from_secs(60),
             max_failure_ratio: 0.0,
             report: ReportFormat::Text,
@@ -244,6 +271,25 @@ fn parse_think_time(text: &str) -> Result<ThinkTime, String> {
     Ok(ThinkTime { min, max })
 }
 
+/// `--page`'s spawn rate: users per second high enough that all start at once.
+const ALL_AT_ONCE: &str = "1000000";
+
+/// A path below the target: starts with `/` (a query is fine), no fragment,
+/// no whitespace, so it names exactly the page wrk would be given.
+fn parse_page(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') || text.starts_with("//") {
+        return Err(format!(
+            "{text:?}: a path below the target must start with one '/'"
+        ));
+    }
+    if text.contains('#') || text.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "{text:?}: no fragment or whitespace in a page path"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 fn positive_f64(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() && value > 0.0 => Ok(value),
@@ -306,6 +352,38 @@ mod tests {
         assert_eq!(args.rate, None);
         // The URL form drops the default port.
         assert_eq!(base_url(&args.target).unwrap(), "http://frontend");
+    }
+
+    #[test]
+    fn page_mode_defaults_to_no_think_time_and_all_users_at_once() {
+        let args = parse(&["--target", "x:1", "--page", "/", "--page", "/product/X?a=1"]).unwrap();
+        assert_eq!(args.page, ["/", "/product/X?a=1"]);
+        assert_eq!(args.think_time.max, Duration::ZERO);
+        assert!(args.spawn_rate >= 1e6);
+        // Explicit values still win.
+        let args = parse(&[
+            "--target",
+            "x:1",
+            "--page",
+            "/",
+            "--think-time",
+            "1s",
+            "--spawn-rate",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(args.think_time.min, Duration::from_secs(1));
+        assert_eq!(args.spawn_rate, 2.0);
+        for bad in ["cart", "//evil.example/", "/a b", "/#x", ""] {
+            assert!(
+                parse(&["--target", "x:1", "--page", bad]).is_err(),
+                "{bad:?}"
+            );
+        }
+        // Without --page, the shopper's defaults hold.
+        let args = parse(&["--target", "x:1"]).unwrap();
+        assert!(args.page.is_empty());
+        assert_eq!(args.think_time.max, Duration::from_secs(10));
     }
 
     #[test]

@@ -77,6 +77,14 @@ pub(crate) async fn run(args: Args) -> Result<Report, Error> {
         .collect::<Result<Vec<_>, _>>()?;
     let seed = args.seed.unwrap_or_else(|| rand::rng().next_u64());
     let this_year = fake::this_year();
+    // `--page` paths name report rows (`Route::Page`'s `&'static str`, so rows
+    // stay `Copy` keys); leaking them once per run costs a few bytes per path.
+    let pages: Option<Arc<[&'static str]>> = (!args.page.is_empty()).then(|| {
+        args.page
+            .iter()
+            .map(|path| &*Box::leak(path.clone().into_boxed_str()))
+            .collect()
+    });
 
     let started = Instant::now();
     let (samples, received) = mpsc::unbounded_channel();
@@ -102,10 +110,11 @@ pub(crate) async fn run(args: Args) -> Result<Report, Error> {
 
     let mut users: Vec<JoinHandle<()>> = Vec::with_capacity(clients.len());
     for (index, client) in clients.into_iter().enumerate() {
-        let shopper = Shopper::new(
-            StdRng::seed_from_u64(seed.wrapping_add(index as u64)),
-            this_year,
-        );
+        let rng = StdRng::seed_from_u64(seed.wrapping_add(index as u64));
+        let shopper = match &pages {
+            Some(paths) => Shopper::pages(rng, Arc::clone(paths), index),
+            None => Shopper::new(rng, this_year),
+        };
         let shared = Arc::clone(&shared);
         users.push(match args.rate {
             Some(rate) => tokio::spawn(open_loop_user(shared, shopper, client, rate)),

@@ -74,6 +74,15 @@ pub struct Shopper {
     rng: StdRng,
     queue: VecDeque<Planned>,
     this_year: i32,
+    /// `--page` mode: only these paths, in turn, from `next_page`.
+    pages: Option<Pages>,
+}
+
+/// The fixed paths of `--page` mode and where this user is in them.
+#[derive(Debug)]
+struct Pages {
+    paths: std::sync::Arc<[&'static str]>,
+    next: usize,
 }
 
 /// What comes next for a shopper.
@@ -92,13 +101,39 @@ impl Shopper {
             rng,
             queue: VecDeque::with_capacity(3),
             this_year,
+            pages: None,
         };
         shopper.plan(Task::Index);
         shopper
     }
 
+    /// A user that only GETs `paths` (at least one), in turn, starting with
+    /// `paths[start % len]` so that users spread over the paths: `--page`
+    /// mode, a wrk-like single-page load (no `on_start`, no task mix). Each
+    /// request is a new task, so a think time, if any, comes between requests.
+    pub fn pages(rng: StdRng, paths: std::sync::Arc<[&'static str]>, start: usize) -> Self {
+        Self {
+            rng,
+            queue: VecDeque::new(),
+            this_year: 0,
+            pages: Some(Pages { paths, next: start }),
+        }
+    }
+
     /// The next request to make.
     pub fn next_request(&mut self) -> Next {
+        if let Some(pages) = &mut self.pages
+            && !pages.paths.is_empty()
+        {
+            let index = pages.next % pages.paths.len();
+            pages.next = pages.next.wrapping_add(1);
+            let path = pages.paths[index];
+            let route = Route::Page {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                path,
+            };
+            return Next::NewTask(Planned::get(route, path));
+        }
         if let Some(planned) = self.queue.pop_front() {
             return Next::Request(planned);
         }

@@ -28,10 +28,18 @@ pub enum Route {
     ViewCart,
     /// `POST /cart/checkout`
     Checkout,
+    /// `GET` of a fixed path (`--page`): its own row, named by the path.
+    Page {
+        /// Its place among the `--page` paths, so rows keep that order.
+        index: u32,
+        /// The path.
+        path: &'static str,
+    },
 }
 
 impl Route {
-    /// Every route, in report order.
+    /// Every route of the shopper's task mix, in report order (`--page`
+    /// rows follow them).
     pub const ALL: [Route; 6] = [
         Route::Home,
         Route::SetCurrency,
@@ -44,7 +52,7 @@ impl Route {
     /// `GET` or `POST`.
     pub fn method(self) -> &'static str {
         match self {
-            Route::Home | Route::Product | Route::ViewCart => "GET",
+            Route::Home | Route::Product | Route::ViewCart | Route::Page { .. } => "GET",
             Route::SetCurrency | Route::AddToCart | Route::Checkout => "POST",
         }
     }
@@ -57,6 +65,7 @@ impl Route {
             Route::Product => "/product/{id}",
             Route::AddToCart | Route::ViewCart => "/cart",
             Route::Checkout => "/cart/checkout",
+            Route::Page { path, .. } => path,
         }
     }
 }

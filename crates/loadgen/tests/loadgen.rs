@@ -487,3 +487,32 @@ async fn json_report_parses_with_ordered_percentiles() {
         assert!(row.req_per_s > 0.0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_mode_gets_only_the_given_pages_like_wrk() {
+    let (addr, shop) = start(Shop::default()).await;
+    let mut args = args(&addr);
+    args.users = 4;
+    args.requests = Some(400);
+    args.page = vec!["/product/OLJCESPC7Z".to_owned(), "/cart".to_owned()];
+    let report = boutique_loadgen::run(args).await.unwrap();
+
+    assert_eq!(report.requests, 400);
+    assert_eq!(report.failures, 0, "{}", report.to_text());
+    // One row per page, named by its path; nothing of the shopper's mix.
+    let names: Vec<&str> = report.routes.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["/product/OLJCESPC7Z", "/cart"]);
+    let product = route(&report, "GET", "/product/OLJCESPC7Z").requests;
+    let cart = route(&report, "GET", "/cart").requests;
+    assert_eq!(product + cart, 400);
+    // Users take the pages in turn, so the split is even (to within the
+    // requests in flight when the budget ran out).
+    assert!(product.abs_diff(cart) <= 4, "{product} vs {cart}");
+    // The server saw exactly those requests: no on_start home page, no redirects.
+    assert_eq!(shop.seen("GET /product/{id}"), product);
+    assert_eq!(shop.seen("GET /cart"), cart);
+    assert_eq!(shop.seen("GET /"), 0);
+    assert_eq!(shop.handled.load(Ordering::SeqCst), 400);
+    // Still one cookie jar per user.
+    assert_eq!(shop.sessions_minted.load(Ordering::SeqCst), 4);
+}

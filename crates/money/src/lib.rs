@@ -89,6 +89,13 @@ impl Money {
         &self.currency_code
     }
 
+    /// The amount as a float, for telemetry only (dashboards, span
+    /// attributes): never compute with it, since it rounds.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn approximate(&self) -> f64 {
+        self.units as f64 + f64::from(self.nanos) / 1e9
+    }
+
     /// Whole units.
     pub fn units(&self) -> i64 {
         self.units

@@ -1,46 +1,34 @@
 //! What every downstream call inherits from the incoming call: the caller's
-//! deadline and the W3C trace context.
+//! deadline.
 //!
-//! Upstream's checkout lost both on its currency calls (`context.TODO()`), so
-//! a shopper who gave up still had work done on their behalf and the traces
-//! broke apart. Here the deadline is read once from `grpc-timeout` and every
-//! downstream call gets what is left of it; `traceparent`, `tracestate` and
-//! `baggage` are copied verbatim onto every call.
+//! Upstream's checkout lost it on its currency calls (`context.TODO()`), so a
+//! shopper who gave up still had work done on their behalf. Here the deadline
+//! is read once from `grpc-timeout` and every downstream call gets what is
+//! left of it. (The W3C trace context and baggage travel by themselves: the
+//! server layer makes them the handler's current context and
+//! [`crate::telemetry::grpc::TracedChannel`] puts them on every call.)
 
 use std::{future::Future, time::Duration};
 
 use tokio::time::Instant;
-use tonic::{
-    Request, Response, Status,
-    metadata::{AsciiMetadataValue, MetadataMap},
-};
+use tonic::{Request, Response, Status, metadata::MetadataMap};
 
-/// The trace metadata passed through unchanged.
-pub const TRACE_KEYS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
-
-/// The deadline and trace headers of one incoming call.
+/// The deadline of one incoming call.
 #[derive(Debug, Clone)]
 pub struct CallContext {
     /// When the caller stops waiting; `None` if it set no deadline.
     deadline: Option<Instant>,
     /// How long one call may take when the caller set no deadline.
     default_timeout: Duration,
-    /// Trace headers to forward, in [`TRACE_KEYS`] order.
-    trace: Vec<(&'static str, AsciiMetadataValue)>,
 }
 
 impl CallContext {
-    /// Reads the deadline and trace headers of an incoming call.
+    /// Reads the deadline of an incoming call.
     pub fn from_metadata(metadata: &MetadataMap, default_timeout: Duration) -> Self {
         let deadline = caller_timeout(metadata).map(|timeout| Instant::now() + timeout);
-        let trace = TRACE_KEYS
-            .iter()
-            .filter_map(|&key| Some((key, metadata.get(key)?.clone())))
-            .collect();
         Self {
             deadline,
             default_timeout,
-            trace,
         }
     }
 
@@ -62,9 +50,8 @@ impl CallContext {
         }
     }
 
-    /// Calls `service` with `message`, carrying the deadline and trace
-    /// headers, and gives up when the time runs out even if the other side
-    /// never answers.
+    /// Calls `service` with `message`, carrying the deadline, and gives up
+    /// when the time runs out even if the other side never answers.
     pub async fn call<M, R, F>(
         &self,
         service: &str,
@@ -78,9 +65,6 @@ impl CallContext {
         let mut request = Request::new(message);
         // Tells the callee our deadline, so it can give up too.
         request.set_timeout(timeout);
-        for (key, value) in &self.trace {
-            request.metadata_mut().insert(*key, value.clone());
-        }
         match tokio::time::timeout(timeout, send(request)).await {
             Ok(reply) => reply.map(Response::into_inner),
             Err(_) => Err(Status::deadline_exceeded(format!(
@@ -135,15 +119,10 @@ mod tests {
     }
 
     #[test]
-    fn reads_deadline_and_trace_headers() {
+    fn reads_the_deadline() {
         let mut metadata = MetadataMap::new();
         metadata.insert("grpc-timeout", "2S".parse().unwrap());
-        metadata.insert("traceparent", "00-abc-def-01".parse().unwrap());
-        metadata.insert("baggage", "k=v".parse().unwrap());
-        metadata.insert("authorization", "secret".parse().unwrap());
         let context = CallContext::from_metadata(&metadata, Duration::from_secs(9));
-        let keys: Vec<&str> = context.trace.iter().map(|(k, _)| *k).collect();
-        assert_eq!(keys, ["traceparent", "baggage"]);
         let timeout = context.next_timeout("x").unwrap();
         assert!(timeout <= Duration::from_secs(2) && timeout > Duration::from_secs(1));
 

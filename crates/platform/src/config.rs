@@ -129,7 +129,8 @@ impl Env {
     }
 }
 
-fn parse_flag(value: &str) -> Result<bool, String> {
+/// `1/true/yes/on` or `0/false/no/off`, any case.
+pub fn parse_flag(value: &str) -> Result<bool, String> {
     match value.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),

@@ -14,11 +14,17 @@ use tonic::{
     body::Body,
     server::NamedService,
     service::Routes,
-    transport::{Channel, Endpoint, Server, server::TcpIncoming},
+    transport::{Endpoint, Server, server::TcpIncoming},
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-use crate::config::{ConfigError, parse_service_addr};
+use crate::{
+    config::{ConfigError, parse_service_addr},
+    telemetry::{
+        Telemetry,
+        grpc::{ServerLayer, TracedChannel},
+    },
+};
 
 /// How long in-flight calls may run after shutdown starts. Kubernetes' default
 /// termination grace is 30 s; staying well inside it leaves time to flush telemetry.
@@ -42,7 +48,7 @@ pub enum ServerError {
 /// A bound gRPC server with health and reflection, ready to run.
 #[derive(Debug)]
 pub struct GrpcServer {
-    name: &'static str,
+    telemetry: Telemetry,
     listener: TcpListener,
     local_addr: SocketAddr,
     routes: Routes,
@@ -52,8 +58,9 @@ pub struct GrpcServer {
 }
 
 impl GrpcServer {
-    /// Binds `addr` for the service called `name` (used in logs).
-    pub async fn bind(name: &'static str, addr: SocketAddr) -> Result<Self, ServerError> {
+    /// Binds `addr` for `telemetry`'s service, whose name the logs, spans and
+    /// metrics of every call carry.
+    pub async fn bind(telemetry: &Telemetry, addr: SocketAddr) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
@@ -74,7 +81,7 @@ impl GrpcServer {
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?);
         Ok(Self {
-            name,
+            telemetry: telemetry.clone(),
             listener,
             local_addr,
             routes,
@@ -127,7 +134,7 @@ impl GrpcServer {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServerError> {
         let Self {
-            name,
+            telemetry,
             listener,
             local_addr,
             routes,
@@ -140,11 +147,13 @@ impl GrpcServer {
                 .set_service_status(service, ServingStatus::Serving)
                 .await;
         }
+        let name = telemetry.service();
         tracing::info!(service = name, addr = %local_addr, "Serving gRPC.");
 
         let stop = CancellationToken::new();
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         let serve = Server::builder()
+            .layer(ServerLayer::new(telemetry))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned());
         tokio::pin!(serve, shutdown);
@@ -178,15 +187,21 @@ impl GrpcServer {
 }
 
 /// A channel to another service that connects on first use, so a service can
-/// start before its dependencies (as upstream's do) and reconnects after they restart.
-pub fn lazy_channel(var: &str, addr: &str) -> Result<Channel, ConfigError> {
+/// start before its dependencies (as upstream's do) and reconnects after they
+/// restart; every call through it is traced and counted for `telemetry`'s service.
+pub fn lazy_channel(
+    var: &str,
+    addr: &str,
+    telemetry: &Telemetry,
+) -> Result<TracedChannel, ConfigError> {
     let host_port = parse_service_addr(addr).map_err(|e| ConfigError::new(var, addr, e))?;
     let endpoint = Endpoint::from_shared(format!("http://{host_port}"))
         .map_err(|e| ConfigError::new(var, addr, e))?;
-    Ok(endpoint
+    let channel = endpoint
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         // A ceiling for callers that set no deadline of their own.
         .timeout(Duration::from_secs(30))
-        .connect_lazy())
+        .connect_lazy();
+    Ok(TracedChannel::new(channel, telemetry.clone()))
 }

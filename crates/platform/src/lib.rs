@@ -8,8 +8,11 @@
 //!   downstream call.
 //! - [`error`]: the one mapping from service errors to `tonic::Status`.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
-//! - [`telemetry`]: logging through `tracing`.
+//! - [`telemetry`]: logs, Prometheus metrics and OpenTelemetry traces, with
+//!   the layers that record every inbound and outbound call.
+//! - [`admin`]: the admin port serving `/metrics`.
 
+pub mod admin;
 pub mod call;
 pub mod config;
 pub mod error;
@@ -22,3 +25,4 @@ pub mod testing;
 pub use config::{ConfigError, Env};
 pub use error::RpcError;
 pub use grpc::GrpcServer;
+pub use telemetry::Telemetry;

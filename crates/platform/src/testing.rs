@@ -69,3 +69,68 @@ impl Drop for TestServer {
         self.stop.cancel();
     }
 }
+
+/// The value of the sample `name` whose labels are exactly `labels` (in any
+/// order) in a Prometheus text exposition; `None` when there is no such sample.
+pub fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut wanted: Vec<(String, String)> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    wanted.sort();
+    exposition.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?;
+        let (labels, value) = match rest.strip_prefix('{') {
+            Some(rest) => {
+                let (labels, value) = rest.rsplit_once("} ")?;
+                (parse_labels(labels)?, value)
+            }
+            None => (Vec::new(), rest.strip_prefix(' ')?),
+        };
+        (labels == wanted).then(|| value.trim().parse().ok())?
+    })
+}
+
+/// `a="1",b="x\"y"` as sorted pairs, unescaping `\\`, `\"` and `\n`.
+fn parse_labels(text: &str) -> Option<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once("=\"")?;
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = loop {
+            match chars.next()? {
+                (_, '\\') => match chars.next()?.1 {
+                    'n' => value.push('\n'),
+                    other => value.push(other),
+                },
+                (at, '"') => break at,
+                (_, c) => value.push(c),
+            }
+        };
+        pairs.push((key.to_owned(), value));
+        rest = after[end + 1..].trim_start_matches(',');
+    }
+    pairs.sort();
+    Some(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_samples_whatever_the_label_order() {
+        let text =
+            "# TYPE x counter\nx{b=\"2\",a=\"say \\\"hi\\\", ok\"} 3\nx_total 4\nx{a=\"1\"} 5\n";
+        assert_eq!(
+            sample(text, "x", &[("a", "say \"hi\", ok"), ("b", "2")]),
+            Some(3.0)
+        );
+        assert_eq!(sample(text, "x", &[("a", "1")]), Some(5.0));
+        assert_eq!(sample(text, "x_total", &[]), Some(4.0));
+        assert_eq!(sample(text, "x", &[("a", "2")]), None);
+        assert_eq!(sample(text, "x", &[]), None);
+    }
+}

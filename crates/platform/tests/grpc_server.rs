@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use boutique_platform::{GrpcServer, testing::TestServer};
+use boutique_platform::{GrpcServer, Telemetry, testing::TestServer};
 use boutique_proto::{
     Ad, AdRequest, AdResponse,
     ad_service_client::AdServiceClient,
@@ -44,7 +44,7 @@ impl AdService for Gate {
 }
 
 async fn start(gate: Gate, grace: Duration) -> TestServer {
-    let server = GrpcServer::bind("test", "127.0.0.1:0".parse().unwrap())
+    let server = GrpcServer::bind(&Telemetry::detached("test"), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
         .add_service(AdServiceServer::new(gate))

@@ -1,10 +1,11 @@
 //! Real servers for tests, started on loopback by the test itself.
 //!
-//! Where users run Redis or an SMTP relay, our tests use the real thing. When
-//! the program is not installed, [`find_program`] decides: on a developer
-//! machine the test is skipped and says so on stderr; with `CI=true` the test
-//! fails, so CI can never pass by skipping.
+//! Where users run Redis, an SMTP relay or Prometheus, our tests use the real
+//! thing. When the program is not installed, [`find_program`] decides: on a
+//! developer machine the test is skipped and says so on stderr; with `CI=true`
+//! the test fails, so CI can never pass by skipping.
 
+pub mod prometheus;
 pub mod redis;
 pub mod smtp;
 

@@ -24,7 +24,7 @@ mod handlers;
 
 use std::{future::Future, net::SocketAddr};
 
-use boutique_platform::{ConfigError, Env, GrpcServer, grpc::ServerError};
+use boutique_platform::{ConfigError, Env, GrpcServer, Telemetry, grpc::ServerError};
 use boutique_proto::ad_service_server::AdServiceServer;
 
 pub use ads::{AdEntry, FALLBACK_COUNT, INVENTORY, ads_for_key, select_ads};
@@ -38,12 +38,16 @@ pub const DEFAULT_PORT: u16 = 9555;
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
+    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
+    /// the binary hands over the process's.
+    pub telemetry: Telemetry,
 }
 
 impl Config {
     /// Reads `PORT` and `LISTEN_ADDR`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
+            telemetry: Telemetry::detached("ad"),
             listen: env.listen_addr(DEFAULT_PORT)?,
         })
     }
@@ -58,7 +62,7 @@ pub struct App {
 impl App {
     /// Binds the listener; the service answers once [`App::run_until`] runs.
     pub async fn build(config: Config) -> Result<Self, ServerError> {
-        let server = GrpcServer::bind("ad", config.listen)
+        let server = GrpcServer::bind(&config.telemetry, config.listen)
             .await?
             .add_service(AdServiceServer::new(handlers::Ads));
         Ok(Self { server })

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use boutique_platform::RpcError;
+use boutique_platform::{
+    RpcError, Telemetry,
+    telemetry::trace::{KeyValue, annotate, attr},
+};
 use boutique_proto::{
     AddItemRequest, Cart as CartReply, CartItem, Empty, EmptyCartRequest, GetCartRequest,
     cart_service_server::CartService,
@@ -15,11 +18,12 @@ use crate::store::{CartStore, MAX_LINE_QUANTITY, StoreError};
 #[derive(Debug, Clone)]
 pub(crate) struct Cart {
     store: Arc<dyn CartStore>,
+    telemetry: Telemetry,
 }
 
 impl Cart {
-    pub(crate) fn new(store: Arc<dyn CartStore>) -> Self {
-        Self { store }
+    pub(crate) fn new(store: Arc<dyn CartStore>, telemetry: Telemetry) -> Self {
+        Self { store, telemetry }
     }
 }
 
@@ -29,10 +33,15 @@ impl CartService for Cart {
         let request = request.into_inner();
         validate_user(&request.user_id)?;
         let item = validate_item(request.item.as_ref())?;
+        annotate([
+            KeyValue::new(attr::PRODUCT_ID, item.product_id.clone()),
+            KeyValue::new(attr::QUANTITY, i64::from(item.quantity)),
+        ]);
         self.store
             .add_item(&request.user_id, &item.product_id, item.quantity)
             .await
             .map_err(rpc_error)?;
+        self.telemetry.metrics().cart_item_added();
         tracing::debug!(product_id = %item.product_id, quantity = item.quantity, "Added to cart.");
         Ok(Response::new(Empty {}))
     }

@@ -51,7 +51,7 @@ pub mod store;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use boutique_platform::{
-    ConfigError, Env, GrpcServer, config::parse_go_duration, grpc::ServerError,
+    ConfigError, Env, GrpcServer, Telemetry, config::parse_go_duration, grpc::ServerError,
 };
 use boutique_proto::cart_service_server::CartServiceServer;
 
@@ -84,6 +84,9 @@ pub enum Backend {
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
+    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
+    /// the binary hands over the process's.
+    pub telemetry: Telemetry,
     /// The store (`REDIS_ADDR`).
     pub backend: Backend,
     /// Idle expiry of a cart (`CART_TTL`); `None` keeps carts forever.
@@ -104,6 +107,7 @@ impl Config {
             .parse_with("CART_TTL", parse_go_duration)?
             .unwrap_or(DEFAULT_TTL);
         Ok(Self {
+            telemetry: Telemetry::detached("cart"),
             listen: env.listen_addr(DEFAULT_PORT)?,
             backend,
             ttl: (!ttl.is_zero()).then_some(ttl),
@@ -172,9 +176,12 @@ impl App {
 
     /// Like [`App::build`] with a store chosen by the caller.
     pub async fn with_store(config: Config, store: Arc<dyn CartStore>) -> Result<Self, StartError> {
-        let server = GrpcServer::bind("cart", config.listen)
+        let server = GrpcServer::bind(&config.telemetry, config.listen)
             .await?
-            .add_service(CartServiceServer::new(handlers::Cart::new(store.clone())));
+            .add_service(CartServiceServer::new(handlers::Cart::new(
+                store.clone(),
+                config.telemetry.clone(),
+            )));
         Ok(Self {
             server,
             store,

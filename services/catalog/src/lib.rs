@@ -29,7 +29,7 @@ mod handlers;
 use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
 
 use boutique_platform::{
-    ConfigError, Env, GrpcServer, config::parse_go_duration, grpc::ServerError,
+    ConfigError, Env, GrpcServer, Telemetry, config::parse_go_duration, grpc::ServerError,
 };
 use boutique_proto::product_catalog_service_server::ProductCatalogServiceServer;
 
@@ -50,6 +50,9 @@ pub const EXTRA_LATENCY_VAR: &str = "EXTRA_LATENCY";
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
+    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
+    /// the binary hands over the process's.
+    pub telemetry: Telemetry,
     /// The products to serve (`PRODUCT_CATALOG_FILE`, or the built-in ones).
     pub catalog: Catalog,
     /// Waited before every RPC (`EXTRA_LATENCY`).
@@ -70,6 +73,7 @@ impl Config {
             None => embedded_catalog(),
         };
         Ok(Self {
+            telemetry: Telemetry::detached("catalog"),
             listen,
             catalog,
             extra_latency,
@@ -95,7 +99,7 @@ impl App {
             catalog: config.catalog,
             extra_latency: config.extra_latency,
         };
-        let server = GrpcServer::bind("productcatalog", config.listen)
+        let server = GrpcServer::bind(&config.telemetry, config.listen)
             .await?
             .add_service(ProductCatalogServiceServer::new(service));
         Ok(Self { server })

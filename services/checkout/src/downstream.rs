@@ -7,6 +7,7 @@ use std::{
 };
 
 use boutique_platform::RpcError;
+use boutique_platform::telemetry::grpc::TracedChannel;
 use boutique_proto::{
     Empty, cart_service_client::CartServiceClient, currency_service_client::CurrencyServiceClient,
     email_service_client::EmailServiceClient, payment_service_client::PaymentServiceClient,
@@ -14,19 +15,18 @@ use boutique_proto::{
     shipping_service_client::ShippingServiceClient,
 };
 use tokio::time::Instant;
-use tonic::transport::Channel;
 
 use boutique_platform::call::CallContext;
 
 /// Clients for every dependency. Cloning is cheap: they share channels.
 #[derive(Debug, Clone)]
 pub(crate) struct Clients {
-    pub(crate) cart: CartServiceClient<Channel>,
-    pub(crate) catalog: ProductCatalogServiceClient<Channel>,
-    pub(crate) currency: CurrencyServiceClient<Channel>,
-    pub(crate) shipping: ShippingServiceClient<Channel>,
-    pub(crate) payment: PaymentServiceClient<Channel>,
-    pub(crate) email: EmailServiceClient<Channel>,
+    pub(crate) cart: CartServiceClient<TracedChannel>,
+    pub(crate) catalog: ProductCatalogServiceClient<TracedChannel>,
+    pub(crate) currency: CurrencyServiceClient<TracedChannel>,
+    pub(crate) shipping: ShippingServiceClient<TracedChannel>,
+    pub(crate) payment: PaymentServiceClient<TracedChannel>,
+    pub(crate) email: EmailServiceClient<TracedChannel>,
 }
 
 /// How long the supported-currency list is trusted. The list only changes
@@ -52,7 +52,7 @@ impl SupportedCurrencies {
     /// `INVALID_ARGUMENT` unless the currency service supports `code`.
     pub(crate) async fn check(
         &self,
-        client: &CurrencyServiceClient<Channel>,
+        client: &CurrencyServiceClient<TracedChannel>,
         calls: &CallContext,
         code: &str,
     ) -> Result<(), RpcError> {
@@ -79,7 +79,7 @@ impl SupportedCurrencies {
 
     async fn fetch(
         &self,
-        client: &CurrencyServiceClient<Channel>,
+        client: &CurrencyServiceClient<TracedChannel>,
         calls: &CallContext,
     ) -> Result<Arc<HashSet<String>>, RpcError> {
         let mut client = client.clone();

@@ -3,8 +3,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use boutique_platform::RpcError;
-use boutique_platform::call::CallContext;
+use boutique_platform::{
+    RpcError,
+    call::CallContext,
+    telemetry::{
+        CheckoutStage,
+        trace::{KeyValue, annotate, attr, in_current_context},
+    },
+};
 use boutique_proto::{
     PlaceOrderRequest, PlaceOrderResponse, checkout_service_server::CheckoutService,
 };
@@ -40,11 +46,27 @@ impl CheckoutService for CheckoutHandler {
         request: Request<PlaceOrderRequest>,
     ) -> Result<Response<PlaceOrderResponse>, Status> {
         let calls = CallContext::from_metadata(request.metadata(), self.call_timeout);
-        let explicit_key = idempotency_key(request.metadata())?;
-        let request = validate(request.into_inner())?;
+        let invalid = |error: RpcError| {
+            self.checkout
+                .telemetry
+                .metrics()
+                .checkout_failed(CheckoutStage::Validation);
+            error
+        };
+        let explicit_key = idempotency_key(request.metadata()).map_err(invalid)?;
+        let request = validate(request.into_inner()).map_err(invalid)?;
+        annotate([KeyValue::new(attr::USER_CURRENCY, request.currency.clone())]);
         self.currencies
             .check(&self.checkout.clients.currency, &calls, &request.currency)
-            .await?;
+            .await
+            .map_err(|error| {
+                let stage = match error {
+                    RpcError::InvalidArgument(_) => CheckoutStage::Validation,
+                    _ => CheckoutStage::Currency,
+                };
+                self.checkout.telemetry.metrics().checkout_failed(stage);
+                error
+            })?;
 
         let fingerprint = self.fingerprinter.request(&request);
         let key = match &explicit_key {
@@ -62,9 +84,11 @@ impl CheckoutService for CheckoutHandler {
         // The order runs in its own task: if the caller hangs up mid-way, the
         // order still reaches a recorded state and its outcome is kept for
         // the retry, instead of being dropped between charge and shipment.
-        let order = tokio::spawn(self.checkout.clone().place(slot, attempt))
-            .await
-            .map_err(RpcError::internal)??;
+        let order = tokio::spawn(in_current_context(
+            self.checkout.clone().place(slot, attempt),
+        ))
+        .await
+        .map_err(RpcError::internal)??;
         Ok(Response::new(PlaceOrderResponse { order: Some(order) }))
     }
 }

@@ -49,7 +49,7 @@ mod validate;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use boutique_platform::{ConfigError, Env, GrpcServer, grpc::ServerError};
+use boutique_platform::{ConfigError, Env, GrpcServer, Telemetry, grpc::ServerError};
 use boutique_proto::{
     cart_service_client::CartServiceClient, checkout_service_server::CheckoutServiceServer,
     currency_service_client::CurrencyServiceClient, email_service_client::EmailServiceClient,
@@ -58,7 +58,6 @@ use boutique_proto::{
     shipping_service_client::ShippingServiceClient,
 };
 
-pub use boutique_platform::call::TRACE_KEYS;
 pub use handlers::IDEMPOTENCY_KEY;
 pub use idempotency::DEFAULT_WINDOW as DEFAULT_IDEMPOTENCY_WINDOW;
 pub use store::{
@@ -89,6 +88,9 @@ pub const EMAIL_ADDR_VAR: &str = "EMAIL_SERVICE_ADDR";
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
+    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
+    /// the binary hands over the process's.
+    pub telemetry: Telemetry,
     /// `CART_SERVICE_ADDR`.
     pub cart_addr: String,
     /// `PRODUCT_CATALOG_SERVICE_ADDR`.
@@ -114,6 +116,7 @@ impl Config {
     /// the first one missing or malformed is named in the error.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
+            telemetry: Telemetry::detached("checkout"),
             listen: env.listen_addr(DEFAULT_PORT)?,
             cart_addr: env.require_service_addr(CART_ADDR_VAR)?,
             catalog_addr: env.require_service_addr(CATALOG_ADDR_VAR)?,
@@ -159,30 +162,43 @@ impl App {
     ) -> Result<Self, BuildError> {
         use boutique_platform::grpc::lazy_channel;
         let clients = downstream::Clients {
-            cart: CartServiceClient::new(lazy_channel(CART_ADDR_VAR, &config.cart_addr)?),
+            cart: CartServiceClient::new(lazy_channel(
+                CART_ADDR_VAR,
+                &config.cart_addr,
+                &config.telemetry,
+            )?),
             catalog: ProductCatalogServiceClient::new(lazy_channel(
                 CATALOG_ADDR_VAR,
                 &config.catalog_addr,
+                &config.telemetry,
             )?),
             currency: CurrencyServiceClient::new(lazy_channel(
                 CURRENCY_ADDR_VAR,
                 &config.currency_addr,
+                &config.telemetry,
             )?),
             shipping: ShippingServiceClient::new(lazy_channel(
                 SHIPPING_ADDR_VAR,
                 &config.shipping_addr,
+                &config.telemetry,
             )?),
             payment: PaymentServiceClient::new(lazy_channel(
                 PAYMENT_ADDR_VAR,
                 &config.payment_addr,
+                &config.telemetry,
             )?),
-            email: EmailServiceClient::new(lazy_channel(EMAIL_ADDR_VAR, &config.email_addr)?),
+            email: EmailServiceClient::new(lazy_channel(
+                EMAIL_ADDR_VAR,
+                &config.email_addr,
+                &config.telemetry,
+            )?),
         };
         let handler = handlers::CheckoutHandler {
             checkout: Arc::new(place::Checkout {
                 clients,
                 orders: orders.clone(),
                 node_id: rand::random(),
+                telemetry: config.telemetry.clone(),
             }),
             currencies: Arc::new(downstream::SupportedCurrencies::new(
                 downstream::CURRENCY_LIST_TTL,
@@ -191,7 +207,7 @@ impl App {
             fingerprinter: Arc::new(idempotency::Fingerprinter::new()),
             call_timeout: config.call_timeout,
         };
-        let server = GrpcServer::bind("checkout", config.listen)
+        let server = GrpcServer::bind(&config.telemetry, config.listen)
             .await?
             .add_service(CheckoutServiceServer::new(handler));
         Ok(Self { server, orders })

@@ -17,8 +17,14 @@
 use std::sync::Arc;
 
 use boutique_money::{Money, MoneyError};
-use boutique_platform::RpcError;
-use boutique_platform::call::CallContext;
+use boutique_platform::{
+    RpcError, Telemetry,
+    call::CallContext,
+    telemetry::{
+        CheckoutStage,
+        trace::{KeyValue, annotate, attr},
+    },
+};
 use boutique_proto::{
     Address, CartItem, ChargeRequest, CreditCardInfo, CurrencyConversionRequest, EmptyCartRequest,
     GetCartRequest, GetProductRequest, GetQuoteRequest, OrderItem, OrderResult,
@@ -47,6 +53,7 @@ pub(crate) struct Checkout {
     /// The node part of this process's UUIDv1 order ids: random, so ids
     /// reveal no hardware address.
     pub(crate) node_id: [u8; 6],
+    pub(crate) telemetry: Telemetry,
 }
 
 /// One PlaceOrder request, validated and keyed.
@@ -95,7 +102,32 @@ enum ChargeFailure {
     Uncertain(String),
 }
 
+/// A failure and the step of PlaceOrder it happened in, for
+/// `boutique_checkout_failures_total`.
+#[derive(Debug)]
+struct Staged {
+    stage: CheckoutStage,
+    error: RpcError,
+}
+
+/// Tags an error with its stage.
+trait AtStage<T> {
+    fn at(self, stage: CheckoutStage) -> Result<T, Staged>;
+}
+
+impl<T> AtStage<T> for Result<T, RpcError> {
+    fn at(self, stage: CheckoutStage) -> Result<T, Staged> {
+        self.map_err(|error| Staged { stage, error })
+    }
+}
+
 impl Checkout {
+    /// Counts a failed PlaceOrder at `stage` and passes the error on.
+    fn failed(&self, stage: CheckoutStage, error: RpcError) -> RpcError {
+        self.telemetry.metrics().checkout_failed(stage);
+        error
+    }
+
     /// Places the order held by `slot`'s key, or replays the outcome a
     /// previous identical request got.
     pub(crate) async fn place(
@@ -119,17 +151,26 @@ impl Checkout {
             return entry.outcome.replay();
         }
 
-        let cart = self.get_cart(&calls, &request.user_id).await?;
+        let cart = self
+            .get_cart(&calls, &request.user_id)
+            .await
+            .map_err(|e| self.failed(CheckoutStage::Cart, e))?;
         let contents = cart_contents(&cart);
         if !explicit_key && let Some(entry) = slot.recent().filter(|e| e.is_retry_with(&contents)) {
             tracing::info!("Answered a retried order with the earlier outcome.");
             return entry.outcome.replay();
         }
         if cart.is_empty() {
-            return Err(RpcError::FailedPrecondition("cart is empty".to_owned()));
+            return Err(self.failed(
+                CheckoutStage::Validation,
+                RpcError::FailedPrecondition("cart is empty".to_owned()),
+            ));
         }
 
-        let priced = self.price(&calls, &cart, &request).await?;
+        let priced = self
+            .price(&calls, &cart, &request)
+            .await
+            .map_err(|staged| self.failed(staged.stage, staged.error))?;
         let order_id = Uuid::now_v1(&self.node_id).to_string();
         self.orders
             .insert(OrderRecord::pending(
@@ -144,7 +185,12 @@ impl Checkout {
             ))
             .await
             // Without a record we must not charge: the order could be lost.
-            .map_err(|e| RpcError::Unavailable(format!("order store: {e}")))?;
+            .map_err(|e| {
+                self.failed(
+                    CheckoutStage::Store,
+                    RpcError::Unavailable(format!("order store: {e}")),
+                )
+            })?;
 
         // Everything from here on is kept for retries only once money may
         // have moved.
@@ -158,7 +204,13 @@ impl Checkout {
             });
         };
 
-        let transaction_id = match self.charge(&calls, &priced.total, &request.card).await {
+        let charged = self.charge(&calls, &priced.total, &request.card).await;
+        if charged.is_err() {
+            self.telemetry
+                .metrics()
+                .checkout_failed(CheckoutStage::Payment);
+        }
+        let transaction_id = match charged {
             Ok(id) => id,
             Err(ChargeFailure::Declined(status)) => {
                 let reason = status.message().to_owned();
@@ -207,6 +259,9 @@ impl Checkout {
         let tracking_id = match self.ship(&calls, &request.address, &cart).await {
             Ok(id) => id,
             Err(status) => {
+                self.telemetry
+                    .metrics()
+                    .checkout_failed(CheckoutStage::Shipping);
                 let reason = format!("shipping: {}", status.message());
                 tracing::error!(
                     order_id = %order_id,
@@ -301,6 +356,21 @@ impl Checkout {
             lines = priced.lines.len(),
             "Placed order."
         );
+        self.telemetry
+            .metrics()
+            .order_placed(&request.currency, priced.total.approximate());
+        annotate([
+            KeyValue::new(attr::ORDER_ID, order_id.clone()),
+            KeyValue::new(attr::TRACKING_ID, tracking_id.clone()),
+            KeyValue::new(attr::TRANSACTION_ID, transaction_id.clone()),
+            KeyValue::new(
+                attr::ITEM_COUNT,
+                i64::try_from(priced.lines.len()).unwrap_or(i64::MAX),
+            ),
+            KeyValue::new(attr::AMOUNT, priced.total.approximate()),
+            KeyValue::new(attr::CURRENCY, request.currency.clone()),
+            KeyValue::new(attr::USER_CURRENCY, request.currency.clone()),
+        ]);
         keep(&mut slot, cart_emptied, Outcome::Placed(result.clone()));
         Ok(result)
     }
@@ -331,7 +401,7 @@ impl Checkout {
         calls: &CallContext,
         cart: &[CartItem],
         request: &ValidRequest,
-    ) -> Result<Priced, RpcError> {
+    ) -> Result<Priced, Staged> {
         let currency = request.currency.as_str();
         // Concurrent, but bounded: a cart may hold many lines, and each
         // costs two calls. `buffered` keeps the cart's order.
@@ -353,11 +423,12 @@ impl Checkout {
             let line_total = line
                 .unit_cost
                 .checked_mul(i64::from(line.quantity))
-                .map_err(|e| RpcError::internal(Fault::Total(e)))?;
+                .map_err(|e| RpcError::internal(Fault::Total(e)))
+                .at(CheckoutStage::Currency)?;
             amounts.push(line_total);
         }
-        let total =
-            Money::sum(currency, &amounts).map_err(|e| RpcError::internal(Fault::Total(e)))?;
+        let total = Money::sum(currency, &amounts).map_err(|e| RpcError::internal(Fault::Total(e)));
+        let total = total.at(CheckoutStage::Currency)?;
         Ok(Priced {
             lines,
             shipping,
@@ -371,12 +442,13 @@ impl Checkout {
         calls: &CallContext,
         item: &CartItem,
         currency: &str,
-    ) -> Result<OrderLine, RpcError> {
+    ) -> Result<OrderLine, Staged> {
         if item.quantity < 1 {
             return Err(RpcError::FailedPrecondition(format!(
                 "the cart holds {} with quantity {}",
                 item.product_id, item.quantity
-            )));
+            )))
+            .at(CheckoutStage::Cart);
         }
         let mut client = self.clients.catalog.clone();
         let message = GetProductRequest {
@@ -393,14 +465,19 @@ impl Checkout {
                     item.product_id
                 )),
                 _ => RpcError::from_downstream("product catalog", &status),
-            })?;
+            })
+            .at(CheckoutStage::Catalog)?;
         let price = product
             .price_usd
-            .ok_or_else(|| RpcError::internal(Fault::MissingPrice(product.id.clone())))?;
+            .ok_or_else(|| RpcError::internal(Fault::MissingPrice(product.id.clone())))
+            .at(CheckoutStage::Catalog)?;
         Ok(OrderLine {
             product_id: item.product_id.clone(),
             quantity: item.quantity,
-            unit_cost: self.convert(calls, price, currency).await?,
+            unit_cost: self
+                .convert(calls, price, currency)
+                .await
+                .at(CheckoutStage::Currency)?,
         })
     }
 
@@ -411,7 +488,7 @@ impl Checkout {
         address: &Address,
         cart: &[CartItem],
         currency: &str,
-    ) -> Result<Money, RpcError> {
+    ) -> Result<Money, Staged> {
         let mut client = self.clients.shipping.clone();
         let message = GetQuoteRequest {
             address: Some(address.clone()),
@@ -422,11 +499,15 @@ impl Checkout {
                 client.get_quote(r).await
             })
             .await
-            .map_err(|status| RpcError::from_downstream("shipping", &status))?;
+            .map_err(|status| RpcError::from_downstream("shipping", &status))
+            .at(CheckoutStage::Quote)?;
         let cost = quote
             .cost_usd
-            .ok_or_else(|| RpcError::internal(Fault::MissingQuote))?;
-        self.convert(calls, cost, currency).await
+            .ok_or_else(|| RpcError::internal(Fault::MissingQuote))
+            .at(CheckoutStage::Quote)?;
+        self.convert(calls, cost, currency)
+            .await
+            .at(CheckoutStage::Currency)
     }
 
     /// Converts `amount` with the currency service, checking the answer.

@@ -47,7 +47,7 @@ pub mod rates;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use boutique_platform::{ConfigError, Env, GrpcServer, grpc::ServerError};
+use boutique_platform::{ConfigError, Env, GrpcServer, Telemetry, grpc::ServerError};
 use boutique_proto::currency_service_server::CurrencyServiceServer;
 
 pub use rates::{ConvertError, Rates, RatesError};
@@ -63,6 +63,9 @@ pub const RATES_FILE_VAR: &str = "CURRENCY_RATES_FILE";
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
+    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
+    /// the binary hands over the process's.
+    pub telemetry: Telemetry,
     /// The validated rate table (`CURRENCY_RATES_FILE`, or the built-in one).
     pub rates: Arc<Rates>,
 }
@@ -85,6 +88,7 @@ impl Config {
             })?,
         };
         Ok(Self {
+            telemetry: Telemetry::detached("currency"),
             listen,
             rates: Arc::new(rates),
         })
@@ -110,7 +114,7 @@ impl App {
             currencies = config.rates.supported().len(),
             "Loaded currency rates."
         );
-        let server = GrpcServer::bind("currency", config.listen)
+        let server = GrpcServer::bind(&config.telemetry, config.listen)
             .await?
             .add_service(CurrencyServiceServer::new(handlers::Currency::new(
                 config.rates,

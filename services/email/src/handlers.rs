@@ -1,6 +1,9 @@
 //! The gRPC handler: validate, render, deliver.
 
-use boutique_platform::RpcError;
+use boutique_platform::{
+    RpcError, Telemetry,
+    telemetry::trace::{KeyValue, annotate, attr},
+};
 use boutique_proto::{Empty, SendOrderConfirmationRequest, email_service_server::EmailService};
 use lettre::Address;
 use tonic::{Request, Response, Status};
@@ -10,6 +13,7 @@ use crate::{delivery::Delivery, order::OrderSummary, render::render_confirmation
 #[derive(Debug, Clone)]
 pub(crate) struct Email {
     pub(crate) delivery: Delivery,
+    pub(crate) telemetry: Telemetry,
 }
 
 #[tonic::async_trait]
@@ -25,10 +29,20 @@ impl EmailService for Email {
             .as_ref()
             .ok_or_else(|| RpcError::invalid("order is required"))?;
         let order = OrderSummary::try_from(order).map_err(RpcError::invalid)?;
+        annotate([KeyValue::new(attr::ORDER_ID, order.order_id.clone())]);
         let confirmation = render_confirmation(&order).map_err(RpcError::internal)?;
-        self.delivery
+        let delivered = self
+            .delivery
             .deliver(&to, &order.order_id, &confirmation)
-            .await?;
+            .await;
+        // Counted only once the request was valid: a bad address is the
+        // caller's mistake, not a failed email.
+        let metrics = self.telemetry.metrics();
+        match &delivered {
+            Ok(()) => metrics.email_sent(),
+            Err(_) => metrics.email_failed(),
+        }
+        delivered?;
         Ok(Response::new(Empty {}))
     }
 }

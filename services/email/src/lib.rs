@@ -36,7 +36,7 @@ mod render;
 use std::{fmt, future::Future, net::SocketAddr, time::Duration};
 
 use boutique_platform::{
-    ConfigError, Env, GrpcServer, config::parse_go_duration, grpc::ServerError,
+    ConfigError, Env, GrpcServer, Telemetry, config::parse_go_duration, grpc::ServerError,
 };
 use boutique_proto::email_service_server::EmailServiceServer;
 use lettre::{AsyncSmtpTransport, Tokio1Executor, message::Mailbox};
@@ -59,6 +59,9 @@ pub const DEFAULT_SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
+    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
+    /// the binary hands over the process's.
+    pub telemetry: Telemetry,
     /// The sender (`EMAIL_FROM`).
     pub from: Mailbox,
     /// The relay (`SMTP_URL`, `SMTP_TIMEOUT`); `None` logs instead of sending.
@@ -138,6 +141,7 @@ impl Config {
             .map(|url| SmtpConfig::new(url, timeout))
             .transpose()?;
         Ok(Self {
+            telemetry: Telemetry::detached("email"),
             listen: env.listen_addr(DEFAULT_PORT)?,
             from,
             smtp,
@@ -172,9 +176,12 @@ impl App {
                 delivery::Delivery::LogOnly
             }
         };
-        let server = GrpcServer::bind("email", config.listen)
+        let server = GrpcServer::bind(&config.telemetry, config.listen)
             .await?
-            .add_service(EmailServiceServer::new(handlers::Email { delivery }));
+            .add_service(EmailServiceServer::new(handlers::Email {
+                delivery,
+                telemetry: config.telemetry.clone(),
+            }));
         Ok(Self { server })
     }
 

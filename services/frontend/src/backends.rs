@@ -5,11 +5,17 @@
 //! backends are still down, as upstream, and no request pays for a DNS lookup
 //! or a handshake. Every call has a deadline, sent to the server and enforced
 //! here too, so a hung backend costs a page at most [`CALL_TIMEOUT`].
+//!
+//! The currency list, the catalog and conversions are answered from short-lived
+//! caches ([`crate::cache`]) when fresh: they are the same on almost every
+//! page, and each call saved is a loopback round trip saved.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use boutique_money::Money;
-use boutique_platform::{ConfigError, grpc::lazy_channel};
+use boutique_platform::{
+    ConfigError, Telemetry, grpc::lazy_channel, telemetry::grpc::TracedChannel as Channel,
+};
 use boutique_proto::{
     Ad, AdRequest, AddItemRequest, CartItem, CurrencyConversionRequest, Empty, EmptyCartRequest,
     GetCartRequest, GetProductRequest, GetQuoteRequest, ListRecommendationsRequest, OrderResult,
@@ -20,9 +26,12 @@ use boutique_proto::{
     recommendation_service_client::RecommendationServiceClient,
     shipping_service_client::ShippingServiceClient,
 };
-use tonic::{Code, Status, transport::Channel};
+use tonic::{Code, Status};
 
-use crate::config::{SERVICE_VARS, ServiceAddrs};
+use crate::{
+    cache::{Caches, DEFAULT_TTL},
+    config::{SERVICE_VARS, ServiceAddrs},
+};
 
 /// The deadline of an ordinary backend call.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -131,11 +140,15 @@ pub struct Backends {
     checkout: CheckoutServiceClient<Channel>,
     shipping: ShippingServiceClient<Channel>,
     ad: AdServiceClient<Channel>,
+    /// Shared by every clone, so all requests reuse the same answers.
+    caches: Arc<Caches>,
 }
 
 impl Backends {
-    /// Makes one lazy channel per backend; nothing connects yet.
-    pub fn connect(addrs: &ServiceAddrs) -> Result<Self, ConfigError> {
+    /// Makes one lazy channel per backend, each traced and counted for
+    /// `telemetry`; nothing connects yet.
+    pub fn connect(addrs: &ServiceAddrs, telemetry: &Telemetry) -> Result<Self, ConfigError> {
+        let lazy_channel = |var, addr| lazy_channel(var, addr, telemetry);
         Ok(Self {
             catalog: ProductCatalogServiceClient::new(lazy_channel(
                 SERVICE_VARS[0],
@@ -150,11 +163,28 @@ impl Backends {
             checkout: CheckoutServiceClient::new(lazy_channel(SERVICE_VARS[4], &addrs.checkout)?),
             shipping: ShippingServiceClient::new(lazy_channel(SERVICE_VARS[5], &addrs.shipping)?),
             ad: AdServiceClient::new(lazy_channel(SERVICE_VARS[6], &addrs.ad)?),
+            caches: Arc::new(Caches::new(DEFAULT_TTL)),
         })
     }
 
-    /// The currency codes the currency service supports, in its order.
-    pub async fn supported_currencies(&self) -> Result<Vec<String>, BackendError> {
+    /// The same clients with fresh caches keeping answers for `ttl` (`CACHE_TTL`;
+    /// zero asks the backends on every request).
+    #[must_use]
+    pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.caches = Arc::new(Caches::new(ttl));
+        self
+    }
+
+    /// The currency codes the currency service supports, in its order
+    /// (cached for the cache TTL).
+    pub async fn supported_currencies(&self) -> Result<Arc<Vec<String>>, BackendError> {
+        self.caches
+            .currencies
+            .get_or_try(|| self.fetch_supported_currencies())
+            .await
+    }
+
+    async fn fetch_supported_currencies(&self) -> Result<Vec<String>, BackendError> {
         let mut client = self.currency.clone();
         let reply = call(
             Backend::Currency,
@@ -166,8 +196,15 @@ impl Backends {
         Ok(reply.currency_codes)
     }
 
-    /// Every product, in catalog order.
-    pub async fn list_products(&self) -> Result<Vec<Product>, BackendError> {
+    /// Every product, in catalog order (cached for the cache TTL).
+    pub async fn list_products(&self) -> Result<Arc<Vec<Product>>, BackendError> {
+        self.caches
+            .catalog
+            .get_or_try(|| self.fetch_products())
+            .await
+    }
+
+    async fn fetch_products(&self) -> Result<Vec<Product>, BackendError> {
         let mut client = self.catalog.clone();
         let reply = call(Backend::Catalog, CALL_TIMEOUT, Empty {}, |req| async move {
             client.list_products(req).await
@@ -176,8 +213,24 @@ impl Backends {
         Ok(reply.products)
     }
 
-    /// One product; `NOT_FOUND` for an unknown id.
+    /// One product; `NOT_FOUND` for an unknown id. With caching on, it comes
+    /// from the (cached) catalog listing, the same data `GetProduct` returns;
+    /// an id the listing lacks is still asked with `GetProduct`, so the catalog
+    /// decides what is unknown and nothing negative is cached.
     pub async fn get_product(&self, id: &str) -> Result<Product, BackendError> {
+        if self.caches.enabled()
+            && let Some(product) = self
+                .list_products()
+                .await?
+                .iter()
+                .find(|product| product.id == id)
+        {
+            return Ok(product.clone());
+        }
+        self.fetch_product(id).await
+    }
+
+    async fn fetch_product(&self, id: &str) -> Result<Product, BackendError> {
         let mut client = self.catalog.clone();
         let request = GetProductRequest { id: id.to_owned() };
         call(Backend::Catalog, CALL_TIMEOUT, request, |req| async move {
@@ -235,7 +288,9 @@ impl Backends {
     }
 
     /// Converts an amount. A conversion to the amount's own currency is the
-    /// amount itself, so it costs no call.
+    /// amount itself, so it costs no call; others are cached for the cache TTL
+    /// by (amount, target), since the currency service is the only authority
+    /// on rates and nothing is converted here.
     pub async fn convert(
         &self,
         amount: Option<&boutique_proto::Money>,
@@ -247,6 +302,19 @@ impl Backends {
         if checked.currency_code() == to {
             return Ok(checked);
         }
+        self.caches
+            .conversions
+            .get_or_try((checked, to.to_owned()), || {
+                self.fetch_conversion(amount, to)
+            })
+            .await
+    }
+
+    async fn fetch_conversion(
+        &self,
+        amount: &boutique_proto::Money,
+        to: &str,
+    ) -> Result<Money, BackendError> {
         let mut client = self.currency.clone();
         let request = CurrencyConversionRequest {
             from: Some(amount.clone()),

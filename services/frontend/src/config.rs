@@ -5,9 +5,9 @@
 //! resolved here too, once: upstream resolved it lazily in the home handler
 //! (racing on a global and doing a DNS lookup per request).
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
-use boutique_platform::{ConfigError, Env};
+use boutique_platform::{ConfigError, Env, Telemetry, config::parse_go_duration};
 
 /// The upstream default port.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -107,6 +107,9 @@ impl Platform {
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`, default port 8080).
     pub listen: SocketAddr,
+    /// The storefront's logs, metrics and traces: [`Telemetry::detached`]
+    /// until the binary hands over the process's.
+    pub telemetry: Telemetry,
     /// The backends.
     pub services: ServiceAddrs,
     /// The path prefix of every route and link (`BASE_URL`): empty, or `/x`
@@ -123,6 +126,9 @@ pub struct Config {
     /// Cookies carry `Secure` (`COOKIE_SECURE`); set it when the shop is
     /// served over TLS (usually by a proxy in front of it).
     pub cookie_secure: bool,
+    /// How long the currency list, the catalog and conversions are reused
+    /// (`CACHE_TTL`, a Go duration; `0` asks the backends on every request).
+    pub cache_ttl: Duration,
 }
 
 impl Config {
@@ -142,6 +148,7 @@ impl Config {
             .parse_with("BASE_URL", parse_base_url)?
             .unwrap_or_default();
         Ok(Self {
+            telemetry: Telemetry::detached("frontend"),
             listen: env.listen_addr(DEFAULT_PORT)?,
             services,
             base_url,
@@ -153,6 +160,9 @@ impl Config {
             single_shared_session: env.flag("ENABLE_SINGLE_SHARED_SESSION")?,
             cymbal_branding: env.flag("CYMBAL_BRANDING")?,
             cookie_secure: env.flag("COOKIE_SECURE")?,
+            cache_ttl: env
+                .parse_with(CACHE_TTL_VAR, parse_cache_ttl)?
+                .unwrap_or(crate::cache::DEFAULT_TTL),
         })
     }
 
@@ -164,6 +174,25 @@ impl Config {
             "Online Boutique"
         }
     }
+}
+
+/// The variable setting how long backend answers are cached.
+pub const CACHE_TTL_VAR: &str = "CACHE_TTL";
+
+/// The longest `CACHE_TTL` accepted: the caches are meant to absorb load, not
+/// to hide changes, and a longer value is far more likely a typo (`5m` for `5s`).
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Parses `CACHE_TTL`: a Go duration up to [`MAX_CACHE_TTL`].
+pub fn parse_cache_ttl(value: &str) -> Result<Duration, String> {
+    let ttl = parse_go_duration(value)?;
+    if ttl > MAX_CACHE_TTL {
+        return Err(format!(
+            "at most {}s: a cache this long would hide catalog and rate changes",
+            MAX_CACHE_TTL.as_secs()
+        ));
+    }
+    Ok(ttl)
 }
 
 /// Checks a `BASE_URL`: `/` alone means none; otherwise it must start with `/`,
@@ -208,6 +237,7 @@ mod tests {
         assert_eq!(config.listen.port(), DEFAULT_PORT);
         assert_eq!(config.base_url, "");
         assert_eq!(config.platform, Platform::Local);
+        assert_eq!(config.cache_ttl, crate::cache::DEFAULT_TTL);
         for var in SERVICE_VARS {
             let pairs = SERVICE_VARS
                 .iter()
@@ -230,6 +260,9 @@ mod tests {
             ("ENABLE_SINGLE_SHARED_SESSION", "maybe"),
             ("COOKIE_SECURE", "2"),
             ("CART_SERVICE_ADDR", "cart"),
+            ("CACHE_TTL", "5"),
+            ("CACHE_TTL", "2m"),
+            ("CACHE_TTL", "-1s"),
         ] {
             let err = Config::from_env(&full_env().with(var, bad)).unwrap_err();
             assert_eq!(err.var, var, "{var}={bad}");
@@ -244,8 +277,12 @@ mod tests {
             .with("FRONTEND_MESSAGE", "  Hello  ")
             .with("CYMBAL_BRANDING", "TRUE")
             .with("COOKIE_SECURE", "true")
-            .with("ENABLE_SINGLE_SHARED_SESSION", "true");
+            .with("ENABLE_SINGLE_SHARED_SESSION", "true")
+            .with("CACHE_TTL", "1500ms");
         let config = Config::from_env(&env).unwrap();
+        assert_eq!(config.cache_ttl, Duration::from_millis(1500));
+        let off = Config::from_env(&full_env().with("CACHE_TTL", "0")).unwrap();
+        assert_eq!(off.cache_ttl, Duration::ZERO);
         assert_eq!(config.base_url, "/online-boutique");
         assert_eq!(config.platform, Platform::Aws);
         assert_eq!(config.message.as_deref(), Some("Hello"));

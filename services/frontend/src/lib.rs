@@ -22,6 +22,7 @@
 //! | `ENABLE_SINGLE_SHARED_SESSION` | `false` | Every new session gets upstream's constant id. |
 //! | `CYMBAL_BRANDING` | `false` | Call the shop "Cymbal Shops". |
 //! | `COOKIE_SECURE` | `false` | Add `Secure` to cookies (set it when served over TLS). |
+//! | `CACHE_TTL` | `5s` | How long the currency list (`GetSupportedCurrencies`), the catalog (`ListProducts`, which also answers `GetProduct` for the ids it holds) and conversions (`Convert`, at most 1,024 amounts) are reused; a Go duration up to `60s`. `0` asks the backends on every request, as upstream (e.g. to demo the catalog's `EXTRA_LATENCY` on every page). Failures are never cached. |
 //!
 //! # Choices worth knowing
 //!
@@ -30,11 +31,16 @@
 //!   so catalogs written for upstream keep working.
 //! - A declined card puts the shopper back on the cart page with HTTP 422 and
 //!   the reason; a checkout outage does the same with 503 (other failures 500).
+//! - Answers that are the same on almost every page are cached for `CACHE_TTL`
+//!   (above): a changed catalog, currency list or rate shows within that time,
+//!   and a backend outage shows as soon as the cached answer expires (at once
+//!   for pages that need an uncached call, e.g. the cart).
 //! - `/setCurrency` accepts only the currencies the header offers (EUR, USD,
 //!   JPY, GBP, TRY, CAD); upstream took any ISO code.
 
 mod assets;
 pub mod backends;
+mod cache;
 pub mod config;
 mod error;
 mod handlers;
@@ -50,7 +56,7 @@ use axum::{
     http::StatusCode,
     routing::{any, get, post},
 };
-use boutique_platform::ConfigError;
+use boutique_platform::{ConfigError, telemetry::http as http_telemetry};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::TimeoutLayer;
@@ -106,7 +112,8 @@ pub struct App {
 impl App {
     /// Makes the backend channels (lazily: nothing connects yet) and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let backends = Backends::connect(&config.services)?;
+        let backends = Backends::connect(&config.services, &config.telemetry)?
+            .with_cache_ttl(config.cache_ttl);
         let addr = config.listen;
         let listener = TcpListener::bind(addr)
             .await
@@ -155,6 +162,7 @@ impl App {
 
 /// The whole HTTP surface, for [`App`] and for in-process tests.
 pub fn router(config: Config, backends: Backends) -> Router {
+    let telemetry = config.telemetry.clone();
     let cookie_attrs = middleware::cookie_attrs(&config);
     let base = config.base_url.clone();
     let state: State = Arc::new(Shared {
@@ -189,6 +197,7 @@ pub fn router(config: Config, backends: Backends) -> Router {
         routes = routes.route(&base, get(handlers::misc::to_home));
     }
     routes
+        .route_layer(axum::middleware::from_fn(http_telemetry::record_route))
         .fallback(handlers::misc::not_found)
         // The timeout sits inside the request middleware, so a timed-out
         // request still gets the error page, the headers and a log line.
@@ -199,6 +208,12 @@ pub fn router(config: Config, backends: Backends) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::request,
+        ))
+        // Outermost: every request is counted and traced, and the trace
+        // context covers the other layers (so their log lines carry it).
+        .layer(axum::middleware::from_fn_with_state(
+            telemetry,
+            http_telemetry::track,
         ))
         .with_state(state)
 }

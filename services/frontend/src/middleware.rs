@@ -11,11 +11,13 @@ use std::time::Instant;
 
 use axum::{
     body::Body,
+    extract::MatchedPath,
     extract::{Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{Html, IntoResponse, Response},
 };
+use boutique_platform::telemetry::trace::{KeyValue, annotate, attr};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -89,6 +91,7 @@ pub(crate) async fn request(
             .currency
             .filter(|code| price::is_offered(code))
             .unwrap_or_else(|| price::DEFAULT_CURRENCY.to_owned());
+        annotate([KeyValue::new(attr::USER_CURRENCY, currency.clone())]);
         let ctx = Ctx {
             request_id: request_id.clone(),
             session_id,
@@ -110,7 +113,14 @@ pub(crate) async fn request(
         });
         if let Some(page) = page {
             log_error(status, &page);
-            response = render_error(&state, &ctx, status, &page, response.headers());
+            let rendered = render_error(&state, &ctx, status, &page, response.headers());
+            // The page replaces the handler's response, but the request's
+            // route (for the metrics) stays that of the handler.
+            let route = response.extensions_mut().remove::<MatchedPath>();
+            response = rendered;
+            if let Some(route) = route {
+                response.extensions_mut().insert(route);
+            }
         }
 
         let headers = response.headers_mut();

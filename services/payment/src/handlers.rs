@@ -6,7 +6,13 @@
 
 use std::sync::Arc;
 
-use boutique_platform::RpcError;
+use boutique_platform::{
+    RpcError, Telemetry,
+    telemetry::{
+        DeclineReason,
+        trace::{KeyValue, annotate, attr},
+    },
+};
 use boutique_proto::{ChargeRequest, ChargeResponse, payment_service_server::PaymentService};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -19,6 +25,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub(crate) struct Payment {
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) telemetry: Telemetry,
 }
 
 #[tonic::async_trait]
@@ -30,9 +37,18 @@ impl PaymentService for Payment {
         let request = request.into_inner();
         let authorized = authorize(&request, self.clock.now()).map_err(|error| {
             log_refusal(&error);
+            self.telemetry
+                .metrics()
+                .payment_declined(decline_reason(&error));
             Status::from(RpcError::from(error))
         })?;
         let transaction_id = Uuid::new_v4().to_string();
+        // The amount and the transaction, never anything from the card.
+        annotate([
+            KeyValue::new(attr::TRANSACTION_ID, transaction_id.clone()),
+            KeyValue::new(attr::AMOUNT, authorized.amount.approximate()),
+            KeyValue::new(attr::CURRENCY, authorized.amount.currency_code().to_owned()),
+        ]);
         tracing::info!(
             transaction_id = %transaction_id,
             amount = %authorized.amount,
@@ -41,6 +57,16 @@ impl PaymentService for Payment {
             "Charged card."
         );
         Ok(Response::new(ChargeResponse { transaction_id }))
+    }
+}
+
+/// The metric label of a refusal.
+fn decline_reason(error: &ChargeError) -> DeclineReason {
+    match error {
+        ChargeError::InvalidNumber(_) => DeclineReason::InvalidCard,
+        ChargeError::UnacceptedBrand(_) => DeclineReason::CardTypeNotAccepted,
+        ChargeError::Expired { .. } => DeclineReason::CardExpired,
+        _ => DeclineReason::InvalidRequest,
     }
 }
 

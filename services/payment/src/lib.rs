@@ -32,7 +32,7 @@ mod handlers;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use boutique_platform::{ConfigError, Env, GrpcServer, grpc::ServerError};
+use boutique_platform::{ConfigError, Env, GrpcServer, Telemetry, grpc::ServerError};
 use boutique_proto::payment_service_server::PaymentServiceServer;
 
 pub use card::{Brand, CardNumber, NumberError};
@@ -47,6 +47,9 @@ pub const DEFAULT_PORT: u16 = 50051;
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
+    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
+    /// the binary hands over the process's.
+    pub telemetry: Telemetry,
     /// Where "now" comes from for expiry checks; the system clock outside tests.
     pub clock: Arc<dyn Clock>,
 }
@@ -55,6 +58,7 @@ impl Config {
     /// Reads `PORT` and `LISTEN_ADDR`; the clock is the system clock.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
+            telemetry: Telemetry::detached("payment"),
             listen: env.listen_addr(DEFAULT_PORT)?,
             clock: Arc::new(SystemClock),
         })
@@ -79,8 +83,9 @@ impl App {
     pub async fn build(config: Config) -> Result<Self, ServerError> {
         let handler = handlers::Payment {
             clock: config.clock,
+            telemetry: config.telemetry.clone(),
         };
-        let server = GrpcServer::bind("payment", config.listen)
+        let server = GrpcServer::bind(&config.telemetry, config.listen)
             .await?
             .add_service(PaymentServiceServer::new(handler));
         Ok(Self { server })

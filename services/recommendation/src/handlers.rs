@@ -1,16 +1,20 @@
 //! The gRPC handler for `hipstershop.RecommendationService`.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
+use boutique_platform::telemetry::grpc::TracedChannel;
 use boutique_platform::{RpcError, call::CallContext};
 use boutique_proto::{
     Empty, ListRecommendationsRequest, ListRecommendationsResponse,
     product_catalog_service_client::ProductCatalogServiceClient,
     recommendation_service_server::RecommendationService,
 };
-use tonic::{Request, Response, Status, transport::Channel};
+use tonic::{Request, Response, Status};
 
-use crate::pick::{MAX_RECOMMENDATIONS, recommend};
+use crate::{
+    cache::CatalogCache,
+    pick::{MAX_RECOMMENDATIONS, recommend},
+};
 
 /// How long the catalog may take when our caller set no deadline. Generous,
 /// because a demo may inject seconds of `EXTRA_LATENCY` into the catalog.
@@ -18,13 +22,21 @@ pub(crate) const DEFAULT_CATALOG_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub(crate) struct Recommender {
-    pub(crate) catalog: ProductCatalogServiceClient<Channel>,
+    pub(crate) catalog: ProductCatalogServiceClient<TracedChannel>,
+    pub(crate) cache: Arc<CatalogCache>,
 }
 
 impl Recommender {
-    /// Every product id in the catalog, asked fresh on each request (as
-    /// upstream), within the caller's deadline and carrying its trace context.
-    async fn catalog_ids(&self, calls: &CallContext) -> Result<Vec<String>, RpcError> {
+    /// Every product id in the catalog, reused for the cache TTL (upstream
+    /// asked on every request).
+    async fn catalog_ids(&self, calls: &CallContext) -> Result<Arc<Vec<String>>, RpcError> {
+        self.cache
+            .get_or_try(|| self.fetch_catalog_ids(calls))
+            .await
+    }
+
+    /// Asks the catalog, within the caller's deadline and carrying its trace context.
+    async fn fetch_catalog_ids(&self, calls: &CallContext) -> Result<Vec<String>, RpcError> {
         let mut client = self.catalog.clone();
         let reply = calls
             .call("product catalog", Empty {}, |request| {
@@ -48,7 +60,7 @@ impl RecommendationService for Recommender {
         let ids = self.catalog_ids(&calls).await?;
         let product_ids = recommend(
             &mut rand::rng(),
-            ids,
+            ids.iter().cloned(),
             &request.product_ids,
             MAX_RECOMMENDATIONS,
         );

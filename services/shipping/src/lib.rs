@@ -9,7 +9,7 @@ mod tracking;
 
 use std::{future::Future, net::SocketAddr};
 
-use boutique_platform::{ConfigError, Env, GrpcServer, grpc::ServerError};
+use boutique_platform::{ConfigError, Env, GrpcServer, Telemetry, grpc::ServerError};
 use boutique_proto::shipping_service_server::ShippingServiceServer;
 
 pub use tracking::tracking_id;
@@ -22,12 +22,16 @@ pub const DEFAULT_PORT: u16 = 50051;
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
+    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
+    /// the binary hands over the process's.
+    pub telemetry: Telemetry,
 }
 
 impl Config {
     /// Reads `PORT` and `LISTEN_ADDR`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
+            telemetry: Telemetry::detached("shipping"),
             listen: env.listen_addr(DEFAULT_PORT)?,
         })
     }
@@ -42,7 +46,7 @@ pub struct App {
 impl App {
     /// Binds the listener; the service answers once [`App::run_until`] runs.
     pub async fn build(config: Config) -> Result<Self, ServerError> {
-        let server = GrpcServer::bind("shipping", config.listen)
+        let server = GrpcServer::bind(&config.telemetry, config.listen)
             .await?
             .add_service(ShippingServiceServer::new(handlers::Shipping));
         Ok(Self { server })

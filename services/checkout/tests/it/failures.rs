@@ -39,6 +39,25 @@ async fn a_payment_outage_is_unavailable_and_charges_nothing() {
     );
     assert!(!records[1].history.iter().any(|c| c.state.is_charged()));
     assert_eq!(shop.cart_of("patient").await.len(), 1, "cart kept");
+
+    // One order placed, one failed at payment, nothing else.
+    let failures = "boutique_checkout_failures_total";
+    assert_eq!(shop.counter(failures, ("stage", "payment")), 1.0);
+    assert_eq!(shop.counter(failures, ("stage", "cart")), 0.0);
+    assert_eq!(
+        shop.counter("boutique_orders_placed_total", ("currency", "USD")),
+        1.0
+    );
+
+    // An empty cart is the shopper's mistake: stage validation.
+    let status = shop
+        .client
+        .place_order(order_request("nobody", "USD"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(shop.counter(failures, ("stage", "validation")), 1.0);
+    assert_eq!(shop.counter(failures, ("stage", "payment")), 1.0);
     shop.stop().await;
 }
 

@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use boutique_checkout::{App, Config, OrderRecord, OrderStore};
 use boutique_money::Money;
-use boutique_platform::{Env, GrpcServer, testing::TestServer};
+use boutique_platform::{Env, GrpcServer, Telemetry, testing::TestServer};
 use boutique_proto::{
     AddItemRequest, Address, CartItem, CreditCardInfo, CurrencyConversionRequest, GetCartRequest,
     GetProductRequest, PlaceOrderRequest, cart_service_client::CartServiceClient,
@@ -42,7 +42,7 @@ where
     S::Future: Send + 'static,
 {
     let listen = loopback().listen_addr(0).unwrap();
-    let server = GrpcServer::bind(name, listen)
+    let server = GrpcServer::bind(&Telemetry::detached(name), listen)
         .await
         .unwrap()
         .add_service(service);
@@ -76,6 +76,8 @@ pub(crate) struct Shop {
     pub(crate) catalog: ProductCatalogServiceClient<Channel>,
     pub(crate) currency: CurrencyServiceClient<Channel>,
     pub(crate) orders: Arc<dyn OrderStore>,
+    /// Checkout's own metrics.
+    pub(crate) telemetry: Telemetry,
 }
 
 impl Shop {
@@ -104,7 +106,9 @@ impl Shop {
             let (_, var) = VARS.iter().find(|(n, _)| n == name).unwrap();
             env = env.with(var, fake.addr().to_string());
         }
-        let app = App::build(Config::from_env(&env).unwrap()).await.unwrap();
+        let config = Config::from_env(&env).unwrap();
+        let telemetry = config.telemetry.clone();
+        let app = App::build(config).await.unwrap();
         let orders = app.orders();
         let checkout = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
         Self {
@@ -116,7 +120,16 @@ impl Shop {
             fakes: fakes.into_iter().map(|(_, fake)| fake).collect(),
             checkout,
             orders,
+            telemetry,
         }
+    }
+
+    /// Checkout's counter `name` with one label (besides `service_name`).
+    pub(crate) fn counter(&self, name: &str, label: (&str, &str)) -> f64 {
+        let text = self.telemetry.metrics().registry().render();
+        let labels = [("service_name", "checkout"), label];
+        boutique_platform::testing::sample(&text, name, &labels)
+            .unwrap_or_else(|| panic!("no {name}{labels:?} in {text}"))
     }
 
     /// Stops one real backend, as an outage.

@@ -170,14 +170,16 @@ async fn render_order(
         backends.recommendations(&ctx.session_id, Vec::new()),
         backends.cart(&ctx.session_id),
     );
-    let catalog: HashMap<String, Product> = products
-        .unwrap_or_else(|error| {
+    let catalog: HashMap<&str, &Product> = match &products {
+        Ok(products) => products
+            .iter()
+            .map(|product| (product.id.as_str(), product))
+            .collect(),
+        Err(error) => {
             tracing::warn!(error = %error, "Order page without product details.");
-            Vec::new()
-        })
-        .into_iter()
-        .map(|product| (product.id.clone(), product))
-        .collect();
+            HashMap::new()
+        }
+    };
 
     let money_error =
         |e: boutique_money::MoneyError| AppError::Internal(format!("cannot total the order: {e}"));
@@ -204,7 +206,7 @@ async fn render_order(
             .ok_or_else(|| AppError::Internal("an order line has no cost".to_owned()))?;
         let line = unit.checked_mul(i64::from(quantity)).map_err(money_error)?;
         total = total.checked_add(&line).map_err(money_error)?;
-        let (name, picture) = catalog.get(&product_id).map_or_else(
+        let (name, picture) = catalog.get(product_id.as_str()).map_or_else(
             || (product_id.clone(), String::new()),
             |product| (product.name.clone(), picture_url(base, &product.picture)),
         );
@@ -219,7 +221,7 @@ async fn render_order(
     let recommendations: Vec<Product> = recommended
         .unwrap_or_default()
         .iter()
-        .filter_map(|id| catalog.get(id).cloned())
+        .filter_map(|id| catalog.get(id.as_str()).map(|product| (*product).clone()))
         .take(MAX_RECOMMENDATIONS)
         .collect();
     let cart_size = cart.map(|items| super::cart_size(&items)).ok();

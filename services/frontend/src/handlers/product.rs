@@ -20,9 +20,10 @@ use crate::{
 };
 
 /// The product page. The product, currencies, cart and recommendations are
-/// fetched at once; then the price conversion and the ad (which needs the
-/// product's categories) run together. An unknown product is a 404; a missing
-/// ad or recommendation just leaves its section out.
+/// fetched at once; the price conversion and the ad (which needs the product's
+/// categories) start as soon as the product is known, without waiting for the
+/// others. An unknown product is a 404; a missing ad or recommendation just
+/// leaves its section out.
 pub(crate) async fn product(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
@@ -32,18 +33,21 @@ pub(crate) async fn product(
         return Err(AppError::NotFound);
     }
     let backends = &state.backends;
-    let (product, currencies, cart, recommendations) = tokio::join!(
-        backends.get_product(&id),
+    let priced = async {
+        let product = backends.get_product(&id).await?;
+        let (amount, ads) = tokio::join!(
+            backends.convert(product.price_usd.as_ref(), &ctx.currency),
+            backends.ads(product.categories.clone()),
+        );
+        Ok::<_, AppError>((product, amount?, ads))
+    };
+    let (priced, currencies, cart, recommendations) = tokio::join!(
+        priced,
         backends.supported_currencies(),
         backends.cart(&ctx.session_id),
         recommended_cards(&state, &ctx, vec![id.clone()]),
     );
-    let (product, currencies, cart) = (product?, currencies?, cart?);
-    let (amount, ads) = tokio::join!(
-        backends.convert(product.price_usd.as_ref(), &ctx.currency),
-        backends.ads(product.categories.clone()),
-    );
-    let amount = amount?;
+    let ((product, amount, ads), currencies, cart) = (priced?, currencies?, cart?);
     let ad = match ads {
         Ok(ads) => pick_ad(&state.config.base_url, &ads),
         Err(error) => {

@@ -142,3 +142,39 @@ async fn without_shipping_a_failed_order_still_explains_itself() {
         assert!(!html.contains(word), "page leaks {word:?}");
     }
 }
+
+#[tokio::test]
+async fn with_caching_off_a_catalog_outage_shows_at_once() {
+    let mut shop = Shop::start_with(&[("CACHE_TTL", "0")]).await;
+    let browser = shop.browser();
+    assert!(
+        browser
+            .page("/product/OLJCESPC7Z")
+            .await
+            .contains("Sunglasses")
+    );
+    shop.stop(Svc::Catalog).await;
+    expect_friendly_503(browser.get("/").await).await;
+    expect_friendly_503(browser.get("/product/OLJCESPC7Z").await).await;
+}
+
+#[tokio::test]
+async fn cached_answers_expire_so_an_outage_shows_within_the_ttl() {
+    let ttl = std::time::Duration::from_millis(300);
+    let mut shop = Shop::start_with(&[("CACHE_TTL", "300ms")]).await;
+    let browser = shop.browser();
+    let warmed = tokio::time::Instant::now();
+    // Fills the catalog, currency list and conversion caches.
+    assert!(
+        browser
+            .page("/product/OLJCESPC7Z")
+            .await
+            .contains("Sunglasses")
+    );
+    shop.stop(Svc::Catalog).await;
+    shop.stop(Svc::Currency).await;
+    // Waiting out the TTL is the behaviour under test, not a readiness guess.
+    tokio::time::sleep_until(warmed + ttl + std::time::Duration::from_millis(50)).await;
+    expect_friendly_503(browser.get("/").await).await;
+    expect_friendly_503(browser.get("/product/OLJCESPC7Z").await).await;
+}

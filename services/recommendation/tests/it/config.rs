@@ -26,3 +26,18 @@ fn reads_the_upstream_defaults() {
     assert_eq!(DEFAULT_PORT, 8080);
     assert_eq!(config.catalog_addr, "productcatalogservice:3550");
 }
+
+#[test]
+fn the_cache_ttl_defaults_to_five_seconds_and_is_bounded() {
+    use std::time::Duration;
+    let env = Env::from_pairs([("PRODUCT_CATALOG_SERVICE_ADDR", "catalog:3550")]);
+    let config = Config::from_env(&env).unwrap();
+    assert_eq!(config.cache_ttl, boutique_recommendation::DEFAULT_TTL);
+    assert_eq!(config.cache_ttl, Duration::from_secs(5));
+    let off = Config::from_env(&env.clone().with("CACHE_TTL", "0")).unwrap();
+    assert_eq!(off.cache_ttl, Duration::ZERO);
+    for bad in ["5", "2m", "soon"] {
+        let err = Config::from_env(&env.clone().with("CACHE_TTL", bad)).unwrap_err();
+        assert_eq!(err.var, "CACHE_TTL", "{bad}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use boutique_platform::{Env, GrpcServer, testing::TestServer};
+use boutique_platform::{Env, GrpcServer, Telemetry, testing::TestServer};
 use boutique_proto::{
     Empty, GetProductRequest, ListProductsResponse, ListRecommendationsRequest, Product,
     SearchProductsRequest, SearchProductsResponse,
@@ -11,7 +11,7 @@ use boutique_proto::{
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
-use crate::helpers::spawn_app;
+use crate::helpers::spawn_app_with;
 
 /// A catalog that reports the `grpc-timeout` each ListProducts call carried.
 struct RecordingCatalog {
@@ -52,7 +52,7 @@ async fn spawn_recording_catalog() -> (TestServer, mpsc::UnboundedReceiver<Optio
     let listen = Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")])
         .listen_addr(0)
         .unwrap();
-    let server = GrpcServer::bind("fake-catalog", listen)
+    let server = GrpcServer::bind(&Telemetry::detached("fake-catalog"), listen)
         .await
         .unwrap()
         .add_service(ProductCatalogServiceServer::new(RecordingCatalog {
@@ -83,7 +83,8 @@ fn as_duration(value: &str) -> Duration {
 #[tokio::test]
 async fn the_callers_deadline_is_passed_on_and_a_default_applies_without_one() {
     let (catalog, mut timeouts) = spawn_recording_catalog().await;
-    let mut app = spawn_app(&catalog).await;
+    // Uncached, so each recommendation calls the catalog and shows its deadline.
+    let mut app = spawn_app_with(&catalog, &[("CACHE_TTL", "0")]).await;
 
     let mut request = Request::new(ListRecommendationsRequest::default());
     request.set_timeout(Duration::from_millis(1500));

@@ -23,7 +23,15 @@ pub(crate) async fn spawn_catalog() -> TestServer {
 
 /// The recommendation service pointed at the catalog on `catalog`.
 pub(crate) async fn spawn_app(catalog: &TestServer) -> TestApp {
-    let env = loopback().with("PRODUCT_CATALOG_SERVICE_ADDR", catalog.addr().to_string());
+    spawn_app_with(catalog, &[]).await
+}
+
+/// The same with extra settings (e.g. `CACHE_TTL`).
+pub(crate) async fn spawn_app_with(catalog: &TestServer, settings: &[(&str, &str)]) -> TestApp {
+    let mut env = loopback().with("PRODUCT_CATALOG_SERVICE_ADDR", catalog.addr().to_string());
+    for (name, value) in settings {
+        env = env.with(name, *value);
+    }
     let app = App::build(Config::from_env(&env).unwrap()).await.unwrap();
     let server = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
     let client = RecommendationServiceClient::new(server.channel().await);

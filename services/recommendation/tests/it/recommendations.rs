@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use boutique_proto::ListRecommendationsRequest;
 use tonic::Code;
 
-use crate::helpers::{TestApp, catalog_ids, spawn_app, spawn_catalog};
+use crate::helpers::{TestApp, catalog_ids, spawn_app, spawn_app_with, spawn_catalog};
 
 async fn recommend(app: &mut TestApp, exclude: &[String]) -> Vec<String> {
     app.client
@@ -91,7 +91,8 @@ async fn recommendations_are_random_samples_in_random_order() {
 #[tokio::test]
 async fn a_stopped_catalog_reads_as_unavailable() {
     let catalog = spawn_catalog().await;
-    let mut app = spawn_app(&catalog).await;
+    // Uncached, so the outage shows on the very next call.
+    let mut app = spawn_app_with(&catalog, &[("CACHE_TTL", "0")]).await;
     // Works while the catalog is up...
     assert_eq!(recommend(&mut app, &[]).await.len(), 5);
 
@@ -106,5 +107,19 @@ async fn a_stopped_catalog_reads_as_unavailable() {
         status.message().starts_with("product catalog"),
         "{status:?}"
     );
+    app.server.stop().await;
+}
+
+#[tokio::test]
+async fn cached_catalog_ids_outlive_a_catalog_outage_within_the_ttl() {
+    let catalog = spawn_catalog().await;
+    let mut app = spawn_app_with(&catalog, &[("CACHE_TTL", "30s")]).await;
+    assert_eq!(recommend(&mut app, &[]).await.len(), 5);
+    catalog.stop().await;
+    // Still answered from the ids fetched above (expiry is tested in `cache`).
+    let picked = recommend(&mut app, &[]).await;
+    assert_eq!(picked.len(), 5);
+    let known = catalog_ids();
+    assert!(picked.iter().all(|id| known.contains(id)), "{picked:?}");
     app.server.stop().await;
 }
