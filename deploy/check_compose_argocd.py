@@ -4,7 +4,9 @@
 compose: every Boutique service runs the one image with a known subcommand, read-only,
 non-root, all capabilities dropped, with a healthcheck; depends_on only on healthy services
 that have a healthcheck; the call graph's addresses resolve to services and ports of this
-file; published ports bind to loopback by default.
+file; published ports bind to loopback by default; bind-mounted host paths exist; every Boutique
+server sets ADMIN_PORT, and the Prometheus configuration mounted into the observability profile
+scrapes exactly those services on their admin ports (other targets must be compose services).
 argocd: every ApplicationSet element points at an existing overlay whose namespace is the
 destination, and the AppProject allows that namespace.
 """
@@ -53,6 +55,40 @@ for name, s in svcs.items():
         if not re.match(r"^(\$\{[A-Z_]+:-)?127\.0\.0\.1", str(p)):
             errs.append(f"{name}: port {p} is not bound to 127.0.0.1 by default")
 
+admin = {}
+for name, s in svcs.items():
+    for v in s.get("volumes", []):
+        src = str(v).split(":", 1)[0]
+        if src.startswith(".") and not os.path.exists(src):
+            errs.append(f"{name}: volume source {src} does not exist")
+    if "boutique-shop/boutique" in str(s.get("image", "")) and s.get("command", [None])[0] != "loadgen":
+        if "ADMIN_PORT" not in s.get("environment", {}):
+            errs.append(f"{name}: no ADMIN_PORT (the metrics port Prometheus scrapes)")
+        else:
+            admin[name] = str(s["environment"]["ADMIN_PORT"])
+prom_dirs = [str(v).split(":")[0] for v in svcs.get("prometheus", {}).get("volumes", [])
+             if str(v).split(":")[1] == "/etc/prometheus"]
+if not prom_dirs:
+    errs.append("prometheus: no directory mounted at /etc/prometheus")
+else:
+    prom = yaml.safe_load(open(os.path.join(prom_dirs[0], "prometheus.yml"), encoding="utf-8"))
+    for rf in prom.get("rule_files", []):
+        if not os.path.exists(os.path.join(prom_dirs[0], rf)):
+            errs.append(f"prometheus.yml: rule file {rf} is not in {prom_dirs[0]}")
+    scraped = set()
+    for job in prom["scrape_configs"]:
+        for sc in job.get("static_configs", []):
+            for target in sc["targets"]:
+                host, _, port = target.rpartition(":")
+                if host in admin:
+                    scraped.add(host)
+                    if port != admin[host]:
+                        errs.append(f"prometheus.yml job {job['job_name']}: {target}, but {host} has ADMIN_PORT {admin[host]}")
+                elif host not in svcs and host != "localhost":
+                    errs.append(f"prometheus.yml job {job['job_name']}: {target} is no compose service")
+    for name in sorted(set(admin) - scraped):
+        errs.append(f"prometheus.yml scrapes no {name}:{admin[name]}")
+
 appsets = [d for d in yaml.safe_load_all(open("deploy/argocd/applicationset.yaml")) if d]
 proj = yaml.safe_load(open("deploy/argocd/appproject.yaml"))
 allowed = {d["namespace"] for d in proj["spec"]["destinations"]}
@@ -71,5 +107,5 @@ for a in appsets:
                 errs.append(f"AppProject does not allow namespace {ns}")
 for e in errs:
     print("  " + e)
-print(f"  compose: {len(svcs)} services; argocd: {len(allowed)} destinations; {len(errs)} problems")
+print(f"  compose: {len(svcs)} services, {len(admin)} scraped on their admin ports; argocd: {len(allowed)} destinations; {len(errs)} problems")
 sys.exit(1 if errs else 0)

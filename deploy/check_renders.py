@@ -9,9 +9,20 @@ usage: check_renders.py RENDER.yaml [...]
 - the upstream Service names and ports are there (when the base is rendered);
 - custom resources (Istio, Gateway API, External Secrets) have the expected apiVersion and
   point at objects that exist in the same render (selectors, hosts, backendRefs, secrets);
-- NetworkPolicy and Istio selectors select workloads that exist.
+- NetworkPolicy and Istio selectors select workloads that exist;
+- telemetry: every Boutique server has the admin port (containerPort 9464 named `metrics`,
+  ADMIN_PORT) and its Service a `metrics` port; PodMonitors and ServiceMonitors select pods or
+  Services with that port; with default deny, scraped pods admit port 9464 and pods that export
+  spans (ENABLE_TRACING) may reach the collector port; tracing settings come from ConfigMaps of
+  the render; Grafana dashboard ConfigMaps hold exactly deploy/observability's dashboards;
+  every PrometheusRule's spec.groups equal deploy/observability/prometheus/rules.yaml, and each
+  distinct spec passes `promtool check rules` (PROMTOOL, default promtool).
 """
+import json
+import os
+import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -22,9 +33,51 @@ SUBCOMMANDS = {"frontend", "checkout", "catalog", "currency", "payment", "shippi
                "recommendation", "ad", "loadgen"}
 CRDS = {"Gateway": {"networking.istio.io/v1"}, "VirtualService": {"networking.istio.io/v1"},
         "PeerAuthentication": {"security.istio.io/v1"}, "AuthorizationPolicy": {"security.istio.io/v1"},
-        "HTTPRoute": {"gateway.networking.k8s.io/v1"}, "ExternalSecret": {"external-secrets.io/v1"}}
+        "HTTPRoute": {"gateway.networking.k8s.io/v1"}, "ExternalSecret": {"external-secrets.io/v1"},
+        "PodMonitor": {"monitoring.coreos.com/v1"}, "ServiceMonitor": {"monitoring.coreos.com/v1"},
+        "PrometheusRule": {"monitoring.coreos.com/v1"}}
 BUILTIN = {"Namespace", "ServiceAccount", "Deployment", "Service", "NetworkPolicy",
-           "HorizontalPodAutoscaler", "PodDisruptionBudget"}
+           "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap"}
+ADMIN_PORT = 9464
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OBS = os.path.join(ROOT, "deploy", "observability")
+with open(os.path.join(OBS, "prometheus", "rules.yaml"), encoding="utf-8") as _f:
+    RULE_GROUPS = yaml.safe_load(_f)["groups"]
+DASH_DIR = os.path.join(OBS, "grafana", "dashboards")
+DASHBOARDS = {n: json.load(open(os.path.join(DASH_DIR, n), encoding="utf-8"))
+              for n in sorted(os.listdir(DASH_DIR)) if n.endswith(".json")}
+RULE_SPECS = {}   # distinct PrometheusRule specs (canonical JSON) -> first render that had it
+
+
+def selects(selector, labels):
+    """A label selector (matchLabels, matchExpressions) against a label set."""
+    if not selector:
+        return True
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for e in selector.get("matchExpressions", []):
+        op, have = e["operator"], e["key"] in labels
+        if op == "In" and labels.get(e["key"]) not in e["values"]:
+            return False
+        if op == "NotIn" and labels.get(e["key"]) in e["values"]:
+            return False
+        if (op == "Exists" and not have) or (op == "DoesNotExist" and have):
+            return False
+    return True
+
+
+def allows(policies, labels, direction, port):
+    """Whether some NetworkPolicy selecting a pod with `labels` opens `port` in `direction`."""
+    key = "ingress" if direction == "Ingress" else "egress"
+    for p in policies:
+        spec = p["spec"]
+        if direction not in spec.get("policyTypes", ["Ingress"]) or not selects(spec["podSelector"], labels):
+            continue
+        for rule in spec.get(key) or []:
+            ports = rule.get("ports")
+            if not ports or any(x.get("port") == port for x in ports):
+                return True
+    return False
 
 
 def check(path):
@@ -70,6 +123,13 @@ def check(path):
             if "boutique-shop/boutique" in img:
                 if len(c.get("args", [])) != 1 or c["args"][0] not in SUBCOMMANDS:
                     errs.append(f"{cw}: args must be one boutique subcommand, got {c.get('args')}")
+                env = {e["name"]: e.get("value") for e in c.get("env", [])}
+                if c["args"][0] != "loadgen":
+                    mports = [p for p in c.get("ports", []) if p.get("name") == "metrics"]
+                    if not mports:
+                        errs.append(f"{cw}: no container port named metrics (the admin port)")
+                    elif str(mports[0]["containerPort"]) != env.get("ADMIN_PORT"):
+                        errs.append(f"{cw}: metrics port {mports[0]['containerPort']} != ADMIN_PORT {env.get('ADMIN_PORT')}")
                 probe = c.get("readinessProbe", {})
                 if "grpc" in probe:
                     port = probe["grpc"]["port"]
@@ -85,6 +145,10 @@ def check(path):
     for name, s in svcs.items():
         if s["spec"]["selector"].get("app") not in apps:
             errs.append(f"Service/{name} selects no Deployment")
+        if name in UPSTREAM and not any(p.get("name") == "metrics" and p.get("targetPort") == "metrics"
+                                        for p in s["spec"]["ports"]):
+            errs.append(f"Service/{name}: no port named metrics (targetPort metrics)")
+    errs += check_telemetry(path, by_kind)
     for name, p in by_kind.get("NetworkPolicy", {}).items():
         sel = p["spec"]["podSelector"].get("matchLabels", {}).get("app")
         if sel and sel not in apps:
@@ -118,6 +182,88 @@ def check(path):
     return len(docs), errs
 
 
+def check_telemetry(path, by_kind):
+    """Monitoring objects, the admin port and tracing of one render."""
+    errs = []
+    pods = {}    # Deployment name -> (pod labels, container port names, env incl. envFrom ConfigMaps)
+    cms = by_kind.get("ConfigMap", {})
+    for name, d in by_kind.get("Deployment", {}).items():
+        tmpl = d["spec"]["template"]
+        env, port_names = {}, set()
+        for c in tmpl["spec"]["containers"]:
+            port_names |= {p.get("name") for p in c.get("ports", [])}
+            for ef in c.get("envFrom", []):
+                ref = ef.get("configMapRef", {}).get("name")
+                if ref:
+                    if ref not in cms:
+                        errs.append(f"Deployment/{name}: envFrom ConfigMap {ref} not in the render")
+                    else:
+                        env.update(cms[ref].get("data", {}))
+            env.update({e["name"]: e.get("value") for e in c.get("env", [])})
+        pods[name] = (tmpl["metadata"].get("labels", {}), port_names, env)
+    policies = list(by_kind.get("NetworkPolicy", {}).values())
+    deny = "default-deny-all" in by_kind.get("NetworkPolicy", {})
+    scraped = set()
+    for name, pm in by_kind.get("PodMonitor", {}).items():
+        ports = {e.get("port") for e in pm["spec"].get("podMetricsEndpoints", [])}
+        hits = [d for d, (labels, pn, _) in pods.items() if selects(pm["spec"]["selector"], labels) and ports & pn]
+        if not hits:
+            errs.append(f"PodMonitor/{name} selects no pod with port {sorted(ports)}")
+        if pm["spec"].get("jobLabel") != "app":
+            errs.append(f"PodMonitor/{name}: jobLabel must be app (one job per service, for the up alerts)")
+        scraped |= set(hits)
+    svcs = by_kind.get("Service", {})
+    for name, sm in by_kind.get("ServiceMonitor", {}).items():
+        ports = {e.get("port") for e in sm["spec"].get("endpoints", [])}
+        hits = [s for s, svc in svcs.items() if selects(sm["spec"]["selector"], svc["metadata"].get("labels", {}))
+                and ports & {p.get("name") for p in svc["spec"]["ports"]}]
+        if not hits:
+            errs.append(f"ServiceMonitor/{name} selects no Service with port {sorted(ports)}")
+        scraped |= {d for d, (labels, _, _) in pods.items() for s in hits if selects(
+            {"matchLabels": svcs[s]["spec"]["selector"]}, labels)}
+    if by_kind.get("PodMonitor") and by_kind.get("ServiceMonitor"):
+        errs.append("both a PodMonitor and a ServiceMonitor: every target would be scraped twice")
+    for d in sorted(scraped):
+        if deny and not allows(policies, pods[d][0], "Ingress", ADMIN_PORT):
+            errs.append(f"Deployment/{d} is scraped, but no NetworkPolicy admits port {ADMIN_PORT}")
+    for d, (labels, _, env) in pods.items():
+        if str(env.get("ENABLE_TRACING", "0")).lower() not in ("1", "true", "yes", "on"):
+            continue
+        addr = env.get("COLLECTOR_SERVICE_ADDR")
+        if not addr or ":" not in addr:
+            errs.append(f"Deployment/{d}: ENABLE_TRACING without COLLECTOR_SERVICE_ADDR host:port")
+        elif deny and not allows(policies, labels, "Egress", int(addr.rsplit(":", 1)[1])):
+            errs.append(f"Deployment/{d} exports spans to {addr}, but no NetworkPolicy lets it out")
+    for name, cm in cms.items():
+        if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1":
+            data = cm.get("data", {})
+            if sorted(data) != sorted(DASHBOARDS):
+                errs.append(f"ConfigMap/{name}: dashboards {sorted(data)} != {sorted(DASHBOARDS)}")
+            for k, v in data.items():
+                if k in DASHBOARDS and json.loads(v) != DASHBOARDS[k]:
+                    errs.append(f"ConfigMap/{name}: {k} differs from deploy/observability/grafana/dashboards/{k}")
+    for name, pr in by_kind.get("PrometheusRule", {}).items():
+        if pr["spec"].get("groups") != RULE_GROUPS:
+            errs.append(f"PrometheusRule/{name}: spec.groups differ from deploy/observability/prometheus/rules.yaml")
+        RULE_SPECS.setdefault(json.dumps(pr["spec"], sort_keys=True), f"{path}: PrometheusRule/{name}")
+    return errs
+
+
+def promtool_rules():
+    """`promtool check rules` on each distinct PrometheusRule spec (what `yq .spec` extracts)."""
+    errs = []
+    promtool = os.environ.get("PROMTOOL", "promtool")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (spec, where) in enumerate(sorted(RULE_SPECS.items())):
+            f = os.path.join(tmp, f"rules-{i}.yaml")
+            with open(f, "w", encoding="utf-8") as out:
+                yaml.safe_dump(json.loads(spec), out, sort_keys=False)
+            r = subprocess.run([promtool, "check", "rules", f], capture_output=True, text=True, check=False)
+            if r.returncode:
+                errs.append(f"{where}: promtool check rules failed:\n{r.stdout}{r.stderr}")
+    return errs
+
+
 def main():
     bad = 0
     for path in sys.argv[1:]:
@@ -125,7 +271,11 @@ def main():
         for e in errs:
             print(f"  {path}: {e}")
         bad += len(errs)
-    print(f"  {len(sys.argv) - 1} renders checked, {bad} problems")
+    for e in promtool_rules():
+        print(f"  {e}")
+        bad += 1
+    print(f"  {len(sys.argv) - 1} renders checked, {len(RULE_SPECS)} distinct PrometheusRule spec(s) "
+          f"passed to promtool check rules, {bad} problems")
     return 1 if bad else 0
 
 

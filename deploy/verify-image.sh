@@ -5,11 +5,15 @@
 #   2. the image (Dockerfile): by default the `runtime-prebuilt` stage with a host-built release
 #      binary (VERIFY_IMAGE_BUILD=full: the whole multi-stage build, compiling in the builder);
 #   3. image user 65532; one container with --read-only --cap-drop=ALL no-new-privileges on the
-#      host network answers `podman healthcheck run`, runs as uid 65532 and cannot write to /;
-#   4. the whole shop, one container per service (host network, own port on 127.0.0.1, wired
-#      through *_SERVICE_ADDR), and a 20 s `boutique loadgen` in a container: zero failures;
+#      host network answers `podman healthcheck run` and /metrics on its admin port, runs as uid
+#      65532 and cannot write to /;
+#   4. the whole shop, one container per service (host network, own service port and own admin
+#      port (ADMIN_PORT) on 127.0.0.1, wired through *_SERVICE_ADDR), and a 20 s `boutique
+#      loadgen` in a container: zero failures; then every admin port serves /metrics, with the
+#      traffic counted (grpc_server_handled_total, http_server_requests_total);
 #   5. `podman kube play` of the rendered kustomize base (Deployments, hostNetwork, loopback
-#      ports; deploy/container/kube_play.py), until the storefront answers /_healthz; kube down.
+#      ports; deploy/container/kube_play.py), until the storefront answers /_healthz and its
+#      admin port /metrics; kube down.
 # Every container and pod it starts is removed on exit, by name, also on failure.
 #
 # Requirements (this script installs nothing; run as root, like .ci/run):
@@ -96,6 +100,15 @@ wait_healthy() {
   done
 }
 
+# metrics_has PORT METRIC...: GET 127.0.0.1:PORT/metrics answers and names every METRIC.
+metrics_has() {
+  local port=$1 body m; shift
+  body=$(curl -sf --max-time 5 "http://127.0.0.1:$port/metrics") || fail "GET 127.0.0.1:$port/metrics"
+  for m in "$@"; do
+    grep -q "^$m" <<< "$body" || fail "127.0.0.1:$port/metrics has no $m"
+  done
+}
+
 # Hardening flags for every container started here.
 # --read-only-tmpfs=false: no writable /tmp, /run either, as readOnlyRootFilesystem in Kubernetes.
 HARDENED=(--init --network host --read-only --read-only-tmpfs=false --cap-drop=ALL --security-opt=no-new-privileges
@@ -163,13 +176,16 @@ echo "  user=$user healthcheck=$hc"
 
 step "One container (boutique all), read-only, no capabilities, host network on 127.0.0.1"
 single() {
-  local port c=$RUN-all
-  port=$(free_ports 1)
+  local port admin c=$RUN-all
+  read -r port admin <<< "$(free_ports 2)"
   CONTAINERS+=("$c")
-  podman run -d --name "$c" "${HARDENED[@]}" -e PORT="$port" -e LISTEN_ADDR=127.0.0.1 "$IMAGE" all >/dev/null
+  podman run -d --name "$c" "${HARDENED[@]}" -e PORT="$port" -e ADMIN_PORT="$admin" -e LISTEN_ADDR=127.0.0.1 \
+    "$IMAGE" all >/dev/null
   wait_healthy "$c" 60
   echo "  podman healthcheck run: healthy (storefront on 127.0.0.1:$port)"
   curl -sf --max-time 5 "http://127.0.0.1:$port/_healthz" >/dev/null || fail "GET /_healthz"
+  metrics_has "$admin" boutique_build_info
+  echo "  /metrics on the admin port 127.0.0.1:$admin (boutique_build_info)"
   [ "$(podman inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$c")" = true ] || fail "root filesystem not read-only"
   # `podman top` needs nothing in the image (distroless has no `id`); the host uid too (no userns).
   podman top "$c" user huser args
@@ -201,7 +217,11 @@ SERVICES=(
   "checkoutservice checkout CHECKOUT_SERVICE_ADDR"
   "frontend frontend -"
 )
-read -r -a PORTS <<< "$(free_ports ${#SERVICES[@]})"
+# Two free ports per service: its own (PORT) and its admin port (ADMIN_PORT, /metrics); on one
+# host network the default admin port 9464 would be taken by the first service only.
+read -r -a ALLPORTS <<< "$(free_ports $(( 2 * ${#SERVICES[@]} )))"
+PORTS=("${ALLPORTS[@]:0:${#SERVICES[@]}}")
+ADMIN_PORTS=("${ALLPORTS[@]:${#SERVICES[@]}}")
 WIRING=()
 for i in "${!SERVICES[@]}"; do
   read -r _ _ var <<< "${SERVICES[$i]}"
@@ -216,12 +236,13 @@ shop_up() {
     [ "$cmd" = frontend ] && hc='["/usr/local/bin/boutique", "healthcheck", "--http"]'
     CONTAINERS+=("$RUN-$name")
     podman run -d --name "$RUN-$name" "${HARDENED[@]}" --health-cmd "$hc" \
-      -e PORT="${PORTS[$i]}" -e LISTEN_ADDR=127.0.0.1 "${WIRING[@]}" "$IMAGE" "$cmd" >/dev/null
+      -e PORT="${PORTS[$i]}" -e ADMIN_PORT="${ADMIN_PORTS[$i]}" -e LISTEN_ADDR=127.0.0.1 \
+      "${WIRING[@]}" "$IMAGE" "$cmd" >/dev/null
   done
   for i in "${!SERVICES[@]}"; do
     read -r name cmd _ <<< "${SERVICES[$i]}"
     wait_healthy "$RUN-$name" 60
-    printf '  %-22s %-15s 127.0.0.1:%s healthy\n' "$name" "$cmd" "${PORTS[$i]}"
+    printf '  %-22s %-15s 127.0.0.1:%s healthy, admin port %s\n' "$name" "$cmd" "${PORTS[$i]}" "${ADMIN_PORTS[$i]}"
   done
 }
 timed "shop: 10 containers up and healthy" shop_up
@@ -239,19 +260,40 @@ loadgen() {
 }
 timed "loadgen: 20 s run" loadgen
 
+step "Metrics: every service's admin port serves /metrics, with the load run counted"
+shop_metrics() {
+  local i name cmd
+  for i in "${!SERVICES[@]}"; do
+    read -r name cmd _ <<< "${SERVICES[$i]}"
+    if [ "$cmd" = frontend ]; then
+      metrics_has "${ADMIN_PORTS[$i]}" boutique_build_info http_server_requests_total grpc_client_handled_total
+    else
+      metrics_has "${ADMIN_PORTS[$i]}" boutique_build_info process_resident_memory_bytes
+    fi
+    if [ "$cmd" = cart ]; then
+      metrics_has "${ADMIN_PORTS[$i]}" grpc_server_handled_total boutique_cart_additions_total
+    fi
+  done
+  echo "  ${#SERVICES[@]} admin ports answer; cart counts grpc_server_handled_total, frontend http_server_requests_total"
+}
+timed "metrics: 10 admin ports" shop_metrics
+
 step "Stop the shop"
 timed "shop: stop and remove" podman rm -f -i -t 15 "${CONTAINERS[@]}" >/dev/null
 CONTAINERS=()
 
 step "podman kube play of the rendered base (Deployments only, hostNetwork, loopback ports)"
 kube() {
-  local i names=() json="{" pods p
+  local i names=() json="{" pods p KALL
   kubectl kustomize deploy/kubernetes/base > "$WORK/base.yaml"
-  read -r -a KPORTS <<< "$(free_ports ${#SERVICES[@]})"
+  # Own PORT and ADMIN_PORT per pod (the rendered ADMIN_PORT 9464 would collide on the host network).
+  read -r -a KALL <<< "$(free_ports $(( 2 * ${#SERVICES[@]} )))"
+  KPORTS=("${KALL[@]:0:${#SERVICES[@]}}")
+  KADMIN=("${KALL[@]:${#SERVICES[@]}}")
   for i in "${!SERVICES[@]}"; do
     read -r name _ _ <<< "${SERVICES[$i]}"
     names+=("$name")
-    json+="\"$name\": ${KPORTS[$i]},"
+    json+="\"$name\": {\"port\": ${KPORTS[$i]}, \"admin\": ${KADMIN[$i]}},"
   done
   printf '%s}\n' "${json%,}" > "$WORK/ports.json"
   "$PY" deploy/container/kube_play.py "$WORK/base.yaml" "$IMAGE" "$RUN" "$WORK/ports.json" > "$WORK/play.yaml"
@@ -266,6 +308,9 @@ kube() {
   echo "  storefront answers http://127.0.0.1:$fport/_healthz"
   curl -sf --max-time 10 "http://127.0.0.1:$fport/" >/dev/null || fail "kube play: GET / (calls every backend)"
   echo "  GET / renders (catalog, currency, ads, recommendations, cart)"
+  metrics_has "${KADMIN[$(( ${#SERVICES[@]} - 1 ))]}" http_server_requests_total
+  metrics_has "${KADMIN[0]}" grpc_server_handled_total
+  echo "  /metrics on the admin ports: frontend counts GET /, catalog its RPCs"
   pods=$(podman pod ps --filter "name=$RUN-" --format '{{.Name}} {{.Status}}')
   while IFS= read -r p; do echo "  $p"; done <<< "$pods"
   [ "$(grep -c Running <<< "$pods")" = "${#SERVICES[@]}" ] || fail "kube play: not every pod is running"

@@ -3,7 +3,8 @@
 # no cluster and no network (checkov runs under `unshare -n` when it can).
 #
 # Requirements (this script installs nothing):
-#   apt:  kubectl (brings kustomize v5), util-linux (unshare; optional)
+#   apt:  kubectl (brings kustomize v5), util-linux (unshare; optional),
+#         prometheus (promtool, for deploy/observability/check.py; the daemon is not needed)
 #   pip:  deploy/requirements.txt (exact pins), in a venv:
 #           python3 -m venv .venv/deploy && .venv/deploy/bin/pip install -r deploy/requirements.txt
 #         A separate venv because checkov pins `packaging<24`, which pytest 9 cannot use.
@@ -19,19 +20,27 @@ K8S_VERSION=1.30.0
 OUT=${VERIFY_OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
 KDIR=deploy/kubernetes
-COMPONENTS=(redis-cart network-policies hpa-pdb istio gateway-api external-secrets loadgenerator)
+COMPONENTS=(redis-cart network-policies hpa-pdb istio gateway-api external-secrets loadgenerator observability)
+# The observability component is rendered with every subset of the components it interacts with
+# (the Deployments and policies it patches or relies on) and with all components at once, not
+# with all 128 subsets of the others: hpa-pdb and gateway-api touch nothing it touches, and
+# 256 renders would double this script's longest steps (kubernetes-validate, check_renders).
+OBS_WITH=(redis-cart network-policies istio external-secrets loadgenerator)
 
-step() { printf '\n--> %s\n' "$*"; }
+step() { printf '\n--> %s (at %d s)\n' "$*" "$SECONDS"; }
 fail() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
 
 step "Tools"
-for t in kubectl "$VENV/bin/yamllint" "$VENV/bin/kubernetes-validate" "$VENV/bin/checkov" "$VENV/bin/hadolint" "$PY"; do
+for t in kubectl promtool "$VENV/bin/yamllint" "$VENV/bin/kubernetes-validate" "$VENV/bin/checkov" "$VENV/bin/hadolint" "$PY"; do
   command -v "$t" >/dev/null || fail "missing tool: $t (see the requirements at the top of $0)"
 done
 "$PY" -c 'import helm_python, yaml' || fail "helm-python-sdk missing in $VENV"
 NET=()
 if unshare -n true 2>/dev/null; then NET=(unshare -n); echo "checkov and helm run without network (unshare -n)"; fi
 echo "renders in $OUT"
+
+step "Generated observability copies (PrometheusRule, dashboards, chart files) match deploy/observability"
+"$PY" deploy/sync_observability.py --check || fail "drift: run deploy/sync_observability.py"
 
 step "yamllint (config: .yamllint)"
 "$VENV/bin/yamllint" -s -c .yamllint deploy/ compose.yaml .yamllint
@@ -45,11 +54,20 @@ for o in "$KDIR"/overlays/*/; do
   renders+=("$name")
 done
 
-step "kustomize: render the base with every combination of the ${#COMPONENTS[@]} components"
+step "kustomize: render the base with every combination of the other components, and observability with ${OBS_WITH[*]}"
 COMBO_DIR=$(mktemp -d "$ROOT/$KDIR/.combos.XXXXXX")
 trap 'rm -rf "$COMBO_DIR"' EXIT
 n=$(( 1 << ${#COMPONENTS[@]} ))
+obs_bit=0; obs_allowed=0
+for i in "${!COMPONENTS[@]}"; do
+  [ "${COMPONENTS[$i]}" = observability ] && obs_bit=$(( 1 << i ))
+  for c in "${OBS_WITH[@]}"; do [ "${COMPONENTS[$i]}" = "$c" ] && obs_allowed=$(( obs_allowed | 1 << i )); done
+done
+(( obs_bit )) || fail "observability is not in COMPONENTS"
+rendered=0
 for (( mask = 0; mask < n; mask++ )); do
+  if (( mask & obs_bit && mask != n - 1 && mask & ~(obs_bit | obs_allowed) )); then continue; fi
+  rendered=$((rendered + 1))
   name=combo; comps=""
   for i in "${!COMPONENTS[@]}"; do
     if (( mask >> i & 1 )); then name+="+${COMPONENTS[$i]}"; comps+="  - ../../components/${COMPONENTS[$i]}"$'\n'; fi
@@ -59,9 +77,9 @@ for (( mask = 0; mask < n; mask++ )); do
   printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: boutique-verify\nresources:\n  - ../../base\ncomponents:\n%s' "${comps:-  []}"$'\n' > "$d/kustomization.yaml"
   kubectl kustomize "$d" > "$OUT/$name.yaml" 2> "$OUT/$name.err" || { cat "$OUT/$name.err"; fail "kustomize $name"; }
 done
-echo "  $n combinations rendered"
+echo "  $rendered of the $n combinations rendered"
 
-step "Invariants on every render (images tagged, hardened pods, probes except the load generator)"
+step "Invariants on every render (images tagged, hardened pods, probes, admin port, monitoring objects; promtool on PrometheusRule specs)"
 "$PY" deploy/check_renders.py "$OUT"/*.yaml
 
 step "kubernetes-validate --strict -k $K8S_VERSION on every render (CRD kinds are listed, then checked by check_renders)"
@@ -80,7 +98,12 @@ for m in res["messages"]:
     print(f"  lint severity={m['severity']} {m['path']}: {m['error']}")
 if res["errors"] or any(m["severity"] >= 2 for m in res["messages"]):
     sys.exit("helm lint failed")
-cases = {"helm-default": {}, "helm-full": yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))}
+full = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
+# The full values scrape with a PodMonitor; the same with a ServiceMonitor instead.
+svcmon = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
+svcmon["monitoring"]["podMonitor"]["enabled"] = False
+svcmon["monitoring"]["serviceMonitor"] = {"enabled": True}
+cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon}
 with helm.Chart.load(chart) as c:
     for name, values in cases.items():
         docs = c.render(values, name="boutique", namespace="boutique")
@@ -96,6 +119,18 @@ with helm.Chart.load(chart) as c:
         sys.exit("values.schema.json accepted cart.backend=postgres")
     except helm.HelmError:
         print("  values.schema.json rejects an unknown cart backend")
+    both = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
+    both["monitoring"]["serviceMonitor"] = {"enabled": True}
+    try:
+        c.render(both, name="b", namespace="b")
+        sys.exit("the chart rendered a PodMonitor and a ServiceMonitor together")
+    except helm.HelmError:
+        print("  the chart refuses a PodMonitor and a ServiceMonitor together")
+    try:
+        c.render({"monitoring": {"tracing": {"collectorAddress": "no-port"}}}, name="b", namespace="b")
+        sys.exit("values.schema.json accepted monitoring.tracing.collectorAddress=no-port")
+    except helm.HelmError:
+        print("  values.schema.json rejects a collector address without a port")
 PY
 "$PY" deploy/check_renders.py "$OUT"/helm-*.yaml
 "$VENV/bin/kubernetes-validate" --strict -k "$K8S_VERSION" --quiet "$OUT"/helm-*.yaml > "$OUT/validate-helm.log" 2>&1 \
@@ -131,6 +166,10 @@ step "checkov findings against deploy/checkov-waivers.yaml"
 
 step "compose.yaml and Argo CD structure"
 "$PY" deploy/check_compose_argocd.py
+
+step "Observability: promtool rules, rule tests and config, dashboard queries, metric names (against the sample scrape)"
+"$PY" deploy/observability/check.py --self-test
+"$PY" deploy/observability/check.py --exposition deploy/observability/testdata/sample-exposition.txt
 
 echo
 echo "deploy/verify.sh: all checks passed"

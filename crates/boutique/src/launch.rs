@@ -186,6 +186,7 @@ pub(crate) async fn run_one(service: Service, env: Env) -> Result<(), LaunchErro
     let host = env.listen_addr(0)?.ip();
     let admin = AdminAddr::from_env(&env, host)?;
     let (hub, admin) = Observability::start(&env, admin, &stop).await?.into_parts();
+    let admin = tokio::spawn(admin);
     let launched = service.launch(&env, stop.clone(), &hub, true).await?;
     tracing::info!(service = service.name(), addr = %launched.addr, "Started.");
     let serve = tokio::spawn(launched.serve);
@@ -193,7 +194,8 @@ pub(crate) async fn run_one(service: Service, env: Env) -> Result<(), LaunchErro
     stop.cancel();
     let served = serve.await.map_err(|e| LaunchError::Failed(e.into()));
     flush(hub).await;
-    admin.await.map_err(|e| LaunchError::Failed(e.into()))?;
+    let admin = admin.await.map_err(|e| LaunchError::Failed(e.into()))?;
     served??;
+    admin.map_err(|e| LaunchError::Failed(e.into()))?;
     Ok(())
 }

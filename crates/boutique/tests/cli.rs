@@ -120,3 +120,28 @@ fn bad_configuration_exits_64_and_names_the_variable() {
     assert_eq!(output.status.code(), Some(2), "clap rejects the argument");
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown service"));
 }
+
+#[tokio::test]
+async fn a_single_service_serves_its_metrics_on_the_admin_port() {
+    let (port, admin) = (free_port(), free_port());
+    let admin_port = admin.to_string();
+    // Bound before the service port opens, so it is up once `one` returns.
+    let mut ad = Running::one("ad", port, &[("ADMIN_PORT", admin_port.as_str())]);
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("http://127.0.0.1:{admin}/metrics"))
+        .send()
+        .await
+        .expect("the admin port answers while the service runs");
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(r#"boutique_build_info{commit="#) && text.contains(r#"service_name="ad""#),
+        "{text}"
+    );
+    assert!(text.contains("process_resident_memory_bytes"), "{text}");
+    assert!(support::interrupt(&mut ad).success());
+}

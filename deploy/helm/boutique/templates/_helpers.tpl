@@ -159,3 +159,17 @@ seccompProfile:
     - port: 53
       protocol: TCP
 {{- end }}
+
+{{/* The port of monitoring.tracing.collectorAddress (host:port or http://host:port). */}}
+{{- define "boutique.collectorPort" -}}
+{{- $addr := .Values.monitoring.tracing.collectorAddress | trimPrefix "http://" | trimSuffix "/" -}}
+{{- $port := regexFind ":[0-9]+$" $addr | trimPrefix ":" -}}
+{{- required "monitoring.tracing.collectorAddress must be host:port" $port -}}
+{{- end }}
+
+{{/* A label map as k=v,k=v (for messages). */}}
+{{- define "boutique.selectorText" -}}
+{{- $parts := list -}}
+{{- range $k, $v := . }}{{ $parts = append $parts (printf "%s=%s" $k $v) }}{{ end -}}
+{{- join "," $parts -}}
+{{- end }}
