@@ -112,28 +112,26 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
             .map(|launched| tokio::spawn(launched.serve)),
     );
     tokio::pin!(serving);
-    let outcome = tokio::select! {
-        // A service that stops on its own is a failure: take the rest down too.
-        result = &mut serving => {
-            stop.cancel();
-            result
-                .map_err(|e| LaunchError::Failed(e.into()))
-                .and_then(|results| Ok(results.into_iter().collect::<anyhow::Result<Vec<()>>>()?))
-                .and_then(|_| Err(LaunchError::Failed(anyhow::anyhow!("a service stopped unexpectedly"))))
-        }
+    let (finished, on_its_own) = tokio::select! {
+        result = &mut serving => (result, true),
         () = shutdown::signal() => {
             stop.cancel();
-            serving
-                .await
-                .map_err(|e| LaunchError::Failed(e.into()))
-                .and_then(|results| Ok(results.into_iter().collect::<anyhow::Result<Vec<()>>>()?))
-                .map(|_| ())
+            (serving.await, false)
         }
     };
+    // A service that stops on its own is a failure: take the rest down too.
+    stop.cancel();
     // The services have drained: their last spans can go out now.
     flush(hub).await;
     let admin = admin.await.map_err(|e| LaunchError::Failed(e.into()))?;
-    outcome?;
+    for result in finished.map_err(|e| LaunchError::Failed(e.into()))? {
+        result?;
+    }
+    if on_its_own {
+        return Err(LaunchError::Failed(anyhow::anyhow!(
+            "a service stopped unexpectedly"
+        )));
+    }
     admin.map_err(|e| LaunchError::Failed(e.into()))?;
     tracing::info!("Boutique stopped.");
     Ok(())
