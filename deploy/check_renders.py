@@ -16,7 +16,13 @@ usage: check_renders.py RENDER.yaml [...]
   spans (ENABLE_TRACING) may reach the collector port; tracing settings come from ConfigMaps of
   the render; Grafana dashboard ConfigMaps hold exactly deploy/observability's dashboards;
   every PrometheusRule's spec.groups equal deploy/observability/prometheus/rules.yaml, and each
-  distinct spec passes `promtool check rules` (PROMTOOL, default promtool).
+  distinct spec passes `promtool check rules` (PROMTOOL, default promtool);
+- mesh and network policies: with default deny every pod may reach DNS (53), and every pod
+  with an Istio sidecar may reach istiod (15012) in another namespace; with STRICT mTLS every
+  pod with an admin port has it PERMISSIVE (a workload PeerAuthentication that keeps the other
+  ports STRICT) and an ALLOW AuthorizationPolicy for it that plain text can match (no source
+  principals or namespaces, which come from mTLS certificates), so Prometheus outside the mesh
+  can scrape it.
 """
 import json
 import os
@@ -39,6 +45,8 @@ CRDS = {"Gateway": {"networking.istio.io/v1"}, "VirtualService": {"networking.is
 BUILTIN = {"Namespace", "ServiceAccount", "Deployment", "Service", "NetworkPolicy",
            "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap"}
 ADMIN_PORT = 9464
+ISTIOD_XDS_PORT = 15012   # sidecars: xDS and certificates from istiod
+MTLS_ONLY = ("principals", "notPrincipals", "namespaces", "notNamespaces")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OBS = os.path.join(ROOT, "deploy", "observability")
 with open(os.path.join(OBS, "prometheus", "rules.yaml"), encoding="utf-8") as _f:
@@ -78,6 +86,65 @@ def allows(policies, labels, direction, port):
             if not ports or any(x.get("port") == port for x in ports):
                 return True
     return False
+
+
+def egress_peers(policies, labels, port):
+    """The `to` peers of every egress rule that opens `port` to a pod with `labels`
+    ({} for a rule without `to`, which opens it to everywhere)."""
+    peers = []
+    for p in policies:
+        spec = p["spec"]
+        if "Egress" not in spec.get("policyTypes", ["Ingress"]) or not selects(spec["podSelector"], labels):
+            continue
+        for rule in spec.get("egress") or []:
+            ports = rule.get("ports")
+            if not ports or any(x.get("port") == port for x in ports):
+                peers += rule.get("to") or [{}]
+    return peers
+
+
+def check_mesh(by_kind):
+    """Istio next to network policies (istiod egress) and monitoring (plain-text admin port)."""
+    errs = []
+    nps = by_kind.get("NetworkPolicy", {})
+    policies = list(nps.values())
+    deny = "default-deny-all" in nps
+    pas = list(by_kind.get("PeerAuthentication", {}).values())
+    aps = list(by_kind.get("AuthorizationPolicy", {}).values())
+    strict = any(not pa["spec"].get("selector") and pa["spec"].get("mtls", {}).get("mode") == "STRICT" for pa in pas)
+    for name, d in by_kind.get("Deployment", {}).items():
+        tmpl = d["spec"]["template"]
+        labels = tmpl["metadata"].get("labels", {})
+        where = f"Deployment/{name}"
+        if deny and not allows(policies, labels, "Egress", 53):
+            errs.append(f"{where}: default deny, but no NetworkPolicy lets it reach DNS (53)")
+        if deny and labels.get("sidecar.istio.io/inject") == "true" and not any(
+                peer.get("namespaceSelector", {}).get("matchLabels") and peer.get("podSelector", {}).get("matchLabels")
+                for peer in egress_peers(policies, labels, ISTIOD_XDS_PORT)):
+            errs.append(f"{where}: Istio sidecar under default deny, but no NetworkPolicy lets it reach "
+                        f"istiod pods in their namespace on {ISTIOD_XDS_PORT}")
+        mports = [p["containerPort"] for c in tmpl["spec"]["containers"] for p in c.get("ports", [])
+                  if p.get("name") == "metrics"]
+        if not (strict and mports):
+            continue
+        port = str(mports[0])
+        if not any(pa["spec"].get("selector") and selects(pa["spec"]["selector"], labels)
+                   and pa["spec"].get("mtls", {}).get("mode", "UNSET") in ("UNSET", "STRICT")
+                   and {str(k): v for k, v in (pa["spec"].get("portLevelMtls") or {}).items()}
+                   .get(port, {}).get("mode") == "PERMISSIVE" for pa in pas):
+            errs.append(f"{where}: STRICT mTLS, but no PeerAuthentication makes admin port {port} PERMISSIVE "
+                        "(and keeps the other ports STRICT): Prometheus outside the mesh cannot scrape it")
+        if aps and not any(
+                ap.get("spec", {}).get("action", "ALLOW") == "ALLOW"
+                and selects(ap["spec"].get("selector"), labels)
+                and any(any(port in (op.get("operation", {}).get("ports") or [port]) for op in rule.get("to") or [{}])
+                        and (not rule.get("from") or any(not any(f in src.get("source", {}) for f in MTLS_ONLY)
+                                                         for src in rule["from"]))
+                        for rule in ap["spec"].get("rules") or [])
+                for ap in aps):
+            errs.append(f"{where}: no AuthorizationPolicy allows plain text on admin port {port} "
+                        "(source principals and namespaces never match plain text)")
+    return errs
 
 
 def check(path):
@@ -149,6 +216,7 @@ def check(path):
                                         for p in s["spec"]["ports"]):
             errs.append(f"Service/{name}: no port named metrics (targetPort metrics)")
     errs += check_telemetry(path, by_kind)
+    errs += check_mesh(by_kind)
     for name, p in by_kind.get("NetworkPolicy", {}).items():
         sel = p["spec"]["podSelector"].get("matchLabels", {}).get("app")
         if sel and sel not in apps:
