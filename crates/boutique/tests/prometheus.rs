@@ -21,7 +21,7 @@ use boutique_testkit::{
     find_program,
     prometheus::{PrometheusServer, Sample, format_samples},
 };
-use support::{CARD, Running, buy, shopper};
+use support::{CARD, Running, add_to_cart, buy, checkout, shopper};
 
 /// How long Prometheus may take to show a change (it scrapes every second).
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -243,18 +243,8 @@ async fn prometheus_sees_a_purchase_and_refused_checkouts() {
     // A valid but expired card passes the form and checkout's checks; the
     // payment service declines it (FAILED_PRECONDITION), checkout counts a
     // failure at the payment stage, and the shopper gets 422 with the reason.
-    let added = client
-        .post(format!("{}/cart", shop.url))
-        .form(&[("product_id", PRODUCT), ("quantity", "1")])
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        added.status().is_success(),
-        "add to cart: {}",
-        added.status()
-    );
-    let declined = checkout(&shop, &client, CARD, "2020").await;
+    add_to_cart(&shop, &client, PRODUCT, "1").await;
+    let declined = checkout(&shop, &client, CARD, "2020", &[]).await;
     assert_eq!(declined.0, 422, "{}", declined.1);
     assert!(
         declined.1.contains("expired on 1/2020"),
@@ -323,7 +313,7 @@ async fn prometheus_sees_a_purchase_and_refused_checkouts() {
 
     // A card number that fails the Luhn check is refused by the storefront's
     // form validation: 422 naming the field, and checkout is never asked.
-    let refused = checkout(&shop, &client, "4432801561520455", "2039").await;
+    let refused = checkout(&shop, &client, "4432801561520455", "2039", &[]).await;
     assert_eq!(refused.0, 422, "{}", refused.1);
     assert!(
         refused
@@ -456,35 +446,6 @@ fn total_paid(page: &str) -> f64 {
         .unwrap_or_else(|| panic!("the total {total:?} is not in euros"))
         .parse()
         .unwrap_or_else(|e| panic!("the total {total:?} is not a number: {e}"))
-}
-
-/// Checks out the cart with `card` expiring in January of `year`; returns the
-/// status and page.
-async fn checkout(
-    shop: &Running,
-    client: &reqwest::Client,
-    card: &str,
-    year: &str,
-) -> (u16, String) {
-    let response = client
-        .post(format!("{}/cart/checkout", shop.url))
-        .form(&[
-            ("email", "someone@example.com"),
-            ("street_address", "1600 Amphitheatre Parkway"),
-            ("zip_code", "94043"),
-            ("city", "Mountain View"),
-            ("state", "CA"),
-            ("country", "United States"),
-            ("credit_card_number", card),
-            ("credit_card_expiration_month", "1"),
-            ("credit_card_expiration_year", year),
-            ("credit_card_cvv", "672"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
 }
 
 /// Waits until `expr` is exactly one series with value `expected`.

@@ -43,14 +43,19 @@ impl AdService for Echo {
     }
 }
 
-#[tokio::test]
-async fn calls_are_counted_on_both_sides_and_carry_the_trace_context() {
-    let server_telemetry = Telemetry::detached("ad");
-    let server = GrpcServer::bind(&server_telemetry, "127.0.0.1:0".parse().unwrap())
+/// [`Echo`] behind a `GrpcServer` recording into `telemetry`.
+async fn serve_echo(telemetry: &Telemetry) -> TestServer {
+    let server = GrpcServer::bind(telemetry, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
         .add_service(AdServiceServer::new(Echo));
-    let server = TestServer::spawn(server.local_addr(), |stop| server.run_until(stop));
+    TestServer::spawn(server.local_addr(), |stop| server.run_until(stop))
+}
+
+#[tokio::test]
+async fn calls_are_counted_on_both_sides_and_carry_the_trace_context() {
+    let server_telemetry = Telemetry::detached("ad");
+    let server = serve_echo(&server_telemetry).await;
     let client_telemetry = Telemetry::detached("frontend");
     let channel = lazy_channel(
         "AD_SERVICE_ADDR",
@@ -129,11 +134,7 @@ async fn calls_are_counted_on_both_sides_and_carry_the_trace_context() {
 #[tokio::test]
 async fn unknown_methods_and_unreachable_servers_keep_labels_bounded() {
     let server_telemetry = Telemetry::detached("ad");
-    let server = GrpcServer::bind(&server_telemetry, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-        .add_service(AdServiceServer::new(Echo));
-    let server = TestServer::spawn(server.local_addr(), |stop| server.run_until(stop));
+    let server = serve_echo(&server_telemetry).await;
 
     // A path the server does not serve: Unimplemented, counted as unknown.
     let mut raw = tonic::client::Grpc::new(server.channel().await);
