@@ -19,6 +19,10 @@
 //! | `OTEL_SERVICE_NAME` | `service.name` of a single-service process | the service's name |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | extra resource attributes (may replace `service.namespace`) | none |
 //! | `OTEL_TRACES_SAMPLER[_ARG]`, `OTEL_BSP_*`, `OTEL_EXPORTER_OTLP_*` | as the OpenTelemetry spec defines | SDK defaults |
+//!
+//! The SDK's own events go to the log under the targets `opentelemetry*`: a
+//! collector that cannot be reached shows as `BatchSpanProcessor.ExportError`
+//! (`LOG_LEVEL=info,opentelemetry_sdk=off` silences them).
 
 pub mod grpc;
 pub mod http;
