@@ -18,6 +18,7 @@ use opentelemetry::{
     Context, KeyValue,
     trace::{FutureExt as _, SpanKind, Status as SpanStatus, TraceContextExt, Tracer},
 };
+use opentelemetry_sdk::trace::SdkTracer;
 use tokio::time::Instant;
 use tonic::{Code, body::Body, transport::Channel};
 use tower::{Layer, Service};
@@ -74,12 +75,7 @@ where
         let parent = self.telemetry.enter(&trace::extract(request.headers()));
         let context = match self.telemetry.tracer() {
             Some(tracer) if !method.is_infrastructure() => {
-                let span = tracer
-                    .span_builder(method.span_name().to_owned())
-                    .with_kind(SpanKind::Server)
-                    .with_attributes(rpc_attributes(&method))
-                    .start_with_context(tracer, &parent);
-                parent.with_span(span)
+                rpc_span(tracer, &method, SpanKind::Server, &parent)
             }
             _ => parent,
         };
@@ -129,14 +125,7 @@ impl Service<http::Request<Body>> for TracedChannel {
         let method = GrpcMethod::from_path(request.uri().path());
         let parent = Context::current();
         let context = match self.telemetry.tracer() {
-            Some(tracer) => {
-                let span = tracer
-                    .span_builder(method.span_name().to_owned())
-                    .with_kind(SpanKind::Client)
-                    .with_attributes(rpc_attributes(&method))
-                    .start_with_context(tracer, &parent);
-                parent.with_span(span)
-            }
+            Some(tracer) => rpc_span(tracer, &method, SpanKind::Client, &parent),
             None => parent,
         };
         trace::inject(&context, request.headers_mut());
@@ -158,13 +147,19 @@ impl Service<http::Request<Body>> for TracedChannel {
     }
 }
 
-/// The semantic-convention attributes of an RPC span.
-fn rpc_attributes(method: &GrpcMethod) -> [KeyValue; 3] {
-    [
-        KeyValue::new("rpc.system", "grpc"),
-        KeyValue::new("rpc.service", method.service().to_owned()),
-        KeyValue::new("rpc.method", method.method().to_owned()),
-    ]
+/// `parent` with a new RPC span of `kind` for `method`, carrying the
+/// semantic-convention attributes.
+fn rpc_span(tracer: &SdkTracer, method: &GrpcMethod, kind: SpanKind, parent: &Context) -> Context {
+    let span = tracer
+        .span_builder(method.span_name().to_owned())
+        .with_kind(kind)
+        .with_attributes([
+            KeyValue::new("rpc.system", "grpc"),
+            KeyValue::new("rpc.service", method.service().to_owned()),
+            KeyValue::new("rpc.method", method.method().to_owned()),
+        ])
+        .start_with_context(tracer, parent);
+    parent.with_span(span)
 }
 
 /// Records the outcome on the context's span (if it is ours) and ends it.

@@ -17,7 +17,7 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use prometheus::{
     CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    TextEncoder, core::Collector,
 };
 
 /// Latency buckets in seconds, from 100 µs: most of our calls finish in well
@@ -141,20 +141,11 @@ impl Metrics {
     pub fn new() -> Arc<Self> {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
-            let family = IntCounterVec::new(Opts::new(name, help), labels)
-                .expect("metric definitions are static and valid");
-            registry
-                .register(Box::new(family.clone()))
-                .expect("each metric is registered once");
-            family
+            register(&registry, IntCounterVec::new(Opts::new(name, help), labels))
         };
         let histogram = |name: &str, help: &str, labels: &[&str]| {
             let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
-            let family = HistogramVec::new(opts, labels).expect("metric definitions are static");
-            registry
-                .register(Box::new(family.clone()))
-                .expect("each metric is registered once");
-            family
+            register(&registry, HistogramVec::new(opts, labels))
         };
         const GRPC: [&str; 4] = ["service_name", "grpc_service", "grpc_method", "grpc_code"];
         const GRPC_TIMED: [&str; 3] = ["service_name", "grpc_service", "grpc_method"];
@@ -194,20 +185,16 @@ impl Metrics {
                 "Orders placed, by the shopper's currency.",
                 &["service_name", "currency"],
             ),
-            order_revenue: {
-                let family = CounterVec::new(
+            order_revenue: register(
+                &registry,
+                CounterVec::new(
                     Opts::new(
                         "boutique_order_revenue_total",
                         "Order totals (items and shipping) in units of the shopper's currency.",
                     ),
                     &["service_name", "currency"],
-                )
-                .expect("metric definitions are static");
-                registry
-                    .register(Box::new(family.clone()))
-                    .expect("each metric is registered once");
-                family
-            },
+                ),
+            ),
             payment_declines: counter(
                 "boutique_payment_declines_total",
                 "Charges refused, by reason.",
@@ -233,20 +220,16 @@ impl Metrics {
                 "PlaceOrder calls that failed, by the step that failed.",
                 &["service_name", "stage"],
             ),
-            build_info: {
-                let family = IntGaugeVec::new(
+            build_info: register(
+                &registry,
+                IntGaugeVec::new(
                     Opts::new(
                         "boutique_build_info",
                         "Always 1: the running version and commit.",
                     ),
                     &["service_name", "version", "commit"],
-                )
-                .expect("metric definitions are static");
-                registry
-                    .register(Box::new(family.clone()))
-                    .expect("each metric is registered once");
-                family
-            },
+                ),
+            ),
             registry,
         };
         #[cfg(target_os = "linux")]
@@ -269,6 +252,19 @@ impl Metrics {
         }
         String::from_utf8(buffer).unwrap_or_default()
     }
+}
+
+/// Registers a family defined in [`Metrics::new`]. The definitions are static
+/// and each is registered once, so neither step can fail at run time.
+fn register<F: Collector + Clone + 'static>(
+    registry: &Registry,
+    family: prometheus::Result<F>,
+) -> F {
+    let family = family.expect("metric definitions are static and valid");
+    registry
+        .register(Box::new(family.clone()))
+        .expect("each metric is registered once");
+    family
 }
 
 /// The metrics of one service: the process's families with its `service_name`.
