@@ -5,9 +5,11 @@
 //! the whole shop in one process, each service on its own loopback port speaking
 //! real gRPC. This file is wiring only: the services live in their own crates.
 
+mod error;
 mod healthcheck;
 mod launch;
 mod observe;
+mod one;
 mod shop;
 
 use std::process::ExitCode;
@@ -15,7 +17,7 @@ use std::process::ExitCode;
 use boutique_platform::{Env, config::EXIT_CONFIG, telemetry};
 use clap::{Parser, Subcommand};
 
-use crate::launch::{LaunchError, Service};
+use crate::{error::LaunchError, launch::RunService};
 
 /// `0.1.0 (commit 1a2b3c4d5e6f)`: the release and the exact source it was built from.
 const VERSION: &str = concat!(
@@ -38,7 +40,7 @@ enum Command {
     All(shop::AllArgs),
     /// Run one service (`boutique catalog`, `boutique cart`, ...).
     #[command(flatten)]
-    Run(Service),
+    Run(RunService),
     /// Drive load against a storefront, like upstream's Locust shopper.
     Loadgen(boutique_loadgen::Args),
     /// Ask a running service whether it is healthy (for container health checks).
@@ -54,7 +56,7 @@ fn main() -> ExitCode {
     };
     // Lines written outside any service's calls name the process's service.
     let process = match &cli.command {
-        Some(Command::Run(service)) => service.name(),
+        Some(Command::Run(service)) => service.0.info.name,
         Some(Command::Loadgen(_)) => "loadgen",
         _ => "boutique",
     };
@@ -76,7 +78,7 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| Command::All(shop::AllArgs::default()))
         {
             Command::All(args) => shop::run_all(args, env).await.map(|()| ExitCode::SUCCESS),
-            Command::Run(service) => launch::run_one(service, env)
+            Command::Run(service) => one::run_one(service.0, env)
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Command::Healthcheck(args) => Ok(healthcheck::run(args, &env).await),

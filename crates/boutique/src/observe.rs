@@ -13,7 +13,7 @@ use boutique_platform::{
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use crate::launch::LaunchError;
+use crate::error::LaunchError;
 
 /// Where the admin port listens, and whether someone asked for exactly that.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +58,7 @@ impl Observability {
                 let any_port = SocketAddr::new(admin.addr.ip(), 0);
                 AdminServer::bind(any_port, hub.metrics())
                     .await
-                    .map_err(|e| LaunchError::Failed(e.into()))?
+                    .map_err(LaunchError::failed)?
             }
             Err(error) => {
                 return Err(LaunchError::Failed(anyhow::Error::new(error).context(

@@ -14,16 +14,15 @@ use std::{
 };
 
 use boutique_platform::{ConfigError, Env, config::parse_service_addr, shutdown};
+use boutique_proto::directory::{self, FRONTEND, ServiceInfo};
 use futures::future::try_join_all;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    launch::{LaunchError, Service},
+    error::LaunchError,
+    launch::{Launched, SERVICES},
     observe::{AdminAddr, Observability, flush},
 };
-
-/// The storefront's default port, as upstream.
-const FRONTEND_PORT: u16 = 8080;
 
 /// Options of `boutique all`.
 #[derive(Debug, Default, clap::Args)]
@@ -34,17 +33,23 @@ pub(crate) struct AllArgs {
     /// Use a service that runs elsewhere instead of starting it, e.g.
     /// `--use cart=127.0.0.1:7070` or `--use cartservice=10.0.0.5:7070`. Repeatable.
     #[arg(long = "use", value_name = "SERVICE=HOST:PORT", value_parser = parse_external)]
-    external: Vec<(Service, String)>,
+    external: Vec<(&'static ServiceInfo, String)>,
     /// Where every service's metrics are served, on `/metrics` [default: 127.0.0.1 and
     /// `ADMIN_PORT` (9464), or a free port if 9464 is taken and `ADMIN_PORT` is unset].
     #[arg(long, value_name = "IP:PORT")]
     admin: Option<SocketAddr>,
 }
 
-fn parse_external(text: &str) -> Result<(Service, String), String> {
+fn parse_external(text: &str) -> Result<(&'static ServiceInfo, String), String> {
     let (name, addr) = text.split_once('=').ok_or("expected SERVICE=HOST:PORT")?;
-    let service: Service = name.parse()?;
-    if service == Service::Frontend {
+    let service = directory::find(name).ok_or_else(|| {
+        let known: Vec<&str> = directory::ALL.iter().map(|s| s.name).collect();
+        format!(
+            "unknown service {name:?}; expected one of {}",
+            known.join(", ")
+        )
+    })?;
+    if service == &FRONTEND {
         return Err(
             "the storefront is what `boutique all` serves; use --listen to move it".to_owned(),
         );
@@ -66,32 +71,38 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
     };
     let admin = Observability::start(&env, admin, &stop).await?;
     let metrics_url = format!("http://{}/metrics", admin.admin_addr);
-    let external: HashMap<Service, String> = args.external.into_iter().collect();
+    let external: HashMap<&'static str, String> = args
+        .external
+        .into_iter()
+        .map(|(service, addr)| (service.name, addr))
+        .collect();
 
     // Backends listen on loopback only: `boutique all` is for one machine.
     let mut env = env.with("LISTEN_ADDR", "127.0.0.1").with("PORT", "0");
-    for (service, addr) in &external {
-        env = env.with(service.addr_var(), addr.clone());
-        tracing::info!(service = service.name(), addr = %addr, "Using a service that runs elsewhere.");
+    for (name, addr) in &external {
+        let var = directory::find(name).map_or("", |s| s.addr_var);
+        env = env.with(var, addr.clone());
+        tracing::info!(service = name, addr = %addr, "Using a service that runs elsewhere.");
     }
-    let mut running = Vec::with_capacity(Service::ALL.len());
-    for service in Service::ALL {
-        if external.contains_key(&service) {
+    let mut running = Vec::with_capacity(SERVICES.len());
+    for launcher in &SERVICES {
+        let service = launcher.info;
+        if external.contains_key(service.name) {
             continue;
         }
-        let service_env = if service == Service::Frontend {
+        let service_env = if service == &FRONTEND {
             env.clone()
                 .with("LISTEN_ADDR", frontend_listen.ip().to_string())
                 .with("PORT", frontend_listen.port().to_string())
         } else {
             env.clone()
         };
-        let launched = service
+        let launched = launcher
             .launch(&service_env, stop.clone(), &admin.hub, false)
             .await?;
         // Services started later find this one through its upstream variable.
-        env = env.with(service.addr_var(), launched.addr.to_string());
-        tracing::info!(service = service.name(), addr = %launched.addr, "Started.");
+        env = env.with(service.addr_var, launched.addr.to_string());
+        tracing::info!(service = service.name, addr = %launched.addr, "Started.");
         running.push(launched);
     }
     let shop_url = format!(
@@ -123,8 +134,8 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
     stop.cancel();
     // The services have drained: their last spans can go out now.
     flush(hub).await;
-    let admin = admin.await.map_err(|e| LaunchError::Failed(e.into()))?;
-    for result in finished.map_err(|e| LaunchError::Failed(e.into()))? {
+    let admin = admin.await.map_err(LaunchError::failed)?;
+    for result in finished.map_err(LaunchError::failed)? {
         result?;
     }
     if on_its_own {
@@ -132,7 +143,7 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
             "a service stopped unexpectedly"
         )));
     }
-    admin.map_err(|e| LaunchError::Failed(e.into()))?;
+    admin.map_err(LaunchError::failed)?;
     tracing::info!("Boutique stopped.");
     Ok(())
 }
@@ -143,16 +154,16 @@ fn frontend_listen(args: &AllArgs, env: &Env) -> Result<SocketAddr, ConfigError>
         return Ok(listen);
     }
     let ip = env.parse_or("LISTEN_ADDR", IpAddr::V4(Ipv4Addr::LOCALHOST))?;
-    let port = env.parse_or("PORT", FRONTEND_PORT)?;
+    let port = env.parse_or("PORT", FRONTEND.port)?;
     Ok(SocketAddr::new(ip, port))
 }
 
 /// The address to print: the bound one (port 0 resolved), with an unspecified
 /// IP replaced by loopback so the link works when clicked.
-fn browsable(listen: SocketAddr, running: &[crate::launch::Launched]) -> SocketAddr {
+fn browsable(listen: SocketAddr, running: &[Launched]) -> SocketAddr {
     let bound = running
         .iter()
-        .find(|l| l.service == Service::Frontend)
+        .find(|l| l.service == &FRONTEND)
         .map_or(listen, |l| l.addr);
     if bound.ip().is_unspecified() {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), bound.port())

@@ -115,18 +115,6 @@ impl Env {
         let port = self.parse_or("PORT", default_port)?;
         Ok(SocketAddr::new(ip, port))
     }
-
-    /// A peer service address such as `productcatalogservice:3550`, checked for
-    /// shape; `None` when unset.
-    pub fn service_addr(&self, name: &str) -> Result<Option<String>, ConfigError> {
-        self.parse_with(name, parse_service_addr)
-    }
-
-    /// A required peer service address.
-    pub fn require_service_addr(&self, name: &str) -> Result<String, ConfigError> {
-        self.service_addr(name)?
-            .ok_or_else(|| ConfigError::new(name, "", "is required"))
-    }
 }
 
 /// `1/true/yes/on` or `0/false/no/off`, any case.
@@ -151,6 +139,25 @@ pub fn parse_service_addr(value: &str) -> Result<String, String> {
     port.parse::<u16>()
         .map_err(|_| format!("port {port:?} is not a number from 0 to 65535"))?;
     Ok(bare.to_owned())
+}
+
+/// The variable setting how long a service reuses answers of its peers.
+pub const CACHE_TTL_VAR: &str = "CACHE_TTL";
+
+/// The longest `CACHE_TTL` accepted: caches absorb load, they must not hide
+/// catalog or rate changes, and a longer value is more likely a typo (`5m` for `5s`).
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Parses `CACHE_TTL`: a Go duration up to [`MAX_CACHE_TTL`]; zero turns caching off.
+pub fn parse_cache_ttl(value: &str) -> Result<Duration, String> {
+    let ttl = parse_go_duration(value)?;
+    if ttl > MAX_CACHE_TTL {
+        return Err(format!(
+            "at most {}s: a cache this long would hide catalog and rate changes",
+            MAX_CACHE_TTL.as_secs()
+        ));
+    }
+    Ok(ttl)
 }
 
 /// Parses a Go-style duration (`300ms`, `1.5s`, `2m30s`, `1h`), the format of
@@ -233,10 +240,6 @@ mod tests {
         for bad in ["cart", ":7070", "cart:x", "cart:99999", "a/b:1"] {
             assert!(parse_service_addr(bad).is_err(), "{bad}");
         }
-        let err = Env::default()
-            .require_service_addr("CART_SERVICE_ADDR")
-            .unwrap_err();
-        assert_eq!(err.var, "CART_SERVICE_ADDR");
     }
 
     #[test]

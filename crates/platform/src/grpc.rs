@@ -4,7 +4,8 @@
 //! `boutique all` can read the real port back), serves `grpc.health.v1` (Check
 //! and Watch) and server reflection next to the service, and drains gracefully:
 //! on shutdown it reports NOT_SERVING, stops accepting, lets in-flight calls
-//! finish and gives up after a grace period.
+//! finish and gives up after a grace period. Channels to other services are
+//! made by [`crate::peers`].
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
@@ -14,36 +15,18 @@ use tonic::{
     body::Body,
     server::NamedService,
     service::Routes,
-    transport::{Endpoint, Server, server::TcpIncoming},
+    transport::{Server, server::TcpIncoming},
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
-    config::{ConfigError, parse_service_addr},
-    telemetry::{
-        Telemetry,
-        grpc::{ServerLayer, TracedChannel},
-    },
+    App, ServerError,
+    telemetry::{Telemetry, grpc::ServerLayer},
 };
 
 /// How long in-flight calls may run after shutdown starts. Kubernetes' default
 /// termination grace is 30 s; staying well inside it leaves time to flush telemetry.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
-
-/// Why a server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error("cannot listen on {addr}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot build the reflection service")]
-    Reflection(#[from] tonic_reflection::server::Error),
-    #[error("the gRPC server failed")]
-    Serve(#[from] tonic::transport::Error),
-}
 
 /// A bound gRPC server with health and reflection, ready to run.
 #[derive(Debug)]
@@ -186,22 +169,8 @@ impl GrpcServer {
     }
 }
 
-/// A channel to another service that connects on first use, so a service can
-/// start before its dependencies (as upstream's do) and reconnects after they
-/// restart; every call through it is traced and counted for `telemetry`'s service.
-pub fn lazy_channel(
-    var: &str,
-    addr: &str,
-    telemetry: &Telemetry,
-) -> Result<TracedChannel, ConfigError> {
-    let host_port = parse_service_addr(addr).map_err(|e| ConfigError::new(var, addr, e))?;
-    let endpoint = Endpoint::from_shared(format!("http://{host_port}"))
-        .map_err(|e| ConfigError::new(var, addr, e))?;
-    let channel = endpoint
-        .connect_timeout(Duration::from_secs(2))
-        .tcp_nodelay(true)
-        // A ceiling for callers that set no deadline of their own.
-        .timeout(Duration::from_secs(30))
-        .connect_lazy();
-    Ok(TracedChannel::new(channel, telemetry.clone()))
+impl From<GrpcServer> for App {
+    fn from(server: GrpcServer) -> Self {
+        Self::new(server.local_addr(), |shutdown| server.run_until(shutdown))
+    }
 }

@@ -1,9 +1,14 @@
 //! The platform every Boutique service stands on.
 //!
+//! - [`app`]: the shape every service shares: [`ServiceConfig`] (which
+//!   directory entry a service is, how it reads its settings and is built)
+//!   and [`App`] (bound, then serving until shutdown).
 //! - [`config`]: typed settings read once from the environment (upstream names),
 //!   with errors that name the variable; bad config exits with code 64.
 //! - [`grpc`]: a gRPC server with `grpc.health.v1`, reflection and a bounded
-//!   graceful drain, plus lazily connecting client channels.
+//!   graceful drain; [`web`]: the same life cycle for HTTP.
+//! - [`peers`]: the services a service calls, from the directory, as lazily
+//!   connecting, traced channels.
 //! - [`call`]: the caller's deadline and trace context, passed on to every
 //!   downstream call.
 //! - [`error`]: the one mapping from service errors to `tonic::Status`.
@@ -13,16 +18,22 @@
 //! - [`admin`]: the admin port serving `/metrics`.
 
 pub mod admin;
+pub mod app;
 pub mod call;
 pub mod config;
 pub mod error;
 pub mod grpc;
+pub mod peers;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod web;
 
+pub use app::{App, ServerError, ServiceConfig};
 pub use config::{ConfigError, Env};
 pub use error::RpcError;
 pub use grpc::GrpcServer;
+pub use peers::Peers;
 pub use telemetry::Telemetry;
+pub use web::HttpServer;

@@ -7,6 +7,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
+use crate::{App, ServiceConfig, Telemetry};
+
 /// A future that resolves when the test wants the server to stop.
 pub type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -14,6 +16,7 @@ pub type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 #[derive(Debug)]
 pub struct TestServer {
     addr: SocketAddr,
+    telemetry: Option<Telemetry>,
     stop: CancellationToken,
     task: Option<JoinHandle<Result<(), String>>>,
 }
@@ -30,9 +33,35 @@ impl TestServer {
         let task = tokio::spawn(async move { future.await.map_err(|e| e.to_string()) });
         Self {
             addr,
+            telemetry: None,
             stop,
             task: Some(task),
         }
+    }
+
+    /// Runs a built service in the background.
+    pub fn run(app: App) -> Self {
+        Self::spawn(app.local_addr(), |stop| app.run_until(stop))
+    }
+
+    /// Builds the service of `config` with telemetry of its own (read it with
+    /// [`TestServer::telemetry`]) and runs it; fails the test if it cannot start.
+    pub async fn start<C: ServiceConfig>(config: C) -> Self {
+        let telemetry = Telemetry::detached(C::SERVICE.name);
+        let app = config
+            .build(telemetry.clone())
+            .await
+            .expect("the service starts");
+        let mut server = Self::run(app);
+        server.telemetry = Some(telemetry);
+        server
+    }
+
+    /// The telemetry a service started with [`TestServer::start`] records into.
+    pub fn telemetry(&self) -> &Telemetry {
+        self.telemetry
+            .as_ref()
+            .expect("the server was started with TestServer::start")
     }
 
     /// The bound address.

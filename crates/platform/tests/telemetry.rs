@@ -4,7 +4,7 @@
 
 use boutique_platform::{
     GrpcServer, Telemetry,
-    grpc::lazy_channel,
+    peers::PeerAddr,
     telemetry::trace,
     testing::{TestServer, sample},
 };
@@ -57,12 +57,9 @@ async fn calls_are_counted_on_both_sides_and_carry_the_trace_context() {
     let server_telemetry = Telemetry::detached("ad");
     let server = serve_echo(&server_telemetry).await;
     let client_telemetry = Telemetry::detached("frontend");
-    let channel = lazy_channel(
-        "AD_SERVICE_ADDR",
-        &server.addr().to_string(),
-        &client_telemetry,
-    )
-    .unwrap();
+    let channel = PeerAddr::parse("AD_SERVICE_ADDR", &server.addr().to_string())
+        .unwrap()
+        .lazy_channel(&client_telemetry);
     let mut client = AdServiceClient::new(channel);
 
     // A call made inside a caller's trace, with baggage.
@@ -168,7 +165,9 @@ async fn unknown_methods_and_unreachable_servers_keep_labels_bounded() {
 
     // Nobody listens on port 1: the client counts Unavailable.
     let client_telemetry = Telemetry::detached("frontend");
-    let channel = lazy_channel("AD_SERVICE_ADDR", "127.0.0.1:1", &client_telemetry).unwrap();
+    let channel = PeerAddr::parse("AD_SERVICE_ADDR", "127.0.0.1:1")
+        .unwrap()
+        .lazy_channel(&client_telemetry);
     let status = AdServiceClient::new(channel)
         .get_ads(AdRequest::default())
         .await

@@ -2,7 +2,8 @@
 //! generated from `proto/demo.proto` at build time.
 //!
 //! Every service crate speaks through these types only; nothing else crosses a
-//! service boundary.
+//! service boundary. [`directory`] names the services themselves: their ports,
+//! address variables and who calls whom.
 
 #![allow(unreachable_pub, missing_debug_implementations)]
 
@@ -11,6 +12,8 @@
 pub mod hipstershop {
     tonic::include_proto!("hipstershop");
 }
+
+pub mod directory;
 
 pub use hipstershop::*;
 

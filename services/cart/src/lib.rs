@@ -48,17 +48,15 @@ mod handlers;
 mod health;
 pub mod store;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use boutique_platform::{
-    ConfigError, Env, GrpcServer, Telemetry, config::parse_go_duration, grpc::ServerError,
+    App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
+    config::parse_go_duration,
 };
-use boutique_proto::cart_service_server::CartServiceServer;
+use boutique_proto::{cart_service_server::CartServiceServer, directory};
 
 pub use store::{CartStore, MAX_LINE_QUANTITY, StoreError, memory::MemoryStore, redis::RedisStore};
-
-/// The upstream default port.
-pub const DEFAULT_PORT: u16 = 7070;
 
 /// The default idle expiry: 48 h, the lifetime of the frontend's session
 /// cookie, after which nobody can reach the cart any more.
@@ -84,9 +82,6 @@ pub enum Backend {
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
-    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
-    /// the binary hands over the process's.
-    pub telemetry: Telemetry,
     /// The store (`REDIS_ADDR`).
     pub backend: Backend,
     /// Idle expiry of a cart (`CART_TTL`); `None` keeps carts forever.
@@ -96,9 +91,11 @@ pub struct Config {
     pub health_interval: Duration,
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    const SERVICE: &'static directory::ServiceInfo = &directory::CART;
+
     /// Reads `PORT`, `LISTEN_ADDR`, `REDIS_ADDR` and `CART_TTL`.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let backend = match env.parse_with("REDIS_ADDR", parse_redis_addr)? {
             Some(url) => Backend::Redis { url },
             None => Backend::Memory,
@@ -107,12 +104,50 @@ impl Config {
             .parse_with("CART_TTL", parse_go_duration)?
             .unwrap_or(DEFAULT_TTL);
         Ok(Self {
-            telemetry: Telemetry::detached("cart"),
-            listen: env.listen_addr(DEFAULT_PORT)?,
+            listen: env.listen_addr(Self::SERVICE.port)?,
             backend,
             ttl: (!ttl.is_zero()).then_some(ttl),
             health_interval: DEFAULT_HEALTH_INTERVAL,
         })
+    }
+
+    /// Opens the store and binds the listener. Redis is connected lazily, so
+    /// the service starts even while Redis is still coming up (and reports
+    /// NOT_SERVING until it answers).
+    async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
+        let store: Arc<dyn CartStore> = match &self.backend {
+            Backend::Memory => Arc::new(MemoryStore::new(self.ttl)),
+            Backend::Redis { url } => {
+                Arc::new(RedisStore::connect(url, self.ttl).map_err(|source| {
+                    ServerError::Setup {
+                        what: "the Redis client",
+                        source: source.into(),
+                    }
+                })?)
+            }
+        };
+        let server = GrpcServer::bind(&telemetry, self.listen)
+            .await?
+            .add_service(CartServiceServer::new(handlers::Cart::new(
+                store.clone(),
+                telemetry,
+            )));
+        let reporter = server.health();
+        let interval = self.health_interval;
+        Ok(App::new(server.local_addr(), move |shutdown| {
+            // The store watch runs inside the shutdown future: the server polls
+            // that future only after it has reported SERVING, and stops polling
+            // it the moment shutdown begins, so the watch can neither be
+            // overwritten by the startup status nor overwrite the NOT_SERVING
+            // of the drain.
+            let shutdown = async move {
+                tokio::select! {
+                    () = shutdown => {}
+                    () = health::watch_store(store, reporter, interval) => {}
+                }
+            };
+            server.run_until(shutdown)
+        }))
     }
 }
 
@@ -139,84 +174,6 @@ pub fn parse_redis_addr(value: &str) -> Result<String, String> {
     };
     redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
     Ok(url)
-}
-
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The gRPC server could not bind.
-    #[error(transparent)]
-    Server(#[from] ServerError),
-    /// The Redis client could not be set up.
-    #[error("cannot set up the Redis client")]
-    Redis(#[source] StoreError),
-}
-
-/// The running cart service.
-#[derive(Debug)]
-pub struct App {
-    server: GrpcServer,
-    store: Arc<dyn CartStore>,
-    health_interval: Duration,
-}
-
-impl App {
-    /// Opens the store and binds the listener; the service answers once
-    /// [`App::run_until`] runs. Redis is connected lazily, so the service
-    /// starts even while Redis is still coming up (and reports NOT_SERVING).
-    pub async fn build(config: Config) -> Result<Self, StartError> {
-        let store: Arc<dyn CartStore> = match &config.backend {
-            Backend::Memory => Arc::new(MemoryStore::new(config.ttl)),
-            Backend::Redis { url } => {
-                Arc::new(RedisStore::connect(url, config.ttl).map_err(StartError::Redis)?)
-            }
-        };
-        Self::with_store(config, store).await
-    }
-
-    /// Like [`App::build`] with a store chosen by the caller.
-    pub async fn with_store(config: Config, store: Arc<dyn CartStore>) -> Result<Self, StartError> {
-        let server = GrpcServer::bind(&config.telemetry, config.listen)
-            .await?
-            .add_service(CartServiceServer::new(handlers::Cart::new(
-                store.clone(),
-                config.telemetry.clone(),
-            )));
-        Ok(Self {
-            server,
-            store,
-            health_interval: config.health_interval,
-        })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// Serves until `shutdown` resolves, then drains.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), ServerError> {
-        let Self {
-            server,
-            store,
-            health_interval,
-        } = self;
-        let reporter = server.health();
-        // The store watch runs inside the shutdown future: the server polls that
-        // future only after it has reported SERVING, and stops polling it the
-        // moment shutdown begins, so the watch can neither be overwritten by the
-        // startup status nor overwrite the NOT_SERVING of the drain.
-        let shutdown = async move {
-            tokio::select! {
-                () = shutdown => {}
-                () = health::watch_store(store, reporter, health_interval) => {}
-            }
-        };
-        server.run_until(shutdown).await
-    }
 }
 
 #[cfg(test)]

@@ -26,18 +26,16 @@ mod embedded;
 mod file;
 mod handlers;
 
-use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
 use boutique_platform::{
-    ConfigError, Env, GrpcServer, Telemetry, config::parse_go_duration, grpc::ServerError,
+    App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
+    config::parse_go_duration,
 };
-use boutique_proto::product_catalog_service_server::ProductCatalogServiceServer;
+use boutique_proto::{directory, product_catalog_service_server::ProductCatalogServiceServer};
 
 pub use catalog::{Catalog, CatalogError};
 pub use embedded::embedded_catalog;
-
-/// The upstream default port.
-pub const DEFAULT_PORT: u16 = 3550;
 
 /// The variable naming an optional products JSON file.
 pub const CATALOG_FILE_VAR: &str = "PRODUCT_CATALOG_FILE";
@@ -50,20 +48,19 @@ pub const EXTRA_LATENCY_VAR: &str = "EXTRA_LATENCY";
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
-    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
-    /// the binary hands over the process's.
-    pub telemetry: Telemetry,
     /// The products to serve (`PRODUCT_CATALOG_FILE`, or the built-in ones).
     pub catalog: Catalog,
     /// Waited before every RPC (`EXTRA_LATENCY`).
     pub extra_latency: Duration,
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    const SERVICE: &'static directory::ServiceInfo = &directory::CATALOG;
+
     /// Reads `PORT`, `LISTEN_ADDR`, `EXTRA_LATENCY` and `PRODUCT_CATALOG_FILE`,
     /// loading and validating the file if one is named.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let listen = env.listen_addr(DEFAULT_PORT)?;
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let listen = env.listen_addr(Self::SERVICE.port)?;
         let extra_latency = env
             .parse_with(EXTRA_LATENCY_VAR, parse_go_duration)?
             .unwrap_or(Duration::ZERO);
@@ -73,48 +70,25 @@ impl Config {
             None => embedded_catalog(),
         };
         Ok(Self {
-            telemetry: Telemetry::detached("catalog"),
             listen,
             catalog,
             extra_latency,
         })
     }
-}
 
-/// The running catalog service.
-#[derive(Debug)]
-pub struct App {
-    server: GrpcServer,
-}
-
-impl App {
-    /// Binds the listener; the service answers once [`App::run_until`] runs.
-    pub async fn build(config: Config) -> Result<Self, ServerError> {
+    async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
         tracing::info!(
-            products = config.catalog.len(),
-            extra_latency_ms = config.extra_latency.as_millis(),
+            products = self.catalog.len(),
+            extra_latency_ms = self.extra_latency.as_millis(),
             "Loaded the product catalog."
         );
         let service = handlers::CatalogService {
-            catalog: config.catalog,
-            extra_latency: config.extra_latency,
+            catalog: self.catalog,
+            extra_latency: self.extra_latency,
         };
-        let server = GrpcServer::bind(&config.telemetry, config.listen)
+        let server = GrpcServer::bind(&telemetry, self.listen)
             .await?
             .add_service(ProductCatalogServiceServer::new(service));
-        Ok(Self { server })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// Serves until `shutdown` resolves, then drains.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), ServerError> {
-        self.server.run_until(shutdown).await
+        Ok(server.into())
     }
 }

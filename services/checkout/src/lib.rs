@@ -47,12 +47,17 @@ mod place;
 pub mod store;
 mod validate;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use boutique_platform::{ConfigError, Env, GrpcServer, Telemetry, grpc::ServerError};
+use boutique_platform::{
+    App, ConfigError, Env, GrpcServer, Peers, ServerError, ServiceConfig, Telemetry,
+};
 use boutique_proto::{
-    cart_service_client::CartServiceClient, checkout_service_server::CheckoutServiceServer,
-    currency_service_client::CurrencyServiceClient, email_service_client::EmailServiceClient,
+    cart_service_client::CartServiceClient,
+    checkout_service_server::CheckoutServiceServer,
+    currency_service_client::CurrencyServiceClient,
+    directory::{self, CART, CATALOG, CURRENCY, EMAIL, PAYMENT, SHIPPING},
+    email_service_client::EmailServiceClient,
     payment_service_client::PaymentServiceClient,
     product_catalog_service_client::ProductCatalogServiceClient,
     shipping_service_client::ShippingServiceClient,
@@ -64,45 +69,19 @@ pub use store::{
     MemoryOrderStore, OrderLine, OrderRecord, OrderState, OrderStore, StateChange, StoreError,
 };
 
-/// The upstream default port.
-pub const DEFAULT_PORT: u16 = 5050;
-
 /// How long one downstream call may take when the caller set no deadline.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The variable holding the cart service's address.
-pub const CART_ADDR_VAR: &str = "CART_SERVICE_ADDR";
-/// The variable holding the product catalog's address.
-pub const CATALOG_ADDR_VAR: &str = "PRODUCT_CATALOG_SERVICE_ADDR";
-/// The variable holding the currency service's address.
-pub const CURRENCY_ADDR_VAR: &str = "CURRENCY_SERVICE_ADDR";
-/// The variable holding the shipping service's address.
-pub const SHIPPING_ADDR_VAR: &str = "SHIPPING_SERVICE_ADDR";
-/// The variable holding the payment service's address.
-pub const PAYMENT_ADDR_VAR: &str = "PAYMENT_SERVICE_ADDR";
-/// The variable holding the email service's address.
-pub const EMAIL_ADDR_VAR: &str = "EMAIL_SERVICE_ADDR";
 
 /// Checkout settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
-    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
-    /// the binary hands over the process's.
-    pub telemetry: Telemetry,
-    /// `CART_SERVICE_ADDR`.
-    pub cart_addr: String,
-    /// `PRODUCT_CATALOG_SERVICE_ADDR`.
-    pub catalog_addr: String,
-    /// `CURRENCY_SERVICE_ADDR`.
-    pub currency_addr: String,
-    /// `SHIPPING_SERVICE_ADDR`.
-    pub shipping_addr: String,
-    /// `PAYMENT_SERVICE_ADDR`.
-    pub payment_addr: String,
-    /// `EMAIL_SERVICE_ADDR`.
-    pub email_addr: String,
+    /// The six services checkout calls (their `*_SERVICE_ADDR`s).
+    pub peers: Peers,
+    /// Where order records are kept: in memory unless a test hands in
+    /// another store (and keeps a handle to inspect it).
+    pub orders: Arc<dyn OrderStore>,
     /// How long one downstream call may take when the caller set no
     /// deadline ([`DEFAULT_CALL_TIMEOUT`]; not read from the environment).
     pub call_timeout: Duration,
@@ -111,123 +90,48 @@ pub struct Config {
     pub idempotency_window: Duration,
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    const SERVICE: &'static directory::ServiceInfo = &directory::CHECKOUT;
+
     /// Reads `PORT`, `LISTEN_ADDR` and the six required `*_SERVICE_ADDR`s;
     /// the first one missing or malformed is named in the error.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            telemetry: Telemetry::detached("checkout"),
-            listen: env.listen_addr(DEFAULT_PORT)?,
-            cart_addr: env.require_service_addr(CART_ADDR_VAR)?,
-            catalog_addr: env.require_service_addr(CATALOG_ADDR_VAR)?,
-            currency_addr: env.require_service_addr(CURRENCY_ADDR_VAR)?,
-            shipping_addr: env.require_service_addr(SHIPPING_ADDR_VAR)?,
-            payment_addr: env.require_service_addr(PAYMENT_ADDR_VAR)?,
-            email_addr: env.require_service_addr(EMAIL_ADDR_VAR)?,
+            listen: env.listen_addr(Self::SERVICE.port)?,
+            peers: Peers::from_env(env, Self::SERVICE)?,
+            orders: Arc::new(MemoryOrderStore::new()),
             call_timeout: DEFAULT_CALL_TIMEOUT,
             idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
         })
     }
-}
 
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// A dependency's address cannot be made into a channel.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The listener could not be bound.
-    #[error(transparent)]
-    Server(#[from] ServerError),
-}
-
-/// The running checkout service.
-#[derive(Debug)]
-pub struct App {
-    server: GrpcServer,
-    orders: Arc<dyn OrderStore>,
-}
-
-impl App {
-    /// Binds the listener with an in-memory order store; the service answers
-    /// once [`App::run_until`] runs.
-    pub async fn build(config: Config) -> Result<Self, BuildError> {
-        Self::with_store(config, Arc::new(MemoryOrderStore::new())).await
-    }
-
-    /// Like [`App::build`], keeping order records in `orders`.
-    pub async fn with_store(
-        config: Config,
-        orders: Arc<dyn OrderStore>,
-    ) -> Result<Self, BuildError> {
-        use boutique_platform::grpc::lazy_channel;
+    async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
+        let peers = &self.peers;
         let clients = downstream::Clients {
-            cart: CartServiceClient::new(lazy_channel(
-                CART_ADDR_VAR,
-                &config.cart_addr,
-                &config.telemetry,
-            )?),
-            catalog: ProductCatalogServiceClient::new(lazy_channel(
-                CATALOG_ADDR_VAR,
-                &config.catalog_addr,
-                &config.telemetry,
-            )?),
-            currency: CurrencyServiceClient::new(lazy_channel(
-                CURRENCY_ADDR_VAR,
-                &config.currency_addr,
-                &config.telemetry,
-            )?),
-            shipping: ShippingServiceClient::new(lazy_channel(
-                SHIPPING_ADDR_VAR,
-                &config.shipping_addr,
-                &config.telemetry,
-            )?),
-            payment: PaymentServiceClient::new(lazy_channel(
-                PAYMENT_ADDR_VAR,
-                &config.payment_addr,
-                &config.telemetry,
-            )?),
-            email: EmailServiceClient::new(lazy_channel(
-                EMAIL_ADDR_VAR,
-                &config.email_addr,
-                &config.telemetry,
-            )?),
+            cart: CartServiceClient::new(peers.channel(&CART, &telemetry)?),
+            catalog: ProductCatalogServiceClient::new(peers.channel(&CATALOG, &telemetry)?),
+            currency: CurrencyServiceClient::new(peers.channel(&CURRENCY, &telemetry)?),
+            shipping: ShippingServiceClient::new(peers.channel(&SHIPPING, &telemetry)?),
+            payment: PaymentServiceClient::new(peers.channel(&PAYMENT, &telemetry)?),
+            email: EmailServiceClient::new(peers.channel(&EMAIL, &telemetry)?),
         };
         let handler = handlers::CheckoutHandler {
             checkout: Arc::new(place::Checkout {
                 clients,
-                orders: orders.clone(),
+                orders: self.orders,
                 node_id: rand::random(),
-                telemetry: config.telemetry.clone(),
+                telemetry: telemetry.clone(),
             }),
             currencies: Arc::new(downstream::SupportedCurrencies::new(
                 downstream::CURRENCY_LIST_TTL,
             )),
-            registry: Arc::new(idempotency::Registry::new(config.idempotency_window)),
+            registry: Arc::new(idempotency::Registry::new(self.idempotency_window)),
             fingerprinter: Arc::new(idempotency::Fingerprinter::new()),
-            call_timeout: config.call_timeout,
+            call_timeout: self.call_timeout,
         };
-        let server = GrpcServer::bind(&config.telemetry, config.listen)
+        let server = GrpcServer::bind(&telemetry, self.listen)
             .await?
             .add_service(CheckoutServiceServer::new(handler));
-        Ok(Self { server, orders })
-    }
-
-    /// The order records, for inspection (tests, and later the frontend).
-    pub fn orders(&self) -> Arc<dyn OrderStore> {
-        self.orders.clone()
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// Serves until `shutdown` resolves, then drains.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), ServerError> {
-        self.server.run_until(shutdown).await
+        Ok(server.into())
     }
 }

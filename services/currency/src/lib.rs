@@ -29,8 +29,8 @@
 //!
 //! # Environment
 //!
-//! - `PORT`: the port to listen on; default [`DEFAULT_PORT`] (7000, the
-//!   upstream manifest's, as upstream itself has no default).
+//! - `PORT`: the port to listen on; default 7000 (the upstream manifest's, as
+//!   upstream itself has no default).
 //! - `LISTEN_ADDR`: the address to bind; default all interfaces.
 //! - `CURRENCY_RATES_FILE`: optional path to a CSV in the built-in format
 //!   (`#` comments, header `code,per_eur`, one `CODE,rate` line per currency),
@@ -45,15 +45,12 @@
 mod handlers;
 pub mod rates;
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc};
 
-use boutique_platform::{ConfigError, Env, GrpcServer, Telemetry, grpc::ServerError};
-use boutique_proto::currency_service_server::CurrencyServiceServer;
+use boutique_platform::{App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry};
+use boutique_proto::{currency_service_server::CurrencyServiceServer, directory};
 
 pub use rates::{ConvertError, Rates, RatesError};
-
-/// The upstream manifest's port (upstream code has no default).
-pub const DEFAULT_PORT: u16 = 7000;
 
 /// The variable naming a replacement rate table.
 pub const RATES_FILE_VAR: &str = "CURRENCY_RATES_FILE";
@@ -63,18 +60,17 @@ pub const RATES_FILE_VAR: &str = "CURRENCY_RATES_FILE";
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
-    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
-    /// the binary hands over the process's.
-    pub telemetry: Telemetry,
     /// The validated rate table (`CURRENCY_RATES_FILE`, or the built-in one).
     pub rates: Arc<Rates>,
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    const SERVICE: &'static directory::ServiceInfo = &directory::CURRENCY;
+
     /// Reads `PORT`, `LISTEN_ADDR` and `CURRENCY_RATES_FILE`, loading and
     /// validating the rate table now so a bad one stops startup.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let listen = env.listen_addr(DEFAULT_PORT)?;
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let listen = env.listen_addr(Self::SERVICE.port)?;
         let rates = match env.get(RATES_FILE_VAR) {
             Some(path) => load_rates_file(path)?,
             // The built-in table is checked by the crate's tests, so this
@@ -88,10 +84,22 @@ impl Config {
             })?,
         };
         Ok(Self {
-            telemetry: Telemetry::detached("currency"),
             listen,
             rates: Arc::new(rates),
         })
+    }
+
+    async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
+        tracing::info!(
+            currencies = self.rates.supported().len(),
+            "Loaded currency rates."
+        );
+        let server = GrpcServer::bind(&telemetry, self.listen)
+            .await?
+            .add_service(CurrencyServiceServer::new(handlers::Currency::new(
+                self.rates,
+            )));
+        Ok(server.into())
     }
 }
 
@@ -99,39 +107,4 @@ fn load_rates_file(path: &str) -> Result<Rates, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(RATES_FILE_VAR, path, format!("cannot read it: {e}")))?;
     Rates::parse(&text).map_err(|e| ConfigError::new(RATES_FILE_VAR, path, e))
-}
-
-/// The running currency service.
-#[derive(Debug)]
-pub struct App {
-    server: GrpcServer,
-}
-
-impl App {
-    /// Binds the listener; the service answers once [`App::run_until`] runs.
-    pub async fn build(config: Config) -> Result<Self, ServerError> {
-        tracing::info!(
-            currencies = config.rates.supported().len(),
-            "Loaded currency rates."
-        );
-        let server = GrpcServer::bind(&config.telemetry, config.listen)
-            .await?
-            .add_service(CurrencyServiceServer::new(handlers::Currency::new(
-                config.rates,
-            )));
-        Ok(Self { server })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// Serves until `shutdown` resolves, then drains.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), ServerError> {
-        self.server.run_until(shutdown).await
-    }
 }

@@ -33,19 +33,17 @@ mod handlers;
 mod order;
 mod render;
 
-use std::{fmt, future::Future, net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, time::Duration};
 
 use boutique_platform::{
-    ConfigError, Env, GrpcServer, Telemetry, config::parse_go_duration, grpc::ServerError,
+    App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
+    config::parse_go_duration,
 };
-use boutique_proto::email_service_server::EmailServiceServer;
+use boutique_proto::{directory, email_service_server::EmailServiceServer};
 use lettre::{AsyncSmtpTransport, Tokio1Executor, message::Mailbox};
 
 pub use order::{InvalidOrder, OrderLine, OrderSummary};
 pub use render::{Confirmation, RenderError, format_money, render_confirmation};
-
-/// The upstream default port.
-pub const DEFAULT_PORT: u16 = 8080;
 
 /// The sender when `EMAIL_FROM` is unset. `.invalid` is reserved (RFC 2606),
 /// so a misconfigured deployment cannot send as someone's real domain.
@@ -59,9 +57,6 @@ pub const DEFAULT_SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
-    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
-    /// the binary hands over the process's.
-    pub telemetry: Telemetry,
     /// The sender (`EMAIL_FROM`).
     pub from: Mailbox,
     /// The relay (`SMTP_URL`, `SMTP_TIMEOUT`); `None` logs instead of sending.
@@ -113,9 +108,11 @@ impl fmt::Debug for SmtpConfig {
     }
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    const SERVICE: &'static directory::ServiceInfo = &directory::EMAIL;
+
     /// Reads `PORT`, `LISTEN_ADDR`, `SMTP_URL`, `EMAIL_FROM` and `SMTP_TIMEOUT`.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let from = env
             .parse_with("EMAIL_FROM", str::parse::<Mailbox>)?
             .map_or_else(
@@ -141,33 +138,23 @@ impl Config {
             .map(|url| SmtpConfig::new(url, timeout))
             .transpose()?;
         Ok(Self {
-            telemetry: Telemetry::detached("email"),
-            listen: env.listen_addr(DEFAULT_PORT)?,
+            listen: env.listen_addr(Self::SERVICE.port)?,
             from,
             smtp,
         })
     }
-}
 
-/// The running email service.
-#[derive(Debug)]
-pub struct App {
-    server: GrpcServer,
-}
-
-impl App {
-    /// Binds the listener; the service answers once [`App::run_until`] runs.
-    pub async fn build(config: Config) -> Result<Self, ServerError> {
-        let delivery = match &config.smtp {
+    async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
+        let delivery = match &self.smtp {
             Some(smtp) => {
                 tracing::info!(
                     smtp_url = %smtp.redacted_url(),
-                    from = %config.from,
+                    from = %self.from,
                     "Order confirmations are sent over SMTP."
                 );
                 delivery::Delivery::Smtp(Box::new(delivery::Relay {
                     transport: smtp.transport.clone(),
-                    from: config.from.clone(),
+                    from: self.from.clone(),
                     timeout: smtp.timeout,
                 }))
             }
@@ -176,26 +163,13 @@ impl App {
                 delivery::Delivery::LogOnly
             }
         };
-        let server = GrpcServer::bind(&config.telemetry, config.listen)
+        let server = GrpcServer::bind(&telemetry, self.listen)
             .await?
             .add_service(EmailServiceServer::new(handlers::Email {
                 delivery,
-                telemetry: config.telemetry.clone(),
+                telemetry: telemetry.clone(),
             }));
-        Ok(Self { server })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// Serves until `shutdown` resolves, then drains.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), ServerError> {
-        self.server.run_until(shutdown).await
+        Ok(server.into())
     }
 }
 
@@ -223,7 +197,7 @@ mod tests {
     #[test]
     fn defaults_to_logging_from_the_default_sender() {
         let config = Config::from_env(&Env::default()).unwrap();
-        assert_eq!(config.listen.port(), DEFAULT_PORT);
+        assert_eq!(config.listen.port(), 8080);
         assert!(config.smtp.is_none());
         assert_eq!(config.from.email.to_string(), "no-reply@boutique.invalid");
         assert_eq!(config.from.name.as_deref(), Some("Boutique"));

@@ -13,9 +13,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use boutique_money::Money;
-use boutique_platform::{
-    ConfigError, Telemetry, grpc::lazy_channel, telemetry::grpc::TracedChannel as Channel,
-};
+use boutique_platform::{Peers, ServerError, Telemetry, telemetry::grpc::TracedChannel as Channel};
 use boutique_proto::{
     Ad, AdRequest, AddItemRequest, CartItem, CurrencyConversionRequest, Empty, EmptyCartRequest,
     GetCartRequest, GetProductRequest, GetQuoteRequest, ListRecommendationsRequest, OrderResult,
@@ -28,10 +26,9 @@ use boutique_proto::{
 };
 use tonic::{Code, Status};
 
-use crate::{
-    cache::{Caches, DEFAULT_TTL},
-    config::{SERVICE_VARS, ServiceAddrs},
-};
+use boutique_proto::directory::{AD, CART, CATALOG, CHECKOUT, CURRENCY, RECOMMENDATION, SHIPPING};
+
+use crate::cache::{Caches, DEFAULT_TTL};
 
 /// The deadline of an ordinary backend call.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -147,22 +144,17 @@ pub struct Backends {
 impl Backends {
     /// Makes one lazy channel per backend, each traced and counted for
     /// `telemetry`; nothing connects yet.
-    pub fn connect(addrs: &ServiceAddrs, telemetry: &Telemetry) -> Result<Self, ConfigError> {
-        let lazy_channel = |var, addr| lazy_channel(var, addr, telemetry);
+    pub fn connect(peers: &Peers, telemetry: &Telemetry) -> Result<Self, ServerError> {
         Ok(Self {
-            catalog: ProductCatalogServiceClient::new(lazy_channel(
-                SERVICE_VARS[0],
-                &addrs.catalog,
-            )?),
-            currency: CurrencyServiceClient::new(lazy_channel(SERVICE_VARS[1], &addrs.currency)?),
-            cart: CartServiceClient::new(lazy_channel(SERVICE_VARS[2], &addrs.cart)?),
-            recommendation: RecommendationServiceClient::new(lazy_channel(
-                SERVICE_VARS[3],
-                &addrs.recommendation,
-            )?),
-            checkout: CheckoutServiceClient::new(lazy_channel(SERVICE_VARS[4], &addrs.checkout)?),
-            shipping: ShippingServiceClient::new(lazy_channel(SERVICE_VARS[5], &addrs.shipping)?),
-            ad: AdServiceClient::new(lazy_channel(SERVICE_VARS[6], &addrs.ad)?),
+            catalog: ProductCatalogServiceClient::new(peers.channel(&CATALOG, telemetry)?),
+            currency: CurrencyServiceClient::new(peers.channel(&CURRENCY, telemetry)?),
+            cart: CartServiceClient::new(peers.channel(&CART, telemetry)?),
+            recommendation: RecommendationServiceClient::new(
+                peers.channel(&RECOMMENDATION, telemetry)?,
+            ),
+            checkout: CheckoutServiceClient::new(peers.channel(&CHECKOUT, telemetry)?),
+            shipping: ShippingServiceClient::new(peers.channel(&SHIPPING, telemetry)?),
+            ad: AdServiceClient::new(peers.channel(&AD, telemetry)?),
             caches: Arc::new(Caches::new(DEFAULT_TTL)),
         })
     }

@@ -7,44 +7,15 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use boutique_platform::{ConfigError, Env, Telemetry, config::parse_go_duration};
-
-/// The upstream default port.
-pub const DEFAULT_PORT: u16 = 8080;
+use boutique_platform::{
+    App, ConfigError, Env, Peers, ServerError, ServiceConfig, Telemetry,
+    config::{CACHE_TTL_VAR, parse_cache_ttl},
+};
+use boutique_proto::directory::{self, ServiceInfo};
 
 /// The id every new session gets with `ENABLE_SINGLE_SHARED_SESSION=true`
 /// (upstream's constant).
 pub const SHARED_SESSION_ID: &str = "12345678-1234-1234-1234-123456789123";
-
-/// The backends the frontend calls, with the variable naming each address.
-pub const SERVICE_VARS: [&str; 7] = [
-    "PRODUCT_CATALOG_SERVICE_ADDR",
-    "CURRENCY_SERVICE_ADDR",
-    "CART_SERVICE_ADDR",
-    "RECOMMENDATION_SERVICE_ADDR",
-    "CHECKOUT_SERVICE_ADDR",
-    "SHIPPING_SERVICE_ADDR",
-    "AD_SERVICE_ADDR",
-];
-
-/// Where the backends are (`host:port` each).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceAddrs {
-    /// `PRODUCT_CATALOG_SERVICE_ADDR`.
-    pub catalog: String,
-    /// `CURRENCY_SERVICE_ADDR`.
-    pub currency: String,
-    /// `CART_SERVICE_ADDR`.
-    pub cart: String,
-    /// `RECOMMENDATION_SERVICE_ADDR`.
-    pub recommendation: String,
-    /// `CHECKOUT_SERVICE_ADDR`.
-    pub checkout: String,
-    /// `SHIPPING_SERVICE_ADDR`.
-    pub shipping: String,
-    /// `AD_SERVICE_ADDR`.
-    pub ad: String,
-}
 
 /// The hosting platform shown in the banner (`ENV_PLATFORM`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,11 +78,9 @@ impl Platform {
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`, default port 8080).
     pub listen: SocketAddr,
-    /// The storefront's logs, metrics and traces: [`Telemetry::detached`]
-    /// until the binary hands over the process's.
-    pub telemetry: Telemetry,
-    /// The backends.
-    pub services: ServiceAddrs,
+    /// The backends: every service the directory lists among the
+    /// storefront's calls (their `*_SERVICE_ADDR`s, all required).
+    pub peers: Peers,
     /// The path prefix of every route and link (`BASE_URL`): empty, or `/x`
     /// with no trailing slash.
     pub base_url: String,
@@ -131,26 +100,17 @@ pub struct Config {
     pub cache_ttl: Duration,
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    const SERVICE: &'static ServiceInfo = &directory::FRONTEND;
+
     /// Reads the settings; every `*_SERVICE_ADDR` is required (the assistant's is not).
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let addr = |var: &str| env.require_service_addr(var);
-        let services = ServiceAddrs {
-            catalog: addr(SERVICE_VARS[0])?,
-            currency: addr(SERVICE_VARS[1])?,
-            cart: addr(SERVICE_VARS[2])?,
-            recommendation: addr(SERVICE_VARS[3])?,
-            checkout: addr(SERVICE_VARS[4])?,
-            shipping: addr(SERVICE_VARS[5])?,
-            ad: addr(SERVICE_VARS[6])?,
-        };
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let base_url = env
             .parse_with("BASE_URL", parse_base_url)?
             .unwrap_or_default();
         Ok(Self {
-            telemetry: Telemetry::detached("frontend"),
-            listen: env.listen_addr(DEFAULT_PORT)?,
-            services,
+            listen: env.listen_addr(Self::SERVICE.port)?,
+            peers: Peers::from_env(env, Self::SERVICE)?,
             base_url,
             platform: env
                 .get("ENV_PLATFORM")
@@ -166,6 +126,12 @@ impl Config {
         })
     }
 
+    async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
+        crate::build(self, telemetry).await
+    }
+}
+
+impl Config {
     /// The shop's name in titles and the header.
     pub fn shop_name(&self) -> &'static str {
         if self.cymbal_branding {
@@ -174,25 +140,6 @@ impl Config {
             "Online Boutique"
         }
     }
-}
-
-/// The variable setting how long backend answers are cached.
-pub const CACHE_TTL_VAR: &str = "CACHE_TTL";
-
-/// The longest `CACHE_TTL` accepted: the caches are meant to absorb load, not
-/// to hide changes, and a longer value is far more likely a typo (`5m` for `5s`).
-pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
-
-/// Parses `CACHE_TTL`: a Go duration up to [`MAX_CACHE_TTL`].
-pub fn parse_cache_ttl(value: &str) -> Result<Duration, String> {
-    let ttl = parse_go_duration(value)?;
-    if ttl > MAX_CACHE_TTL {
-        return Err(format!(
-            "at most {}s: a cache this long would hide catalog and rate changes",
-            MAX_CACHE_TTL.as_secs()
-        ));
-    }
-    Ok(ttl)
 }
 
 /// Checks a `BASE_URL`: `/` alone means none; otherwise it must start with `/`,
@@ -227,24 +174,27 @@ pub fn parse_base_url(value: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    const BACKENDS: &[&ServiceInfo] = directory::FRONTEND.calls;
+
     fn full_env() -> Env {
-        Env::from_pairs(SERVICE_VARS.iter().map(|var| (*var, "localhost:1")))
+        Env::from_pairs(BACKENDS.iter().map(|s| (s.addr_var, "localhost:1")))
     }
 
     #[test]
     fn needs_every_backend_but_not_the_assistant() {
         let config = Config::from_env(&full_env()).unwrap();
-        assert_eq!(config.listen.port(), DEFAULT_PORT);
+        assert_eq!(config.listen.port(), 8080);
         assert_eq!(config.base_url, "");
         assert_eq!(config.platform, Platform::Local);
         assert_eq!(config.cache_ttl, crate::cache::DEFAULT_TTL);
-        for var in SERVICE_VARS {
-            let pairs = SERVICE_VARS
+        for backend in BACKENDS {
+            assert!(config.peers.addr(backend).is_some(), "{}", backend.name);
+            let pairs = BACKENDS
                 .iter()
-                .filter(|other| **other != var)
-                .map(|other| (*other, "localhost:1"));
+                .filter(|other| other != &backend)
+                .map(|other| (other.addr_var, "localhost:1"));
             let err = Config::from_env(&Env::from_pairs(pairs)).unwrap_err();
-            assert_eq!(err.var, var);
+            assert_eq!(err.var, backend.addr_var);
         }
     }
 

@@ -49,46 +49,27 @@ pub mod price;
 pub mod validate;
 mod views;
 
-use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
     http::StatusCode,
     routing::{any, get, post},
 };
-use boutique_platform::{ConfigError, telemetry::http as http_telemetry};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use boutique_platform::{
+    App, HttpServer, ServerError, Telemetry, telemetry::http as http_telemetry,
+};
+use boutique_proto::directory;
 use tower_http::timeout::TimeoutLayer;
 
 pub use crate::{
     backends::Backends,
-    config::{Config, DEFAULT_PORT, Platform, SHARED_SESSION_ID},
+    config::{Config, Platform, SHARED_SESSION_ID},
 };
 
 /// How long one request may take before it is answered with an error page;
 /// it also bounds how long a slow request can hold up shutdown.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// How long in-flight requests may finish after shutdown starts.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Why the frontend could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// A backend address cannot be made into a channel.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The listener could not be bound.
-    #[error("cannot listen on {addr}")]
-    Bind {
-        /// The address asked for.
-        addr: SocketAddr,
-        /// Why not.
-        #[source]
-        source: io::Error,
-    },
-}
 
 /// What every handler shares: settings resolved once and the backend clients.
 #[derive(Debug)]
@@ -101,68 +82,19 @@ pub(crate) struct Shared {
 
 pub(crate) type State = Arc<Shared>;
 
-/// The bound, not yet serving frontend.
-#[derive(Debug)]
-pub struct App {
-    listener: TcpListener,
-    local_addr: SocketAddr,
-    router: Router,
-}
-
-impl App {
-    /// Makes the backend channels (lazily: nothing connects yet) and binds the listener.
-    pub async fn build(config: Config) -> Result<Self, StartError> {
-        let backends = Backends::connect(&config.services, &config.telemetry)?
-            .with_cache_ttl(config.cache_ttl);
-        let addr = config.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { addr, source })?;
-        Ok(Self {
-            listener,
-            local_addr,
-            router: router(config, backends),
-        })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish
-    /// within [`SHUTDOWN_GRACE`].
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> io::Result<()> {
-        tracing::info!(addr = %self.local_addr, "Serving the storefront.");
-        let stop = CancellationToken::new();
-        let serve = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop.clone().cancelled_owned())
-            .into_future();
-        tokio::pin!(serve, shutdown);
-        tokio::select! {
-            result = &mut serve => return result,
-            () = &mut shutdown => {}
-        }
-        tracing::info!(
-            grace_ms = SHUTDOWN_GRACE.as_millis(),
-            "Draining HTTP requests."
-        );
-        stop.cancel();
-        match tokio::time::timeout(SHUTDOWN_GRACE, serve).await {
-            Ok(result) => result?,
-            Err(_) => tracing::warn!("Requests still running after the grace period were dropped."),
-        }
-        tracing::info!("Stopped.");
-        Ok(())
-    }
+/// Makes the backend channels (lazily: nothing connects yet) and binds the
+/// listener: the storefront's half of [`boutique_platform::ServiceConfig`].
+async fn build(config: Config, telemetry: Telemetry) -> Result<App, ServerError> {
+    let backends = Backends::connect(&config.peers, &telemetry)?.with_cache_ttl(config.cache_ttl);
+    let listen = config.listen;
+    let router = router(config, backends, telemetry);
+    Ok(HttpServer::bind(directory::FRONTEND.name, listen, router)
+        .await?
+        .into())
 }
 
 /// The whole HTTP surface, for [`App`] and for in-process tests.
-pub fn router(config: Config, backends: Backends) -> Router {
-    let telemetry = config.telemetry.clone();
+pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Router {
     let cookie_attrs = middleware::cookie_attrs(&config);
     let base = config.base_url.clone();
     let state: State = Arc::new(Shared {

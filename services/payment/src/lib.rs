@@ -30,77 +30,52 @@ pub mod charge;
 mod clock;
 mod handlers;
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc};
 
-use boutique_platform::{ConfigError, Env, GrpcServer, Telemetry, grpc::ServerError};
-use boutique_proto::payment_service_server::PaymentServiceServer;
+use boutique_platform::{App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry};
+use boutique_proto::{directory, payment_service_server::PaymentServiceServer};
 
 pub use card::{Brand, CardNumber, NumberError};
 pub use charge::{Authorized, ChargeError, authorize};
 pub use clock::{Clock, FixedClock, SystemClock};
-
-/// The port of upstream's manifest (upstream itself has no default).
-pub const DEFAULT_PORT: u16 = 50051;
 
 /// Payment settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
-    /// This service's logs, metrics and traces: [`Telemetry::detached`] until
-    /// the binary hands over the process's.
-    pub telemetry: Telemetry,
     /// Where "now" comes from for expiry checks; the system clock outside tests.
     pub clock: Arc<dyn Clock>,
 }
 
-impl Config {
+impl ServiceConfig for Config {
+    const SERVICE: &'static directory::ServiceInfo = &directory::PAYMENT;
+
     /// Reads `PORT` and `LISTEN_ADDR`; the clock is the system clock.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            telemetry: Telemetry::detached("payment"),
-            listen: env.listen_addr(DEFAULT_PORT)?,
+            listen: env.listen_addr(Self::SERVICE.port)?,
             clock: Arc::new(SystemClock),
         })
     }
 
+    async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
+        let handler = handlers::Payment {
+            clock: self.clock,
+            telemetry: telemetry.clone(),
+        };
+        let server = GrpcServer::bind(&telemetry, self.listen)
+            .await?
+            .add_service(PaymentServiceServer::new(handler));
+        Ok(server.into())
+    }
+}
+
+impl Config {
     /// Replaces the clock, so tests can pin the current month.
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
-    }
-}
-
-/// The running payment service.
-#[derive(Debug)]
-pub struct App {
-    server: GrpcServer,
-}
-
-impl App {
-    /// Binds the listener; the service answers once [`App::run_until`] runs.
-    pub async fn build(config: Config) -> Result<Self, ServerError> {
-        let handler = handlers::Payment {
-            clock: config.clock,
-            telemetry: config.telemetry.clone(),
-        };
-        let server = GrpcServer::bind(&config.telemetry, config.listen)
-            .await?
-            .add_service(PaymentServiceServer::new(handler));
-        Ok(Self { server })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// Serves until `shutdown` resolves, then drains.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), ServerError> {
-        self.server.run_until(shutdown).await
     }
 }

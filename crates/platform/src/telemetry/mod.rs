@@ -1,5 +1,5 @@
 //! Telemetry: logs, metrics and traces, set up once per process and handed
-//! to each service as a [`Telemetry`].
+//! to each service as a [`Telemetry`] when it is built.
 //!
 //! - [`logs`]: JSON lines (with `trace_id`, `span_id` and `service`) or text.
 //! - [`metrics`]: the Prometheus families, one registry per process, served
@@ -200,9 +200,8 @@ impl fmt::Debug for Telemetry {
 }
 
 impl Telemetry {
-    /// Metrics into a registry of its own and no span export: the default of a
-    /// service's config until the binary hands it the process's telemetry, and
-    /// what tests use to read one service's metrics.
+    /// Metrics into a registry of its own and no span export: what tests hand
+    /// a service to read its metrics apart from any other's.
     pub fn detached(service: &'static str) -> Self {
         Self(Arc::new(Inner {
             service,

@@ -1,7 +1,7 @@
 //! Starts the service and hands out a client.
 
-use boutique_ad::{App, Config};
-use boutique_platform::{Env, testing::TestServer};
+use boutique_ad::Config;
+use boutique_platform::{Env, ServiceConfig, testing::TestServer};
 use boutique_proto::{Ad, AdRequest, ad_service_client::AdServiceClient};
 use tonic::transport::Channel;
 
@@ -27,8 +27,7 @@ impl TestApp {
 
 pub(crate) async fn spawn_app() -> TestApp {
     let env = Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")]);
-    let app = App::build(Config::from_env(&env).unwrap()).await.unwrap();
-    let server = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+    let server = TestServer::start(Config::from_env(&env).unwrap()).await;
     let client = AdServiceClient::new(server.channel().await);
     TestApp { server, client }
 }

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use boutique_cart::{App, Config};
-use boutique_platform::{Env, testing::TestServer};
+use boutique_cart::Config;
+use boutique_platform::{Env, ServiceConfig, testing::TestServer};
 use boutique_proto::{
     AddItemRequest, CartItem, EmptyCartRequest, GetCartRequest,
     cart_service_client::CartServiceClient,
@@ -48,8 +48,7 @@ impl TestApp {
     }
 
     pub(crate) async fn spawn(config: Config, redis: Option<RedisServer>) -> Self {
-        let app = App::build(config).await.unwrap();
-        let server = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+        let server = TestServer::start(config).await;
         let client = CartServiceClient::new(server.channel().await);
         Self {
             server,

@@ -6,7 +6,7 @@ use boutique_cart::{
     Config,
     store::redis::{cart_key, order_key},
 };
-use boutique_platform::Env;
+use boutique_platform::{Env, ServiceConfig};
 use boutique_testkit::redis::RedisServer;
 use tonic::Code;
 use tonic_health::pb::{

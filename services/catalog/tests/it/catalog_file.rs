@@ -1,6 +1,7 @@
 //! `PRODUCT_CATALOG_FILE`: a good file replaces the built-in catalog; a bad one
 //! stops the service from starting, naming the variable.
 
+use boutique_platform::ServiceConfig;
 use std::io::Write;
 
 use boutique_catalog::Config;

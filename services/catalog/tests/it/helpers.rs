@@ -1,7 +1,7 @@
 //! Starts the service and hands out a client.
 
-use boutique_catalog::{App, Config};
-use boutique_platform::{Env, testing::TestServer};
+use boutique_catalog::Config;
+use boutique_platform::{Env, ServiceConfig, testing::TestServer};
 use boutique_proto::product_catalog_service_client::ProductCatalogServiceClient;
 use tonic::transport::Channel;
 
@@ -26,8 +26,7 @@ pub(crate) async fn spawn_app() -> TestApp {
 /// Starts the catalog with extra settings.
 pub(crate) async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let config = Config::from_env(&test_env(extra)).unwrap();
-    let app = App::build(config).await.unwrap();
-    let server = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+    let server = TestServer::start(config).await;
     let client = ProductCatalogServiceClient::new(server.channel().await);
     TestApp { server, client }
 }

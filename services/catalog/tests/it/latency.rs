@@ -1,5 +1,6 @@
 //! `EXTRA_LATENCY`: waited before every RPC; a bad value stops startup.
 
+use boutique_platform::ServiceConfig;
 use std::time::{Duration, Instant};
 
 use boutique_catalog::Config;

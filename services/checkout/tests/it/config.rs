@@ -1,8 +1,10 @@
 //! Configuration: every dependency address is required and named when missing.
 
-use boutique_checkout::{Config, DEFAULT_PORT};
-use boutique_platform::Env;
+use boutique_checkout::Config;
+use boutique_platform::{Env, ServiceConfig};
+use boutique_proto::directory::EMAIL;
 
+/// Upstream's names, written out: the directory must keep them.
 const VARS: [&str; 6] = [
     "CART_SERVICE_ADDR",
     "PRODUCT_CATALOG_SERVICE_ADDR",
@@ -41,9 +43,11 @@ fn a_malformed_address_is_named() {
 #[test]
 fn reads_the_upstream_defaults() {
     let config = Config::from_env(&full_env()).unwrap();
-    assert_eq!(DEFAULT_PORT, 5050);
     assert_eq!(config.listen.port(), 5050);
-    assert_eq!(config.email_addr, "somewhere:1234");
+    assert_eq!(
+        config.peers.addr(&EMAIL).unwrap().host_port(),
+        "somewhere:1234"
+    );
     let config = Config::from_env(&full_env().with("PORT", "6060")).unwrap();
     assert_eq!(config.listen.port(), 6060);
 }

@@ -3,9 +3,9 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use boutique_checkout::{App, Config, OrderRecord, OrderStore};
+use boutique_checkout::{Config, OrderRecord, OrderStore};
 use boutique_money::Money;
-use boutique_platform::{Env, GrpcServer, Telemetry, testing::TestServer};
+use boutique_platform::{Env, GrpcServer, ServiceConfig, Telemetry, testing::TestServer};
 use boutique_proto::{
     AddItemRequest, Address, CartItem, CreditCardInfo, CurrencyConversionRequest, GetCartRequest,
     GetProductRequest, PlaceOrderRequest, cart_service_client::CartServiceClient,
@@ -22,8 +22,7 @@ pub(crate) fn loopback() -> Env {
 macro_rules! spawn_real {
     ($krate:ident) => {{
         let config = $krate::Config::from_env(&loopback()).unwrap();
-        let app = $krate::App::build(config).await.unwrap();
-        TestServer::spawn(app.local_addr(), |stop| app.run_until(stop))
+        TestServer::start(config).await
     }};
 }
 
@@ -107,10 +106,9 @@ impl Shop {
             env = env.with(var, fake.addr().to_string());
         }
         let config = Config::from_env(&env).unwrap();
-        let telemetry = config.telemetry.clone();
-        let app = App::build(config).await.unwrap();
-        let orders = app.orders();
-        let checkout = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+        let orders = config.orders.clone();
+        let checkout = TestServer::start(config).await;
+        let telemetry = checkout.telemetry().clone();
         Self {
             client: CheckoutServiceClient::new(checkout.channel().await),
             cart: CartServiceClient::new(backends["cart"].channel().await),

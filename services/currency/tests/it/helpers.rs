@@ -1,7 +1,7 @@
 //! Starts the service and hands out a client and request builders.
 
-use boutique_currency::{App, Config};
-use boutique_platform::{Env, testing::TestServer};
+use boutique_currency::Config;
+use boutique_platform::{Env, ServiceConfig, testing::TestServer};
 use boutique_proto::{
     CurrencyConversionRequest, Money, currency_service_client::CurrencyServiceClient,
 };
@@ -19,8 +19,7 @@ pub(crate) async fn spawn_app() -> TestApp {
 
 /// The service configured from `env`, which should listen on 127.0.0.1:0.
 pub(crate) async fn spawn_app_with(env: Env) -> TestApp {
-    let app = App::build(Config::from_env(&env).unwrap()).await.unwrap();
-    let server = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+    let server = TestServer::start(Config::from_env(&env).unwrap()).await;
     let client = CurrencyServiceClient::new(server.channel().await);
     TestApp { server, client }
 }

@@ -1,5 +1,6 @@
 //! `CURRENCY_RATES_FILE`: a replacement table, validated at startup.
 
+use boutique_platform::ServiceConfig;
 use std::io::Write;
 
 use boutique_currency::{Config, RATES_FILE_VAR};

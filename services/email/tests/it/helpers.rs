@@ -1,7 +1,7 @@
 //! Starts the service, hands out a client, and builds sample orders.
 
-use boutique_email::{App, Config};
-use boutique_platform::{Env, testing::TestServer};
+use boutique_email::Config;
+use boutique_platform::{Env, ServiceConfig, testing::TestServer};
 use boutique_proto::{
     Address, CartItem, Money, OrderItem, OrderResult, SendOrderConfirmationRequest,
     email_service_client::EmailServiceClient,
@@ -19,8 +19,7 @@ pub(crate) async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
         Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")]),
         |env, (name, value)| env.with(name, *value),
     );
-    let app = App::build(Config::from_env(&env).unwrap()).await.unwrap();
-    let server = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+    let server = TestServer::start(Config::from_env(&env).unwrap()).await;
     let client = EmailServiceClient::new(server.channel().await);
     TestApp { server, client }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use boutique_platform::{Env, testing::TestServer};
+use boutique_platform::{Env, ServiceConfig, testing::TestServer};
 use reqwest::{Client, Response, StatusCode, redirect::Policy};
 
 /// A backend the tests can stop.
@@ -34,12 +34,7 @@ fn loopback() -> Env {
 }
 
 macro_rules! start {
-    ($krate:ident, $env:expr) => {{
-        let app = $krate::App::build($krate::Config::from_env(&$env).unwrap())
-            .await
-            .unwrap();
-        TestServer::spawn(app.local_addr(), |stop| app.run_until(stop))
-    }};
+    ($krate:ident, $env:expr) => {{ TestServer::start($krate::Config::from_env(&$env).unwrap()).await }};
 }
 
 impl Shop {
@@ -89,8 +84,7 @@ impl Shop {
         }
         let config = boutique_frontend::Config::from_env(&env).unwrap();
         let base = config.base_url.clone();
-        let app = boutique_frontend::App::build(config).await.unwrap();
-        let frontend = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+        let frontend = TestServer::start(config).await;
         let url = format!("{}{base}", frontend.url());
         let backends = HashMap::from([
             (Svc::Catalog, catalog),

@@ -1,8 +1,8 @@
 //! Starts the service and hands out a client, plus request builders and a
 //! card number generator.
 
-use boutique_payment::{App, Config, FixedClock};
-use boutique_platform::{Env, testing::TestServer};
+use boutique_payment::{Config, FixedClock};
+use boutique_platform::{Env, ServiceConfig, testing::TestServer};
 use boutique_proto::{
     ChargeRequest, CreditCardInfo, Money, payment_service_client::PaymentServiceClient,
 };
@@ -36,8 +36,7 @@ pub(crate) async fn spawn_app_at(now: Option<OffsetDateTime>) -> TestApp {
     if let Some(now) = now {
         config = config.with_clock(FixedClock(now));
     }
-    let app = App::build(config).await.unwrap();
-    let server = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+    let server = TestServer::start(config).await;
     let client = PaymentServiceClient::new(server.channel().await);
     TestApp { server, client }
 }

@@ -1,7 +1,8 @@
 //! Configuration: the catalog address is required and checked.
 
-use boutique_platform::Env;
-use boutique_recommendation::{Config, DEFAULT_PORT};
+use boutique_platform::{Env, ServiceConfig};
+use boutique_proto::directory::CATALOG;
+use boutique_recommendation::Config;
 
 #[test]
 fn the_catalog_address_is_required() {
@@ -22,9 +23,11 @@ fn a_malformed_catalog_address_is_rejected() {
 fn reads_the_upstream_defaults() {
     let env = Env::from_pairs([("PRODUCT_CATALOG_SERVICE_ADDR", "productcatalogservice:3550")]);
     let config = Config::from_env(&env).unwrap();
-    assert_eq!(config.listen.port(), DEFAULT_PORT);
-    assert_eq!(DEFAULT_PORT, 8080);
-    assert_eq!(config.catalog_addr, "productcatalogservice:3550");
+    assert_eq!(config.listen.port(), 8080);
+    assert_eq!(
+        config.peers.addr(&CATALOG).unwrap().host_port(),
+        "productcatalogservice:3550"
+    );
 }
 
 #[test]

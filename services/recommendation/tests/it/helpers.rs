@@ -1,8 +1,8 @@
 //! Starts a catalog and the recommendation service, and hands out a client.
 
-use boutique_platform::{Env, testing::TestServer};
+use boutique_platform::{Env, ServiceConfig, testing::TestServer};
 use boutique_proto::recommendation_service_client::RecommendationServiceClient;
-use boutique_recommendation::{App, Config};
+use boutique_recommendation::Config;
 use tonic::transport::Channel;
 
 pub(crate) struct TestApp {
@@ -17,8 +17,7 @@ fn loopback() -> Env {
 /// A real catalog service with the built-in products.
 pub(crate) async fn spawn_catalog() -> TestServer {
     let config = boutique_catalog::Config::from_env(&loopback()).unwrap();
-    let app = boutique_catalog::App::build(config).await.unwrap();
-    TestServer::spawn(app.local_addr(), |stop| app.run_until(stop))
+    TestServer::start(config).await
 }
 
 /// The recommendation service pointed at the catalog on `catalog`.
@@ -32,8 +31,7 @@ pub(crate) async fn spawn_app_with(catalog: &TestServer, settings: &[(&str, &str
     for (name, value) in settings {
         env = env.with(name, *value);
     }
-    let app = App::build(Config::from_env(&env).unwrap()).await.unwrap();
-    let server = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+    let server = TestServer::start(Config::from_env(&env).unwrap()).await;
     let client = RecommendationServiceClient::new(server.channel().await);
     TestApp { server, client }
 }

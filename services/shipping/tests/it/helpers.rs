@@ -1,8 +1,8 @@
 //! Starts the service and hands out a client.
 
-use boutique_platform::{Env, testing::TestServer};
+use boutique_platform::{Env, ServiceConfig, testing::TestServer};
 use boutique_proto::shipping_service_client::ShippingServiceClient;
-use boutique_shipping::{App, Config};
+use boutique_shipping::Config;
 use tonic::transport::Channel;
 
 pub(crate) struct TestApp {
@@ -12,8 +12,7 @@ pub(crate) struct TestApp {
 
 pub(crate) async fn spawn_app() -> TestApp {
     let env = Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")]);
-    let app = App::build(Config::from_env(&env).unwrap()).await.unwrap();
-    let server = TestServer::spawn(app.local_addr(), |stop| app.run_until(stop));
+    let server = TestServer::start(Config::from_env(&env).unwrap()).await;
     let client = ShippingServiceClient::new(server.channel().await);
     TestApp { server, client }
 }
