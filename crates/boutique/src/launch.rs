@@ -128,7 +128,7 @@ impl clap::Subcommand for RunService {
                 directory::Protocol::Http => "HTTP".to_owned(),
             };
             let mut sub = Command::new(info.name)
-                .about(format!("{} ({api}, port {}).", info.about, info.port));
+                .about(format!("{} ({api}, port {})", info.about, info.port));
             if info.upstream != info.name {
                 sub = sub.alias(info.upstream);
             }
