@@ -4,12 +4,13 @@
 //! fields, validation rules, status codes, cookies and redirects, all under
 //! `BASE_URL`, so upstream clients (browsers, the Locust load generator) work
 //! unchanged. What it fixes: session ids are minted by the server only (UUIDv4)
-//! and signed (HMAC-SHA256), so a forged or tampered cookie is replaced, never
-//! trusted, and ids never reach the logs; cookies are `HttpOnly;
-//! SameSite=Lax` with a `Path`; unknown products are
-//! 404; a backend outage is a friendly page with a request id, never internals;
-//! ads and recommendations fail soft; cross-site form posts are refused;
-//! security headers on every response; all assets are embedded in the binary.
+//! and signed (HMAC-SHA256, see [`session`]), so a forged or tampered cookie
+//! is replaced, never trusted, and ids never reach the logs; cookies are
+//! `HttpOnly; SameSite=Lax` with a `Path`; unknown products are 404; a backend
+//! outage is a friendly page with a request id, never internals; ads and
+//! recommendations fail soft; cross-site form posts are refused; security
+//! headers on every response; all assets are embedded in the binary; the
+//! shopping assistant (`/assistant`, `/bot`) is optional.
 //!
 //! # Environment
 //!
