@@ -1,7 +1,10 @@
 -- Checkout load for wrk. Every request() is a pipelined PAIR on one connection
--- and one fresh session: POST /cart (add OLJCESPC7Z) then POST /cart/checkout,
+-- and one session: POST /cart (add OLJCESPC7Z) then POST /cart/checkout,
 -- because a checkout empties the cart. wrk counts both responses as requests
 -- (checkouts/s = req/s / 2) and records one latency per pair.
+-- Sessions are signed by the shop, so they come from a pool it minted
+-- (BENCH_SESSIONS: a file of `shop_session-id=...` lines); each thread cycles
+-- through its own share, so no two pairs in flight share a cart.
 local counter = 0
 local form = "email=someone%40example.com&street_address=1600+Amphitheatre+Parkway"
   .. "&zip_code=94043&city=Mountain+View&state=CA&country=United+States"
@@ -14,20 +17,25 @@ setup = function(thread)
   thread:set("tid", counter)
 end
 
-init = function(args)
-  math.randomseed(os.time() * 1000 + (tid or 0))
-end
+local sessions = {}
+local first, share, next_pair = 1, 1, 0
 
-local function uuid()
-  return string.format("%04x%04x-%04x-4%03x-%04x-%04x%04x%04x",
-    math.random(0, 0xffff), math.random(0, 0xffff), math.random(0, 0xffff),
-    math.random(0, 0xfff), 0x8000 + math.random(0, 0x3fff),
-    math.random(0, 0xffff), math.random(0, 0xffff), math.random(0, 0xffff))
+init = function(args)
+  local pool = {}
+  for line in io.lines(os.getenv("BENCH_SESSIONS")) do
+    pool[#pool + 1] = line
+  end
+  local threads = tonumber(os.getenv("WRK_THREADS") or "2")
+  share = math.floor(#pool / threads)
+  first = ((tid or 1) - 1) * share + 1
+  sessions = pool
 end
 
 request = function()
+  local session = sessions[first + next_pair % share]
+  next_pair = next_pair + 1
   local headers = {
-    ["Cookie"] = "shop_session-id=" .. uuid(),
+    ["Cookie"] = session,
     ["Content-Type"] = "application/x-www-form-urlencoded",
   }
   return wrk.format("POST", "/cart", headers, "product_id=OLJCESPC7Z&quantity=1")

@@ -148,16 +148,30 @@ PIDS+=("$SHOP_PID")
 wait_http "$SHOP/_healthz"
 sleep 1
 
+# Sessions are minted and signed by the shop, so a client cannot make one up: these print
+# `shop_session-id=<signed value>` cookies the shop set, one per line (from /assistant, a
+# page that asks no backend).
+mint_sessions() { # COUNT
+  python3 - "$SHOP/assistant" "$1" <<'PY'
+import sys, urllib.request
+url, count = sys.argv[1], int(sys.argv[2])
+for _ in range(count):
+    with urllib.request.urlopen(url) as response:
+        cookie = next(c for c in response.headers.get_all("Set-Cookie") or []
+                      if c.startswith("shop_session-id="))
+        print(cookie.split(";", 1)[0])
+PY
+}
+
 # A session whose cart holds three items, for the cart page.
-SESSION="$(python3 -c 'import uuid; print(uuid.uuid4())')"
-COOKIE="shop_session-id=$SESSION"
+COOKIE="$(mint_sessions 1)"
 for product in OLJCESPC7Z 66VCHSJNUP 1YMWWN1N4O; do
   curl -sf -o /dev/null -H "Cookie: $COOKIE" \
     --data "product_id=$product&quantity=1" "$SHOP/cart"
 done
 curl -sf -H "Cookie: $COOKIE" "$SHOP/cart" >"$WORK/cart.html"
 if ! grep -q 'aria-label="Cart, 3 items"' "$WORK/cart.html"; then
-  echo "the cart page does not show the items added for session $SESSION" >&2
+  echo "the cart page does not show the three items added to its session" >&2
   exit 1
 fi
 HOME_BYTES="$(curl -sf "$SHOP/" | wc -c)"
@@ -210,7 +224,11 @@ run_wrk home-eur "$SHOP_PID" "$SHOP/" -H 'Cookie: shop_currency=EUR'
 run_wrk product "$SHOP_PID" "$SHOP/product/OLJCESPC7Z"
 run_wrk cart "$SHOP_PID" "$SHOP/cart" -H "Cookie: $COOKIE"
 # Pipelined add+checkout pairs; wrk's percentiles are meaningless for them (see TEMPLATE.md).
-LUA_EXTRA="$HERE/checkout.lua" run_wrk checkout "$SHOP_PID" "$SHOP/"
+# Each pair takes the next session of its thread's share of a pool the shop minted, large
+# enough that no two pairs in flight share a cart (64 connections, 4096 sessions).
+mint_sessions 4096 >"$WORK/sessions.txt"
+BENCH_SESSIONS="$WORK/sessions.txt" WRK_THREADS="${WRK_THREADS:-2}" \
+  LUA_EXTRA="$HERE/checkout.lua" run_wrk checkout "$SHOP_PID" "$SHOP/"
 
 LOADGEN_DURATION="$WRK_DURATION"
 log "boutique loadgen: $RUNS x $LOADGEN_DURATION, 64 users, think time 0"
@@ -233,7 +251,7 @@ done
 compare_page() { # NAME PATH
   local name="$1" path="$2" i script session
   script="$(wrk_script "cmp-$name")"
-  session="shop_session-id=$(python3 -c 'import uuid; print(uuid.uuid4())')"
+  session="$(mint_sessions 1)"
   log "wrk vs boutique loadgen --page $path: $RUNS x $WRK_DURATION each, 64 connections / users"
   wrk -t"${WRK_THREADS:-2}" -c64 -d"$WARMUP" -s "$script" -H "Cookie: $session" "$SHOP$path" >/dev/null
   for i in $(seq "$RUNS"); do

@@ -67,6 +67,11 @@ static ASSETS: LazyLock<Vec<(Asset, HeaderValue)>> = LazyLock::new(|| {
     let mut assets = vec![
         asset!("styles.css", "styles.css", "text/css; charset=utf-8"),
         asset!("app.js", "app.js", "text/javascript; charset=utf-8"),
+        asset!(
+            "assistant.js",
+            "assistant.js",
+            "text/javascript; charset=utf-8"
+        ),
         asset!("logo.svg", "logo.svg", SVG),
         asset!("favicon.svg", "favicon.svg", SVG),
     ];

@@ -9,9 +9,11 @@ use std::{net::SocketAddr, time::Duration};
 
 use boutique_platform::{
     App, ConfigError, Env, Peers, ServerError, ServiceConfig, Telemetry,
-    config::{CACHE_TTL_VAR, parse_cache_ttl},
+    config::{CACHE_TTL_VAR, parse_cache_ttl, parse_go_duration, parse_service_addr},
 };
 use boutique_proto::directory::{self, ServiceInfo};
+
+use crate::session::SessionKey;
 
 /// The id every new session gets with `ENABLE_SINGLE_SHARED_SESSION=true`
 /// (upstream's constant).
@@ -98,6 +100,22 @@ pub struct Config {
     /// How long the currency list, the catalog and conversions are reused
     /// (`CACHE_TTL`, a Go duration; `0` asks the backends on every request).
     pub cache_ttl: Duration,
+    /// Signs session cookies (`SESSION_SECRET`, or `SESSION_SECRET_FILE`
+    /// naming a file that holds it). `None` draws a key when the router is
+    /// built, with a warning: sessions then last only as long as the process
+    /// and are not shared by replicas. The binary may hand in a key of its own.
+    pub session_key: Option<SessionKey>,
+    /// A previous key that still verifies, for rotation
+    /// (`SESSION_SECRET_PREVIOUS` or `SESSION_SECRET_PREVIOUS_FILE`).
+    pub previous_session_key: Option<SessionKey>,
+    /// The shopping assistant, `host:port` (`SHOPPING_ASSISTANT_SERVICE_ADDR`);
+    /// optional here, unlike upstream.
+    pub assistant_addr: Option<String>,
+    /// The header links to the assistant (`ENABLE_ASSISTANT`); needs
+    /// [`assistant_addr`](Self::assistant_addr).
+    pub enable_assistant: bool,
+    /// How long `POST /bot` waits for the assistant's answer (`ASSISTANT_TIMEOUT`).
+    pub assistant_timeout: Duration,
 }
 
 impl ServiceConfig for Config {
@@ -123,6 +141,13 @@ impl ServiceConfig for Config {
             cache_ttl: env
                 .parse_with(CACHE_TTL_VAR, parse_cache_ttl)?
                 .unwrap_or(crate::cache::DEFAULT_TTL),
+            session_key: session_key(env, SESSION_SECRET_VAR)?,
+            previous_session_key: session_key(env, SESSION_SECRET_PREVIOUS_VAR)?,
+            assistant_addr: assistant_addr(env)?,
+            enable_assistant: env.flag(ENABLE_ASSISTANT_VAR)?,
+            assistant_timeout: env
+                .parse_with(ASSISTANT_TIMEOUT_VAR, parse_assistant_timeout)?
+                .unwrap_or(DEFAULT_ASSISTANT_TIMEOUT),
         })
     }
 
@@ -140,6 +165,82 @@ impl Config {
             "Online Boutique"
         }
     }
+}
+
+/// The variable holding the session signing secret; with `_FILE`, a file holding it.
+pub const SESSION_SECRET_VAR: &str = "SESSION_SECRET";
+
+/// The variable holding the previous session secret, during a rotation.
+pub const SESSION_SECRET_PREVIOUS_VAR: &str = "SESSION_SECRET_PREVIOUS";
+
+/// The variable naming the shopping assistant's `host:port`.
+pub const ASSISTANT_ADDR_VAR: &str = "SHOPPING_ASSISTANT_SERVICE_ADDR";
+
+/// The variable that shows the assistant in the header.
+pub const ENABLE_ASSISTANT_VAR: &str = "ENABLE_ASSISTANT";
+
+/// The variable bounding how long the assistant may take.
+pub const ASSISTANT_TIMEOUT_VAR: &str = "ASSISTANT_TIMEOUT";
+
+/// How long the assistant may take by default: a language model's answer
+/// takes seconds, and the whole request must end before [`crate::REQUEST_TIMEOUT`].
+pub const DEFAULT_ASSISTANT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Stands for a secret's value in an error message.
+const HIDDEN: &str = "(hidden)";
+
+/// The session key from `{var}` or from the file `{var}_FILE` names (outer
+/// whitespace, such as the newline a file usually ends with, is not part of
+/// the secret); `None` when neither is set. The secret never appears in an error.
+fn session_key(env: &Env, var: &str) -> Result<Option<SessionKey>, ConfigError> {
+    let file_var = format!("{var}_FILE");
+    let (source, secret) = match (env.get(var), env.get(&file_var)) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                var,
+                HIDDEN,
+                format!("set either {var} or {file_var}, not both"),
+            ));
+        }
+        (Some(secret), None) => (var, secret.as_bytes().to_vec()),
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| ConfigError::new(&file_var, path, format!("cannot read it: {e}")))?;
+            (file_var.as_str(), bytes.trim_ascii().to_vec())
+        }
+    };
+    SessionKey::from_secret(&secret)
+        .map(Some)
+        .map_err(|reason| ConfigError::new(source, HIDDEN, reason))
+}
+
+/// `SHOPPING_ASSISTANT_SERVICE_ADDR`, checked for shape; `ENABLE_ASSISTANT`
+/// without it would link every page to an assistant that cannot answer.
+fn assistant_addr(env: &Env) -> Result<Option<String>, ConfigError> {
+    let addr = env.parse_with(ASSISTANT_ADDR_VAR, parse_service_addr)?;
+    if addr.is_none() && env.flag(ENABLE_ASSISTANT_VAR)? {
+        return Err(ConfigError::new(
+            ENABLE_ASSISTANT_VAR,
+            env.get(ENABLE_ASSISTANT_VAR).unwrap_or_default(),
+            format!("needs {ASSISTANT_ADDR_VAR}"),
+        ));
+    }
+    Ok(addr)
+}
+
+/// Parses `ASSISTANT_TIMEOUT`: a Go duration above zero and below
+/// [`crate::REQUEST_TIMEOUT`], so a slow assistant gets a JSON answer rather
+/// than the request timeout's error page.
+pub fn parse_assistant_timeout(value: &str) -> Result<Duration, String> {
+    let timeout = parse_go_duration(value)?;
+    if timeout.is_zero() || timeout >= crate::REQUEST_TIMEOUT {
+        return Err(format!(
+            "must be above 0 and below the request timeout ({}s)",
+            crate::REQUEST_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(timeout)
 }
 
 /// Checks a `BASE_URL`: `/` alone means none; otherwise it must start with `/`,
@@ -196,6 +297,83 @@ mod tests {
             let err = Config::from_env(&Env::from_pairs(pairs)).unwrap_err();
             assert_eq!(err.var, backend.addr_var);
         }
+        // The assistant is optional: absent, there is none and no link.
+        assert_eq!(config.assistant_addr, None);
+        assert!(!config.enable_assistant);
+        assert_eq!(config.assistant_timeout, DEFAULT_ASSISTANT_TIMEOUT);
+        // Present, it is read and checked like any other address.
+        let with = |value: &str| Config::from_env(&full_env().with(ASSISTANT_ADDR_VAR, value));
+        let config = with("shoppingassistantservice:80").unwrap();
+        assert_eq!(
+            config.assistant_addr.as_deref(),
+            Some("shoppingassistantservice:80")
+        );
+        for bad in ["assistant", "https://assistant:80", "assistant:eighty"] {
+            assert_eq!(with(bad).unwrap_err().var, ASSISTANT_ADDR_VAR, "{bad}");
+        }
+        // The header link needs the address.
+        let link = full_env().with(ENABLE_ASSISTANT_VAR, "true");
+        assert_eq!(
+            Config::from_env(&link).unwrap_err().var,
+            ENABLE_ASSISTANT_VAR
+        );
+        let linked = link.with(ASSISTANT_ADDR_VAR, "assistant:8080");
+        assert!(Config::from_env(&linked).unwrap().enable_assistant);
+    }
+
+    #[test]
+    fn reads_session_secrets_without_showing_them() {
+        let config = Config::from_env(&full_env()).unwrap();
+        assert!(config.session_key.is_none() && config.previous_session_key.is_none());
+
+        let secret = "s3cr3t-".repeat(5);
+        let env = full_env()
+            .with(SESSION_SECRET_VAR, secret.clone())
+            .with(SESSION_SECRET_PREVIOUS_VAR, "p".repeat(32));
+        let config = Config::from_env(&env).unwrap();
+        assert!(config.session_key.is_some() && config.previous_session_key.is_some());
+
+        let short = "too-short-secret";
+        for var in [SESSION_SECRET_VAR, SESSION_SECRET_PREVIOUS_VAR] {
+            let err = Config::from_env(&full_env().with(var, short)).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(!err.to_string().contains(short), "{err}");
+        }
+        let both = env.with("SESSION_SECRET_FILE", "/run/secrets/session");
+        let err = Config::from_env(&both).unwrap_err();
+        assert_eq!(err.var, SESSION_SECRET_VAR);
+        assert!(!err.to_string().contains(&secret), "{err}");
+    }
+
+    #[test]
+    fn reads_session_secrets_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good");
+        // A trailing newline, as `echo` or an editor leaves, is not part of it.
+        std::fs::write(&good, format!("{}\n", "k".repeat(32))).unwrap();
+        let short = dir.path().join("short");
+        std::fs::write(&short, "k".repeat(31)).unwrap();
+        let missing = dir.path().join("missing");
+        let path = |path: &std::path::Path| path.to_str().unwrap().to_owned();
+
+        let env = full_env().with("SESSION_SECRET_FILE", path(&good));
+        let from_file = Config::from_env(&env).unwrap().session_key.unwrap();
+        let direct = full_env().with(SESSION_SECRET_VAR, "k".repeat(32));
+        let from_env = Config::from_env(&direct).unwrap().session_key.unwrap();
+        // The same secret makes the same key: a cookie one signs, the other keeps.
+        let minted = crate::session::Sessions::new(from_file, None, false).resolve(None);
+        let again =
+            crate::session::Sessions::new(from_env, None, false).resolve(minted.cookie.as_deref());
+        assert_eq!(again.id, minted.id);
+
+        for (var, file) in [
+            ("SESSION_SECRET_FILE", &short),
+            ("SESSION_SECRET_FILE", &missing),
+            ("SESSION_SECRET_PREVIOUS_FILE", &missing),
+        ] {
+            let err = Config::from_env(&full_env().with(var, path(file))).unwrap_err();
+            assert_eq!(err.var, var, "{file:?}");
+        }
     }
 
     #[test]
@@ -213,6 +391,10 @@ mod tests {
             ("CACHE_TTL", "5"),
             ("CACHE_TTL", "2m"),
             ("CACHE_TTL", "-1s"),
+            ("ENABLE_ASSISTANT", "sometimes"),
+            ("ASSISTANT_TIMEOUT", "0s"),
+            ("ASSISTANT_TIMEOUT", "20s"),
+            ("ASSISTANT_TIMEOUT", "5"),
         ] {
             let err = Config::from_env(&full_env().with(var, bad)).unwrap_err();
             assert_eq!(err.var, var, "{var}={bad}");
@@ -228,8 +410,10 @@ mod tests {
             .with("CYMBAL_BRANDING", "TRUE")
             .with("COOKIE_SECURE", "true")
             .with("ENABLE_SINGLE_SHARED_SESSION", "true")
-            .with("CACHE_TTL", "1500ms");
+            .with("CACHE_TTL", "1500ms")
+            .with("ASSISTANT_TIMEOUT", "2s");
         let config = Config::from_env(&env).unwrap();
+        assert_eq!(config.assistant_timeout, Duration::from_secs(2));
         assert_eq!(config.cache_ttl, Duration::from_millis(1500));
         let off = Config::from_env(&full_env().with("CACHE_TTL", "0")).unwrap();
         assert_eq!(off.cache_ttl, Duration::ZERO);

@@ -4,10 +4,13 @@
 //! fields, validation rules, status codes, cookies and redirects, all under
 //! `BASE_URL`, so upstream clients (browsers, the Locust load generator) work
 //! unchanged. What it fixes: session ids are minted by the server only (UUIDv4)
-//! and cookies are `HttpOnly; SameSite=Lax` with a `Path`; unknown products are
-//! 404; a backend outage is a friendly page with a request id, never internals;
-//! ads and recommendations fail soft; cross-site form posts are refused;
-//! security headers on every response; all assets are embedded in the binary.
+//! and signed (HMAC-SHA256, see [`session`]), so a forged or tampered cookie
+//! is replaced, never trusted, and ids never reach the logs; cookies are
+//! `HttpOnly; SameSite=Lax` with a `Path`; unknown products are 404; a backend
+//! outage is a friendly page with a request id, never internals; ads and
+//! recommendations fail soft; cross-site form posts are refused; security
+//! headers on every response; all assets are embedded in the binary; the
+//! shopping assistant (`/assistant`, `/bot`) is optional.
 //!
 //! # Environment
 //!
@@ -22,6 +25,11 @@
 //! | `ENABLE_SINGLE_SHARED_SESSION` | `false` | Every new session gets upstream's constant id. |
 //! | `CYMBAL_BRANDING` | `false` | Call the shop "Cymbal Shops". |
 //! | `COOKIE_SECURE` | `false` | Add `Secure` to cookies (set it when served over TLS). |
+//! | `SESSION_SECRET` or `SESSION_SECRET_FILE` | a key per process | The secret (at least 32 bytes) that signs session cookies, or a file holding it (e.g. a mounted Kubernetes Secret). Unset, sessions end with the process and are not shared by replicas (logged as a warning). |
+//! | `SESSION_SECRET_PREVIOUS` or `SESSION_SECRET_PREVIOUS_FILE` | unset | The secret being rotated out: it still verifies, and its sessions are signed again with the current one. |
+//! | `SHOPPING_ASSISTANT_SERVICE_ADDR` | unset | `host:port` of upstream's shopping assistant (`POST /bot` forwards to it). Optional, unlike upstream: without it `/assistant` says it is not set up and `/bot` answers 503. |
+//! | `ENABLE_ASSISTANT` | `false` | Link the assistant from the header (needs the address). |
+//! | `ASSISTANT_TIMEOUT` | `15s` | How long `/bot` waits for the assistant (a Go duration below the 20 s request timeout); then 504. |
 //! | `CACHE_TTL` | `5s` | How long the currency list (`GetSupportedCurrencies`), the catalog (`ListProducts`, which also answers `GetProduct` for the ids it holds) and conversions (`Convert`, at most 1,024 amounts) are reused; a Go duration up to `60s`. `0` asks the backends on every request, as upstream (e.g. to demo the catalog's `EXTRA_LATENCY` on every page). Failures are never cached. |
 //!
 //! # Choices worth knowing
@@ -39,13 +47,17 @@
 //!   JPY, GBP, TRY, CAD); upstream took any ISO code.
 
 mod assets;
+mod assistant;
 pub mod backends;
 mod cache;
 pub mod config;
+mod cookies;
+mod ctx;
 mod error;
 mod handlers;
 mod middleware;
 pub mod price;
+pub mod session;
 pub mod validate;
 mod views;
 
@@ -53,6 +65,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     http::StatusCode,
     routing::{any, get, post},
 };
@@ -65,6 +78,7 @@ use tower_http::timeout::TimeoutLayer;
 pub use crate::{
     backends::Backends,
     config::{Config, Platform, SHARED_SESSION_ID},
+    session::SessionKey,
 };
 
 /// How long one request may take before it is answered with an error page;
@@ -76,8 +90,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) backends: Backends,
-    /// The attributes every cookie we set carries, computed once.
-    pub(crate) cookie_attrs: String,
+    /// How every cookie we set is scoped.
+    pub(crate) cookies: cookies::CookieJar,
+    /// Mints and verifies sessions.
+    pub(crate) sessions: session::Sessions,
+    /// The shopping assistant, when configured.
+    pub(crate) assistant: Option<assistant::Assistant>,
 }
 
 pub(crate) type State = Arc<Shared>;
@@ -95,12 +113,33 @@ async fn build(config: Config, telemetry: Telemetry) -> Result<App, ServerError>
 
 /// The whole HTTP surface, for [`App`] and for in-process tests.
 pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Router {
-    let cookie_attrs = middleware::cookie_attrs(&config);
+    let cookies = cookies::CookieJar::new(&config);
+    let session_key = config.session_key.clone().unwrap_or_else(|| {
+        tracing::warn!(
+            "SESSION_SECRET is not set: sessions are signed with a key drawn for this process, \
+             so they end when it stops and other replicas do not accept them."
+        );
+        SessionKey::generate()
+    });
+    let sessions = session::Sessions::new(
+        session_key,
+        config.previous_session_key.clone(),
+        config.single_shared_session,
+    );
+    let assistant = config.assistant_addr.as_deref().and_then(|addr| {
+        assistant::Assistant::new(addr, config.assistant_timeout)
+            .inspect_err(|error| {
+                tracing::error!(error = %error, "Cannot make the assistant's HTTP client; /bot will answer 503.");
+            })
+            .ok()
+    });
     let base = config.base_url.clone();
     let state: State = Arc::new(Shared {
         config,
         backends,
-        cookie_attrs,
+        cookies,
+        sessions,
+        assistant,
     });
     let p = |path: &str| format!("{base}{path}");
     let mut routes = Router::new()
@@ -120,6 +159,13 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
             get(handlers::misc::logout).head(|| async { StatusCode::METHOD_NOT_ALLOWED }),
         )
         .route(&p("/product-meta/{id}"), get(handlers::misc::product_meta))
+        .route(&p("/assistant"), get(handlers::assistant::page))
+        .route(
+            &p("/bot"),
+            post(handlers::assistant::bot).layer(DefaultBodyLimit::max(
+                handlers::assistant::MAX_QUESTION_BYTES,
+            )),
+        )
         .route(&p("/static/{*path}"), get(assets::serve))
         .route(&p("/robots.txt"), any(handlers::misc::robots))
         .route(&p("/_healthz"), any(handlers::misc::healthz));

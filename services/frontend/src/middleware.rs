@@ -1,11 +1,9 @@
 //! What happens around every request: a request id and a log span, the
-//! session and currency cookies, the cross-site check on form posts, error
-//! pages, and security headers.
+//! session (see [`crate::session`]) and currency cookies, the cross-site
+//! check on form posts, error pages, and security headers.
 //!
-//! Sessions are minted by the server only: a `shop_session-id` cookie that is
-//! not a well-formed UUID is replaced, never trusted (upstream used any value
-//! verbatim as the cart key). Kubernetes probes send `x-readiness-probe` /
-//! `x-liveness-probe` as their session so that no session is minted for them.
+//! Session ids never reach the log or a span: the request's log line carries
+//! the session's tag (a short hash) and how the session came about.
 
 use std::time::Instant;
 
@@ -23,44 +21,15 @@ use uuid::Uuid;
 
 use crate::{
     State as AppState,
-    config::{Config, SHARED_SESSION_ID},
+    cookies::{self, Incoming, SESSION_COOKIE},
+    ctx::Ctx,
     error::{AppError, ErrorPage},
     price, views,
 };
 
-/// The session cookie's name, as upstream.
-pub(crate) const SESSION_COOKIE: &str = "shop_session-id";
-/// The currency cookie's name, as upstream.
-pub(crate) const CURRENCY_COOKIE: &str = "shop_currency";
-/// Cookie lifetime: 48 hours, as upstream.
-pub(crate) const COOKIE_MAX_AGE: u32 = 172_800;
-
-/// Session ids that probes send so that no session is minted for them.
-const PROBE_SESSIONS: [&str; 2] = ["x-readiness-probe", "x-liveness-probe"];
-
 /// Only our own origin may load anything; no inline script or style, no framing.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
     form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
-
-/// Who is asking: set on every request for the handlers.
-#[derive(Debug, Clone)]
-pub(crate) struct Ctx {
-    /// A fresh UUIDv4 per request, shown in the footer and logged.
-    pub(crate) request_id: String,
-    /// The session id, used as the cart's `user_id`.
-    pub(crate) session_id: String,
-    /// The shopper's currency (a code the header offers).
-    pub(crate) currency: String,
-}
-
-/// The attributes of every cookie we set: lifetime, scope, and no script access.
-pub(crate) fn cookie_attrs(config: &Config) -> String {
-    let secure = if config.cookie_secure { "; Secure" } else { "" };
-    format!(
-        "; Max-Age={COOKIE_MAX_AGE}; Path={}/; HttpOnly; SameSite=Lax{secure}",
-        config.base_url
-    )
-}
 
 /// The middleware itself; see the module documentation.
 pub(crate) async fn request(
@@ -77,24 +46,17 @@ pub(crate) async fn request(
 
     async move {
         let base = &state.config.base_url;
-        let needs_session = !is_sessionless(base, &path);
-        let cookies = Cookies::parse(req.headers());
-        let (session_id, minted) = if needs_session {
-            session(
-                cookies.session.as_deref(),
-                state.config.single_shared_session,
-            )
-        } else {
-            (String::new(), false)
-        };
-        let currency = cookies
+        let incoming = Incoming::parse(req.headers());
+        let resolved = (!is_sessionless(base, &path))
+            .then(|| state.sessions.resolve(incoming.session.as_deref()));
+        let currency = incoming
             .currency
             .filter(|code| price::is_offered(code))
             .unwrap_or_else(|| price::DEFAULT_CURRENCY.to_owned());
         annotate([KeyValue::new(attr::USER_CURRENCY, currency.clone())]);
         let ctx = Ctx {
             request_id: request_id.clone(),
-            session_id,
+            session: resolved.as_ref().map(|resolved| resolved.id.clone()),
             currency,
         };
 
@@ -124,17 +86,21 @@ pub(crate) async fn request(
         }
 
         let headers = response.headers_mut();
-        if minted && !sets_cookie(headers, SESSION_COOKIE) {
-            let cookie = format!("{SESSION_COOKIE}={}{}", ctx.session_id, state.cookie_attrs);
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                headers.append(header::SET_COOKIE, value);
-            }
+        let new_cookie = resolved
+            .as_ref()
+            .and_then(|resolved| resolved.cookie.as_deref());
+        if let Some(value) = new_cookie
+            && !cookies::sets(headers, SESSION_COOKIE)
+            && let Some(cookie) = state.cookies.set(SESSION_COOKIE, value)
+        {
+            headers.append(header::SET_COOKIE, cookie);
         }
         security_headers(headers);
         tracing::info!(
             status = status.as_u16(),
             took_ms = started.elapsed().as_millis(),
-            session = %ctx.session_id,
+            session = %ctx.session_tag(),
+            session_origin = resolved.as_ref().map_or("none", |resolved| resolved.origin.as_str()),
             "Served request."
         );
         response
@@ -149,53 +115,6 @@ fn is_sessionless(base: &str, path: &str) -> bool {
     path.strip_prefix(base).is_some_and(|rest| {
         rest.starts_with("/static/") || rest == "/_healthz" || rest == "/robots.txt"
     })
-}
-
-/// The session to use and whether it is new. A missing or malformed cookie
-/// gets a fresh id; a probe's marker is used as is and mints nothing.
-fn session(cookie: Option<&str>, shared: bool) -> (String, bool) {
-    match cookie {
-        Some(probe) if PROBE_SESSIONS.contains(&probe) => (probe.to_owned(), false),
-        Some(value) if value.len() == 36 && Uuid::try_parse(value).is_ok() => {
-            (value.to_ascii_lowercase(), false)
-        }
-        _ if shared => (SHARED_SESSION_ID.to_owned(), true),
-        _ => (Uuid::new_v4().to_string(), true),
-    }
-}
-
-/// Our two cookies, read from every `Cookie` header.
-#[derive(Debug, Default)]
-pub(crate) struct Cookies {
-    pub(crate) session: Option<String>,
-    pub(crate) currency: Option<String>,
-    /// Every cookie name the browser sent, for logout.
-    pub(crate) names: Vec<String>,
-}
-
-impl Cookies {
-    pub(crate) fn parse(headers: &HeaderMap) -> Self {
-        let mut cookies = Self::default();
-        let pairs = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='));
-        for (name, value) in pairs {
-            match name {
-                SESSION_COOKIE if cookies.session.is_none() => {
-                    cookies.session = Some(value.to_owned());
-                }
-                CURRENCY_COOKIE if cookies.currency.is_none() => {
-                    cookies.currency = Some(value.to_owned());
-                }
-                _ => {}
-            }
-            cookies.names.push(name.to_owned());
-        }
-        cookies
-    }
 }
 
 fn is_unsafe(method: &Method) -> bool {
@@ -283,15 +202,6 @@ fn render_error(
     response
 }
 
-fn sets_cookie(headers: &HeaderMap, name: &str) -> bool {
-    headers.get_all(header::SET_COOKIE).iter().any(|value| {
-        value
-            .as_bytes()
-            .strip_prefix(name.as_bytes())
-            .is_some_and(|rest| rest.first() == Some(&b'='))
-    })
-}
-
 fn security_headers(headers: &mut HeaderMap) {
     let set = |headers: &mut HeaderMap, name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
@@ -316,38 +226,6 @@ mod tests {
             map.append(*name, HeaderValue::from_static(value));
         }
         map
-    }
-
-    #[test]
-    fn mints_sessions_for_missing_or_malformed_cookies() {
-        let (id, minted) = session(None, false);
-        assert!(minted);
-        assert_eq!(Uuid::parse_str(&id).unwrap().get_version_num(), 4);
-        for bad in ["", "abc", "../../etc", "12345678123412341234123456789123"] {
-            let (id, minted) = session(Some(bad), false);
-            assert!(minted && id != bad, "{bad}");
-        }
-        let good = "0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11";
-        assert_eq!(session(Some(good), false), (good.to_owned(), false));
-        assert_eq!(
-            session(Some("x-liveness-probe"), false),
-            ("x-liveness-probe".to_owned(), false)
-        );
-        assert_eq!(session(None, true), (SHARED_SESSION_ID.to_owned(), true));
-    }
-
-    #[test]
-    fn reads_cookies() {
-        let cookies = Cookies::parse(&headers(&[
-            ("cookie", "a=1; shop_session-id=abc; shop_currency=EUR"),
-            ("cookie", "shop_currency=JPY"),
-        ]));
-        assert_eq!(cookies.session.as_deref(), Some("abc"));
-        assert_eq!(cookies.currency.as_deref(), Some("EUR"));
-        assert_eq!(
-            cookies.names,
-            ["a", "shop_session-id", "shop_currency", "shop_currency"]
-        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use boutique_proto::Product;
 
 use crate::{
     State,
+    ctx::Ctx,
     error::{ErrorPage, PageKind},
-    middleware::Ctx,
     price,
 };
 
@@ -28,7 +28,12 @@ pub(crate) struct Chrome {
     pub(crate) currencies: Vec<CurrencyOption>,
     /// The cart badge (sum of quantities); `None` hides the count.
     pub(crate) cart_size: Option<i64>,
-    pub(crate) session_id: String,
+    /// The header links to the shopping assistant (`ENABLE_ASSISTANT`).
+    pub(crate) assistant: bool,
+    /// The session's tag (a short hash, as logged), never the id itself: a
+    /// page can be screenshotted, shared or cached by a browser extension,
+    /// and the tag is what support needs to find the shopper's log lines.
+    pub(crate) session_tag: String,
     pub(crate) request_id: String,
     pub(crate) year: i32,
     /// The page title before the shop's name.
@@ -70,7 +75,8 @@ impl Chrome {
             platform_label: config.platform.label(),
             currencies,
             cart_size,
-            session_id: ctx.session_id.clone(),
+            assistant: config.enable_assistant,
+            session_tag: ctx.session_tag(),
             request_id: ctx.request_id.clone(),
             year: current_year(),
             title: title.into(),

@@ -13,9 +13,9 @@ use tonic::Code;
 use crate::{
     State as AppState,
     backends::{Backend, BackendError},
+    ctx::Ctx,
     error::AppError,
     handlers::{cart_size, form_fields, found, recommended_cards},
-    middleware::Ctx,
     price, validate,
     validate::FieldError,
     views::{CartLine, CartPage, CheckoutForm, Chrome, MONTHS, Notice, ProductCard, current_year},
@@ -43,7 +43,7 @@ pub(crate) async fn add_to_cart(
     let backends = &state.backends;
     backends.get_product(&request.product_id).await?;
     backends
-        .add_to_cart(&ctx.session_id, &request.product_id, request.quantity)
+        .add_to_cart(ctx.session_id(), &request.product_id, request.quantity)
         .await
         .map_err(|error| match error.code() {
             // The cart caps how much of one product a line may hold.
@@ -63,7 +63,7 @@ pub(crate) async fn empty_cart(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Response, AppError> {
-    state.backends.empty_cart(&ctx.session_id).await?;
+    state.backends.empty_cart(ctx.session_id()).await?;
     Ok(found(&format!("{}/", state.config.base_url)))
 }
 
@@ -81,7 +81,7 @@ pub(crate) async fn render_cart(
     let base = &state.config.base_url;
     let (currencies, items) = tokio::try_join!(
         backends.supported_currencies(),
-        backends.cart(&ctx.session_id),
+        backends.cart(ctx.session_id()),
     )?;
     let product_ids: Vec<String> = items.iter().map(|item| item.product_id.clone()).collect();
     let shipping = async {

@@ -16,9 +16,9 @@ use tonic::Code;
 use crate::{
     State as AppState,
     backends::BackendError,
+    ctx::Ctx,
     error::AppError,
     handlers::{MAX_RECOMMENDATIONS, cards, cart::render_cart, form_fields},
-    middleware::Ctx,
     price, validate,
     views::{CheckoutForm, Chrome, Notice, OrderLine, OrderPage, picture_url},
 };
@@ -53,7 +53,7 @@ pub(crate) async fn place_order(
         year: checkout.card_year,
     };
     let request = PlaceOrderRequest {
-        user_id: ctx.session_id.clone(),
+        user_id: ctx.session_id().to_owned(),
         user_currency: ctx.currency.clone(),
         address: Some(Address {
             street_address: checkout.street_address,
@@ -167,8 +167,8 @@ async fn render_order(
     let base = &state.config.base_url;
     let (products, recommended, cart) = tokio::join!(
         backends.list_products(),
-        backends.recommendations(&ctx.session_id, Vec::new()),
-        backends.cart(&ctx.session_id),
+        backends.recommendations(ctx.session_id(), Vec::new()),
+        backends.cart(ctx.session_id()),
     );
     let catalog: HashMap<&str, &Product> = match &products {
         Ok(products) => products

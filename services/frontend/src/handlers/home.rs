@@ -6,9 +6,9 @@ use futures::future::try_join_all;
 
 use crate::{
     State as AppState,
+    ctx::Ctx,
     error::AppError,
     handlers::cart_size,
-    middleware::Ctx,
     price,
     views::{Chrome, HomePage, ProductCard},
 };
@@ -24,7 +24,7 @@ pub(crate) async fn home(
     let (currencies, products, cart) = tokio::try_join!(
         backends.supported_currencies(),
         backends.list_products(),
-        backends.cart(&ctx.session_id),
+        backends.cart(ctx.session_id()),
     )?;
     let prices = try_join_all(
         products

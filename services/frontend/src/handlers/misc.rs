@@ -3,16 +3,16 @@
 use axum::{
     Form, Json,
     extract::{Path, State, rejection::FormRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 
 use crate::{
     State as AppState,
+    cookies::{CURRENCY_COOKIE, Incoming, SESSION_COOKIE},
     error::AppError,
-    handlers::{form_fields, found},
-    middleware::{CURRENCY_COOKIE, Cookies, SESSION_COOKIE},
+    handlers::{form_fields, found, json_error},
     validate,
 };
 
@@ -29,9 +29,8 @@ pub(crate) async fn set_currency(
     let base = &state.config.base_url;
     let target = same_origin_referer(&headers, base).unwrap_or_else(|| format!("{base}/"));
     let mut response = found(&target);
-    let cookie = format!("{CURRENCY_COOKIE}={code}{}", state.cookie_attrs);
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
+    if let Some(cookie) = state.cookies.set(CURRENCY_COOKIE, &code) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
 }
@@ -62,7 +61,7 @@ fn same_origin_referer(headers: &HeaderMap, base: &str) -> Option<String> {
 pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let base = &state.config.base_url;
     let mut response = found(&format!("{base}/"));
-    let sent = Cookies::parse(&headers).names;
+    let sent = Incoming::parse(&headers).names;
     let names = [SESSION_COOKIE, CURRENCY_COOKIE].into_iter().chain(
         sent.iter()
             .map(String::as_str)
@@ -74,16 +73,8 @@ pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) ->
             continue;
         }
         expired.push(name);
-        let secure = if state.config.cookie_secure {
-            "; Secure"
-        } else {
-            ""
-        };
-        let cookie = format!(
-            "{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path={base}/; HttpOnly; SameSite=Lax{secure}"
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
+        if let Some(cookie) = state.cookies.expire(name) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
         }
     }
     response
@@ -138,9 +129,6 @@ pub(crate) async fn product_meta(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Response {
-    let json_error = |status: StatusCode, message: &str| {
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
-    };
     if !validate::is_product_id(&id) {
         return json_error(StatusCode::NOT_FOUND, "product not found");
     }
@@ -201,6 +189,8 @@ pub(crate) async fn to_home(State(state): State<AppState>) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     fn headers(host: &'static str, referer: &'static str) -> HeaderMap {

@@ -1,5 +1,6 @@
 //! Route handlers, one module per page, plus what several of them share.
 
+pub(crate) mod assistant;
 pub(crate) mod cart;
 pub(crate) mod checkout;
 pub(crate) mod home;
@@ -7,7 +8,7 @@ pub(crate) mod misc;
 pub(crate) mod product;
 
 use axum::{
-    Form,
+    Form, Json,
     extract::rejection::FormRejection,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -17,8 +18,8 @@ use futures::future::try_join_all;
 
 use crate::{
     State,
+    ctx::Ctx,
     error::AppError,
-    middleware::Ctx,
     validate::{Fields, is_product_id},
     views::ProductCard,
 };
@@ -48,6 +49,11 @@ pub(crate) fn found(location: &str) -> Response {
     }
 }
 
+/// A JSON error, `{"error": message}`, for the routes that answer JSON.
+pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
 /// The cart badge: the sum of quantities.
 pub(crate) fn cart_size(items: &[CartItem]) -> i64 {
     items.iter().map(|item| i64::from(item.quantity)).sum()
@@ -63,7 +69,7 @@ pub(crate) async fn recommended_cards(
 ) -> Vec<ProductCard> {
     let backends = &state.backends;
     let ids = match backends
-        .recommendations(&ctx.session_id, for_products)
+        .recommendations(ctx.session_id(), for_products)
         .await
     {
         Ok(ids) => ids,

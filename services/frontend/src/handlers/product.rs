@@ -11,9 +11,9 @@ use rand::seq::IndexedRandom;
 
 use crate::{
     State as AppState,
+    ctx::Ctx,
     error::AppError,
     handlers::{cart_size, recommended_cards},
-    middleware::Ctx,
     price,
     validate::is_product_id,
     views::{AdView, Chrome, ProductCard, ProductPage, QUANTITIES},
@@ -44,7 +44,7 @@ pub(crate) async fn product(
     let (priced, currencies, cart, recommendations) = tokio::join!(
         priced,
         backends.supported_currencies(),
-        backends.cart(&ctx.session_id),
+        backends.cart(ctx.session_id()),
         recommended_cards(&state, &ctx, vec![id.clone()]),
     );
     let ((product, amount, ads), currencies, cart) = (priced?, currencies?, cart?);

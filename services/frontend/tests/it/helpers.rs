@@ -23,6 +23,8 @@ pub(crate) enum Svc {
 pub(crate) struct Shop {
     backends: HashMap<Svc, TestServer>,
     frontend: TestServer,
+    /// The frontend's settings without the extras of `start_with`.
+    frontend_env: Env,
     /// `http://127.0.0.1:PORT` followed by `BASE_URL`.
     pub(crate) url: String,
     /// `BASE_URL`.
@@ -79,12 +81,11 @@ impl Shop {
             .with("CHECKOUT_SERVICE_ADDR", checkout.addr().to_string())
             .with("SHIPPING_SERVICE_ADDR", shipping.addr().to_string())
             .with("AD_SERVICE_ADDR", ad.addr().to_string());
+        let base_env = env.clone();
         for (name, value) in frontend_env {
             env = env.with(name, *value);
         }
-        let config = boutique_frontend::Config::from_env(&env).unwrap();
-        let base = config.base_url.clone();
-        let frontend = TestServer::start(config).await;
+        let (frontend, base) = start_frontend(&env).await;
         let url = format!("{}{base}", frontend.url());
         let backends = HashMap::from([
             (Svc::Catalog, catalog),
@@ -100,9 +101,26 @@ impl Shop {
         Self {
             backends,
             frontend,
+            frontend_env: base_env,
             url,
             base,
         }
+    }
+
+    /// Stops the frontend and starts another in front of the same backends
+    /// (so carts are kept) with `frontend_env` as its extra settings. It
+    /// listens on another port: take a new [`Browser`] or
+    /// [`Browser::moved_to`].
+    pub(crate) async fn restart_frontend(&mut self, frontend_env: &[(&str, &str)]) {
+        let mut env = self.frontend_env.clone();
+        for (name, value) in frontend_env {
+            env = env.with(name, *value);
+        }
+        let (frontend, base) = start_frontend(&env).await;
+        let old = std::mem::replace(&mut self.frontend, frontend);
+        old.stop().await;
+        self.url = format!("{}{base}", self.frontend.url());
+        self.base = base;
     }
 
     /// Really stops one backend; its port then refuses connections.
@@ -134,6 +152,13 @@ impl Shop {
     }
 }
 
+/// A frontend with the settings `env`, running, and its `BASE_URL`.
+async fn start_frontend(env: &Env) -> (TestServer, String) {
+    let config = boutique_frontend::Config::from_env(env).unwrap();
+    let base = config.base_url.clone();
+    (TestServer::start(config).await, base)
+}
+
 /// An HTTP client with a cookie jar, rooted at the shop's URL.
 pub(crate) struct Browser {
     pub(crate) client: Client,
@@ -141,6 +166,15 @@ pub(crate) struct Browser {
 }
 
 impl Browser {
+    /// The same browser, cookies and all, pointed at the shop's URL now
+    /// (cookies are not bound to a port, as in a real browser).
+    pub(crate) fn moved_to(&self, shop: &Shop) -> Self {
+        Self {
+            client: self.client.clone(),
+            url: shop.url.clone(),
+        }
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Response {
         self.client
             .get(format!("{}{path}", self.url))

@@ -15,6 +15,7 @@ fn normalise(html: &str) -> String {
     );
     text = cut_between(&text, "<aside class=\"ad\"", "</aside>", "[ad]");
     text = replace_uuids(&text);
+    text = replace_session_tag(&text);
     text = replace_tracking_ids(&text);
     let year = this_year();
     for offset in (0..=5).rev() {
@@ -62,6 +63,20 @@ fn is_uuid(bytes: &[u8]) -> bool {
             b.is_ascii_hexdigit()
         }
     })
+}
+
+/// The footer's session tag (12 hex digits, different for every session).
+fn replace_session_tag(text: &str) -> String {
+    let marker = "session: <code>";
+    match text.find(marker) {
+        Some(at) => {
+            let start = at + marker.len();
+            let end = start + text[start..].find('<').unwrap();
+            assert_eq!(end - start, 12, "a session tag is 12 hex digits");
+            format!("{}[session-tag]{}", &text[..start], &text[end..])
+        }
+        None => text.to_owned(),
+    }
 }
 
 fn replace_tracking_ids(text: &str) -> String {

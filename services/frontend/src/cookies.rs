@@ -1,0 +1,167 @@
+//! The shop's two cookies, read from `Cookie` and written as `Set-Cookie`
+//! with the `cookie` crate: upstream's names and 48-hour lifetime, plus what
+//! upstream left out (a `Path` of `{BASE_URL}/`, `HttpOnly`, `SameSite=Lax`,
+//! and `Secure` with `COOKIE_SECURE`).
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use cookie::{Cookie, SameSite, time::Duration};
+
+use crate::config::Config;
+
+/// The session cookie's name, as upstream.
+pub(crate) const SESSION_COOKIE: &str = "shop_session-id";
+/// The currency cookie's name, as upstream.
+pub(crate) const CURRENCY_COOKIE: &str = "shop_currency";
+/// Cookie lifetime: 48 hours, as upstream.
+pub(crate) const COOKIE_MAX_AGE: Duration = Duration::hours(48);
+
+/// How every cookie we set is scoped, resolved once from the settings.
+#[derive(Debug, Clone)]
+pub(crate) struct CookieJar {
+    /// `{BASE_URL}/`.
+    path: String,
+    secure: bool,
+}
+
+impl CookieJar {
+    pub(crate) fn new(config: &Config) -> Self {
+        Self {
+            path: format!("{}/", config.base_url),
+            secure: config.cookie_secure,
+        }
+    }
+
+    /// `Set-Cookie` for `name=value`, living for [`COOKIE_MAX_AGE`].
+    pub(crate) fn set(&self, name: &str, value: &str) -> Option<HeaderValue> {
+        let mut cookie = self.cookie(name, value);
+        cookie.set_max_age(COOKIE_MAX_AGE);
+        header_value(&cookie)
+    }
+
+    /// `Set-Cookie` that makes the browser drop `name` (empty, `Max-Age=0`,
+    /// expired a year ago, as upstream).
+    pub(crate) fn expire(&self, name: &str) -> Option<HeaderValue> {
+        let mut cookie = self.cookie(name, "");
+        cookie.make_removal();
+        header_value(&cookie)
+    }
+
+    fn cookie<'c>(&self, name: &'c str, value: &'c str) -> Cookie<'c> {
+        Cookie::build((name, value))
+            .path(self.path.clone())
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .build()
+    }
+}
+
+/// A value that cannot be a header (never so for the values we set) is
+/// dropped rather than answered with an error.
+fn header_value(cookie: &Cookie<'_>) -> Option<HeaderValue> {
+    HeaderValue::from_str(&cookie.to_string()).ok()
+}
+
+/// Our two cookies, read from every `Cookie` header; where a name repeats,
+/// the first wins (browsers send the most specific path first).
+#[derive(Debug, Default)]
+pub(crate) struct Incoming {
+    pub(crate) session: Option<String>,
+    pub(crate) currency: Option<String>,
+    /// Every cookie name the browser sent, for logout.
+    pub(crate) names: Vec<String>,
+}
+
+impl Incoming {
+    pub(crate) fn parse(headers: &HeaderMap) -> Self {
+        let mut incoming = Self::default();
+        let cookies = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok);
+        for cookie in cookies {
+            let slot = match cookie.name() {
+                SESSION_COOKIE => Some(&mut incoming.session),
+                CURRENCY_COOKIE => Some(&mut incoming.currency),
+                _ => None,
+            };
+            if let Some(slot) = slot
+                && slot.is_none()
+            {
+                *slot = Some(cookie.value().to_owned());
+            }
+            incoming.names.push(cookie.name().to_owned());
+        }
+        incoming
+    }
+}
+
+/// True when `headers` already set the cookie `name` (e.g. logout expiring
+/// the session), so the middleware does not set it again.
+pub(crate) fn sets(headers: &HeaderMap, name: &str) -> bool {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| Cookie::parse(value).ok())
+        .any(|cookie| cookie.name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    fn jar(base_url: &str, cookie_secure: bool) -> CookieJar {
+        CookieJar {
+            path: format!("{base_url}/"),
+            secure: cookie_secure,
+        }
+    }
+
+    #[test]
+    fn reads_cookies() {
+        let incoming = Incoming::parse(&headers(&[
+            (
+                "cookie",
+                "a=1; shop_session-id=abc; shop_currency=EUR; junk",
+            ),
+            ("cookie", "shop_currency=JPY"),
+        ]));
+        assert_eq!(incoming.session.as_deref(), Some("abc"));
+        assert_eq!(incoming.currency.as_deref(), Some("EUR"));
+        assert_eq!(
+            incoming.names,
+            ["a", "shop_session-id", "shop_currency", "shop_currency"]
+        );
+    }
+
+    #[test]
+    fn writes_scoped_http_only_cookies() {
+        let set = jar("/shop", false).set(SESSION_COOKIE, "v.s").unwrap();
+        assert_eq!(
+            set,
+            "shop_session-id=v.s; HttpOnly; SameSite=Lax; Path=/shop/; Max-Age=172800"
+        );
+        let secure = jar("", true).set(CURRENCY_COOKIE, "EUR").unwrap();
+        assert_eq!(
+            secure,
+            "shop_currency=EUR; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=172800"
+        );
+        let expired = jar("", false).expire("a").unwrap();
+        let text = expired.to_str().unwrap();
+        assert!(text.starts_with("a=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Expires="));
+        let mut response = HeaderMap::new();
+        response.append(header::SET_COOKIE, expired);
+        assert!(sets(&response, "a") && !sets(&response, "ab"));
+    }
+}
