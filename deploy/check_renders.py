@@ -4,14 +4,14 @@
 usage: check_renders.py RENDER.yaml [...]
 - every Deployment is hardened (non-root 65532, read-only root, no privilege escalation,
   drop ALL, seccomp RuntimeDefault, no service-account token), has requests and limits, a
-  grace period longer than the 10 s drain, and probes (except the load generator);
+  grace period longer than the 10 s drain (except the load generator), and probes;
 - every image has a tag; Boutique containers run the one image with a known subcommand;
 - the upstream Service names and ports are there (when the base is rendered);
 - custom resources (Istio, Gateway API, External Secrets) have the expected apiVersion and
   point at objects that exist in the same render (selectors, hosts, backendRefs, secrets);
 - NetworkPolicy and Istio selectors select workloads that exist;
-- telemetry: every Boutique server has the admin port (containerPort 9464 named `metrics`,
-  ADMIN_PORT) and its Service a `metrics` port; PodMonitors and ServiceMonitors select pods or
+- telemetry: every Boutique container (the load generator's too) has the admin port
+  (containerPort 9464 named `metrics`, ADMIN_PORT) and every service's Service a `metrics` port; PodMonitors and ServiceMonitors select pods or
   Services with that port; with default deny, scraped pods admit port 9464 and pods that export
   spans (ENABLE_TRACING) may reach the collector port; tracing settings come from ConfigMaps of
   the render; Grafana dashboard ConfigMaps hold exactly deploy/observability's dashboards;
@@ -185,18 +185,17 @@ def check(path):
             r = c.get("resources", {})
             if not all(r.get(k, {}).get(x) for k in ("requests", "limits") for x in ("cpu", "memory")):
                 errs.append(f"{cw}: requests and limits for cpu and memory")
-            if name != "loadgenerator" and not (c.get("readinessProbe") and c.get("livenessProbe")):
+            if not (c.get("readinessProbe") and c.get("livenessProbe")):
                 errs.append(f"{cw}: readiness and liveness probes")
             if "boutique-shop/boutique" in img:
                 if len(c.get("args", [])) != 1 or c["args"][0] not in SUBCOMMANDS:
                     errs.append(f"{cw}: args must be one boutique subcommand, got {c.get('args')}")
                 env = {e["name"]: e.get("value") for e in c.get("env", [])}
-                if c["args"][0] != "loadgen":
-                    mports = [p for p in c.get("ports", []) if p.get("name") == "metrics"]
-                    if not mports:
-                        errs.append(f"{cw}: no container port named metrics (the admin port)")
-                    elif str(mports[0]["containerPort"]) != env.get("ADMIN_PORT"):
-                        errs.append(f"{cw}: metrics port {mports[0]['containerPort']} != ADMIN_PORT {env.get('ADMIN_PORT')}")
+                mports = [p for p in c.get("ports", []) if p.get("name") == "metrics"]
+                if not mports:
+                    errs.append(f"{cw}: no container port named metrics (the admin port)")
+                elif str(mports[0]["containerPort"]) != env.get("ADMIN_PORT"):
+                    errs.append(f"{cw}: metrics port {mports[0]['containerPort']} != ADMIN_PORT {env.get('ADMIN_PORT')}")
                 probe = c.get("readinessProbe", {})
                 if "grpc" in probe:
                     port = probe["grpc"]["port"]

@@ -3,10 +3,20 @@
 //! Builds without a `.git` directory (a container build context) pass the commit
 //! in `BOUTIQUE_GIT_COMMIT`; otherwise it reads `git rev-parse`, and falls back
 //! to "unknown" rather than failing the build.
+//!
+//! It also marks the metrics tests `ignored` when `prometheus` or `promtool` is
+//! not installed (the rule lives in the test kit's build script).
 
 use std::{path::Path, process::Command};
 
+#[path = "../testkit/build.rs"]
+mod servers;
+
 fn main() {
+    servers::mark_missing(&[
+        ("prometheus", "PROMETHEUS_BIN"),
+        ("promtool", "PROMTOOL_BIN"),
+    ]);
     println!("cargo:rerun-if-env-changed=BOUTIQUE_GIT_COMMIT");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for watched in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {

@@ -46,6 +46,9 @@ async fn the_whole_shop_runs_answers_health_checks_and_stops_cleanly() {
         ])
         .args(["--report", "json", "--quiet"])
         .env("FRONTEND_ADDR", addr)
+        // Its admin port on loopback, on a free port.
+        .env("LISTEN_ADDR", "127.0.0.1")
+        .env("ADMIN_PORT", "0")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&loadgen.stdout);

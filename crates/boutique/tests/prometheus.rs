@@ -65,6 +65,7 @@ const CHECKOUT_STAGES: [&str; 8] = [
 ];
 
 #[tokio::test]
+#[cfg_attr(missing_prometheus, ignore = "needs prometheus (Debian prometheus)")]
 async fn prometheus_sees_a_purchase_and_refused_checkouts() {
     let shop = Running::all(&[], &[]);
     let client = shopper();
@@ -358,6 +359,7 @@ async fn prometheus_sees_a_purchase_and_refused_checkouts() {
 }
 
 #[tokio::test]
+#[cfg_attr(missing_promtool, ignore = "needs promtool (Debian prometheus)")]
 async fn the_exposition_passes_promtool() {
     let Some(promtool) = find_program(
         "promtool",

@@ -49,24 +49,35 @@
 //! - `--quiet`: no progress line (otherwise one line a second on stderr:
 //!   elapsed, requests, failures, current req/s).
 //! - `--seed N`: reproducible task and data choices.
+//! - `--admin-port PORT` [`ADMIN_PORT`, 9464] and `--listen-addr IP`
+//!   [`LISTEN_ADDR`, all interfaces]: the admin port, as every Boutique
+//!   process has: `/healthz` (for probes) and `/metrics` (Prometheus: requests
+//!   by route and outcome, latency histograms by route, process metrics). A
+//!   taken default port falls back to a free one; `0` asks for a free one.
 //!
 //! The report has, per route (product pages grouped as `/product/{id}`) and in
 //! aggregate: requests, failures with a count per reason, req/s, and latency
 //! p50/p90/p99/max/mean in milliseconds from an HDR histogram at microsecond
 //! resolution. The generator only ever sends to the target it is given.
 
+mod admin;
 pub mod fake;
+mod metrics;
 mod runner;
 pub mod shopper;
 pub mod stats;
 
 use std::{
     io::{IsTerminal, Write},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     time::Duration,
 };
 
-use boutique_platform::config::parse_go_duration;
+use boutique_platform::{admin::AdminServer, config::parse_go_duration, telemetry::Metrics};
 use clap::builder::ArgPredicate;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::LoadgenMetrics;
 
 pub use crate::stats::{Latency, Report, RouteStats};
 
@@ -129,6 +140,13 @@ pub struct Args {
     /// Seed for task and data choices (random by default).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Admin port (`/metrics`, `/healthz`) [default: 9464, or a free port if
+    /// that is taken]; `0` for a free port.
+    #[arg(long, env = "ADMIN_PORT", value_name = "PORT")]
+    pub admin_port: Option<u16>,
+    /// Address the admin port listens on.
+    #[arg(long, env = "LISTEN_ADDR", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    pub listen_addr: IpAddr,
 }
 
 impl Args {
@@ -151,6 +169,8 @@ impl Args {
             report: ReportFormat::Text,
             quiet: false,
             seed: None,
+            admin_port: None,
+            listen_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         }
     }
 }
@@ -193,11 +213,68 @@ pub enum Error {
     /// The task that tallies results stopped abnormally.
     #[error("the results collector failed: {0}")]
     Collector(#[from] tokio::task::JoinError),
+    /// The admin port could not be bound.
+    #[error("cannot listen on the admin address {addr}: {source}")]
+    Admin {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The metrics could not be registered.
+    #[error("cannot register the metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
-/// Runs the load and returns the report; progress goes to stderr unless `quiet`.
+/// Runs the load and returns the report, without an admin port (for tests
+/// and embedding; [`Loadgen`] has one). Progress goes to stderr unless `quiet`.
 pub async fn run(args: Args) -> Result<Report, Error> {
-    runner::run(args).await
+    runner::run(args, None).await
+}
+
+/// A load generator whose admin port is bound: [`Loadgen::bind`], then
+/// [`Loadgen::run`]. `boutique loadgen` is this.
+#[derive(Debug)]
+pub struct Loadgen {
+    args: Args,
+    metrics: LoadgenMetrics,
+    admin: AdminServer,
+}
+
+impl Loadgen {
+    /// Checks the target, registers the metrics and binds the admin port
+    /// (`args.listen_addr`, `args.admin_port`), so nothing runs when one fails.
+    pub async fn bind(args: Args) -> Result<Self, Error> {
+        base_url(&args.target)?;
+        let registry = Metrics::new();
+        let metrics = LoadgenMetrics::register(registry.registry())?;
+        let admin = admin::bind(args.listen_addr, args.admin_port, registry).await?;
+        Ok(Self {
+            args,
+            metrics,
+            admin,
+        })
+    }
+
+    /// The admin port's address (the real port when 0 was asked for).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.local_addr()
+    }
+
+    /// Runs the load, serving the admin port until the run ends; returns the report.
+    pub async fn run(self) -> Result<Report, Error> {
+        let stop = CancellationToken::new();
+        let admin = tokio::spawn(self.admin.run_until(stop.clone().cancelled_owned()));
+        let report = runner::run(self.args, Some(self.metrics)).await;
+        stop.cancel();
+        // Losing the admin port does not spoil the run's report, so it is only reported.
+        match admin.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("boutique loadgen: the admin port failed: {error}"),
+            Err(error) => eprintln!("boutique loadgen: the admin port stopped abnormally: {error}"),
+        }
+        report
+    }
 }
 
 /// `boutique loadgen`: runs, writes the report to stdout and returns the exit
@@ -205,7 +282,17 @@ pub async fn run(args: Args) -> Result<Report, Error> {
 /// 64 bad options).
 pub async fn run_and_report(args: Args) -> u8 {
     let format = args.report;
-    match run(args).await {
+    let result = match Loadgen::bind(args).await {
+        Ok(loadgen) => {
+            eprintln!(
+                "boutique loadgen: /metrics and /healthz on {}",
+                loadgen.admin_addr()
+            );
+            loadgen.run().await
+        }
+        Err(error) => Err(error),
+    };
+    match result {
         Ok(report) => {
             let text = match format {
                 ReportFormat::Text => report.to_text(),
@@ -222,7 +309,11 @@ pub async fn run_and_report(args: Args) -> u8 {
             eprintln!("boutique loadgen: {error}");
             match error {
                 Error::Target { .. } => EXIT_CONFIG,
-                Error::Client(_) | Error::Histogram(_) | Error::Collector(_) => 1,
+                Error::Client(_)
+                | Error::Histogram(_)
+                | Error::Collector(_)
+                | Error::Admin { .. }
+                | Error::Metrics(_) => 1,
             }
         }
     }
@@ -350,6 +441,23 @@ mod tests {
             }
         );
         assert_eq!(args.rate, None);
+        // The admin port: 9464 unless given, on every interface (probes reach the pod's IP).
+        assert_eq!(args.admin_port, None);
+        assert_eq!(args.listen_addr, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let args = parse(&[
+            "--target",
+            "x:1",
+            "--admin-port",
+            "0",
+            "--listen-addr",
+            "127.0.0.1",
+        ]);
+        let args = args.unwrap();
+        assert_eq!(args.admin_port, Some(0));
+        assert!(args.listen_addr.is_loopback());
+        assert!(parse(&["--target", "x:1", "--admin-port", "65536"]).is_err());
+        assert!(parse(&["--target", "x:1", "--listen-addr", "localhost"]).is_err());
+        let args = parse(&["--target", "frontend:80"]).unwrap();
         // The URL form drops the default port.
         assert_eq!(base_url(&args.target).unwrap(), "http://frontend");
     }

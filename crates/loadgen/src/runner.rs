@@ -22,8 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     Args, Error, Report, base_url, fake,
+    metrics::LoadgenMetrics,
     shopper::{Next, Planned, Shopper},
-    stats::{Progress, RunInfo, Sample, Stats},
+    stats::{Outcome, Progress, Route, RunInfo, Sample, Stats},
 };
 
 /// How long requests in flight may finish after the run's time is up.
@@ -68,7 +69,8 @@ impl Budget {
     }
 }
 
-pub(crate) async fn run(args: Args) -> Result<Report, Error> {
+/// Runs the load; each finished request also goes into `metrics` when given.
+pub(crate) async fn run(args: Args, metrics: Option<LoadgenMetrics>) -> Result<Report, Error> {
     let base = base_url(&args.target)?;
     let stats = Stats::new()?;
     // Clients first, so a failure leaves nothing running.
@@ -85,6 +87,17 @@ pub(crate) async fn run(args: Args) -> Result<Report, Error> {
             .map(|path| &*Box::leak(path.clone().into_boxed_str()))
             .collect()
     });
+    if let Some(metrics) = &metrics {
+        match &pages {
+            Some(paths) => {
+                metrics.announce(paths.iter().enumerate().map(|(index, path)| Route::Page {
+                    index: u32::try_from(index).unwrap_or(u32::MAX),
+                    path,
+                }));
+            }
+            None => metrics.announce(Route::ALL),
+        }
+    }
 
     let started = Instant::now();
     let (samples, received) = mpsc::unbounded_channel();
@@ -101,7 +114,7 @@ pub(crate) async fn run(args: Args) -> Result<Report, Error> {
         samples,
         next_slot: AtomicU64::new(0),
     });
-    let collector = tokio::spawn(collect(received, stats, started, !args.quiet));
+    let collector = tokio::spawn(collect(received, stats, metrics, started, !args.quiet));
     let stopper = tokio::spawn(stop_on_time_or_signal(
         shared.deadline,
         shared.soft.clone(),
@@ -274,13 +287,16 @@ async fn send_and_record(
     let _ = shared.samples.send(Sample {
         route: planned.route,
         latency: since.elapsed(),
-        failure,
+        outcome: failure
+            .as_ref()
+            .map_or(Outcome::Ok, |(outcome, _)| *outcome),
+        failure: failure.map(|(_, reason)| reason),
     });
     true
 }
 
-/// `None` on a 2xx/3xx final status, else the failure reason.
-async fn send(client: &Client, base: &str, planned: &Planned) -> Option<String> {
+/// `None` on a 2xx/3xx final status, else how it failed and why.
+async fn send(client: &Client, base: &str, planned: &Planned) -> Option<(Outcome, String)> {
     let url = format!("{base}{}", planned.path);
     let request = if planned.route.method() == "GET" {
         client.get(url)
@@ -304,13 +320,13 @@ async fn send(client: &Client, base: &str, planned: &Planned) -> Option<String> 
     if status.is_success() || status.is_redirection() {
         None
     } else {
-        Some(format!("HTTP {status}"))
+        Some((Outcome::HttpError, format!("HTTP {status}")))
     }
 }
 
 /// A short reason without the URL, so failures group by cause rather than by
 /// product id: `timeout`, `connect: Connection refused (os error 111)`, ...
-fn reason(error: &reqwest::Error) -> String {
+fn reason(error: &reqwest::Error) -> (Outcome, String) {
     let mut root: &dyn std::error::Error = error;
     while let Some(source) = root.source() {
         root = source;
@@ -321,15 +337,15 @@ fn reason(error: &reqwest::Error) -> String {
         format!(": {root}")
     };
     if error.is_timeout() {
-        "timeout".to_owned()
+        (Outcome::Timeout, "timeout".to_owned())
     } else if error.is_redirect() {
-        "too many redirects".to_owned()
+        (Outcome::HttpError, "too many redirects".to_owned())
     } else if error.is_connect() {
-        format!("connect{cause}")
+        (Outcome::ConnectionError, format!("connect{cause}"))
     } else if error.is_body() || error.is_decode() {
-        format!("response body{cause}")
+        (Outcome::ConnectionError, format!("response body{cause}"))
     } else {
-        format!("request{cause}")
+        (Outcome::ConnectionError, format!("request{cause}"))
     }
 }
 
@@ -337,6 +353,7 @@ fn reason(error: &reqwest::Error) -> String {
 async fn collect(
     mut received: mpsc::UnboundedReceiver<Sample>,
     mut stats: Stats,
+    metrics: Option<LoadgenMetrics>,
     started: Instant,
     show_progress: bool,
 ) -> Stats {
@@ -349,7 +366,12 @@ async fn collect(
     loop {
         tokio::select! {
             sample = received.recv() => match sample {
-                Some(sample) => stats.record(&sample),
+                Some(sample) => {
+                    if let Some(metrics) = &metrics {
+                        metrics.record(&sample);
+                    }
+                    stats.record(&sample);
+                }
                 None => break,
             },
             _ = ticker.tick(), if show_progress => {
@@ -408,9 +430,10 @@ mod tests {
             path: "/product/OLJCESPC7Z".to_owned(),
             form: Vec::new(),
         };
-        let reason = send(&client, &format!("http://127.0.0.1:{port}"), &planned)
+        let (outcome, reason) = send(&client, &format!("http://127.0.0.1:{port}"), &planned)
             .await
             .expect("nothing listens there");
+        assert_eq!(outcome, Outcome::ConnectionError);
         assert!(reason.starts_with("connect"), "{reason}");
         assert!(!reason.contains("OLJCESPC7Z"), "{reason}");
         assert!(!reason.contains("127.0.0.1"), "{reason}");

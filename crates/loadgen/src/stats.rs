@@ -77,8 +77,44 @@ pub(crate) struct Sample {
     /// From the intended send time (open loop) or the actual one (closed loop)
     /// to the end of the final response body.
     pub(crate) latency: Duration,
+    /// How it ended; [`Outcome::Ok`] exactly when `failure` is `None`.
+    pub(crate) outcome: Outcome,
     /// `None` on success, else why it failed.
     pub(crate) failure: Option<String>,
+}
+
+/// How a request ended, as a closed set (the metrics' `outcome` label; the
+/// report keeps the full reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A 2xx or 3xx final status.
+    Ok,
+    /// Any other final status, or a redirect loop.
+    HttpError,
+    /// No complete response within `--timeout`.
+    Timeout,
+    /// Connecting, sending or reading the body failed.
+    ConnectionError,
+}
+
+impl Outcome {
+    /// Every outcome.
+    pub(crate) const ALL: [Self; 4] = [
+        Self::Ok,
+        Self::HttpError,
+        Self::Timeout,
+        Self::ConnectionError,
+    ];
+
+    /// The label value.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::HttpError => "http_error",
+            Self::Timeout => "timeout",
+            Self::ConnectionError => "connection_error",
+        }
+    }
 }
 
 /// Largest latency the histograms track exactly; longer ones are clamped.
@@ -399,6 +435,11 @@ mod tests {
         Sample {
             route,
             latency: Duration::from_millis(ms),
+            outcome: if failure.is_some() {
+                Outcome::HttpError
+            } else {
+                Outcome::Ok
+            },
             failure: failure.map(str::to_owned),
         }
     }
@@ -483,6 +524,7 @@ mod tests {
         stats.record(&Sample {
             route: Route::Home,
             latency: Duration::from_micros(1234),
+            outcome: Outcome::Ok,
             failure: None,
         });
         let report = stats.report(info(0.0));

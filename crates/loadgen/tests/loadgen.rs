@@ -20,7 +20,8 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
-use boutique_loadgen::{Args, Report, RouteStats, ThinkTime, fake};
+use boutique_loadgen::{Args, Error, Loadgen, Report, RouteStats, ThinkTime, fake};
+use tokio::sync::Notify;
 
 /// What the stand-in saw and how it misbehaves.
 #[derive(Debug, Default)]
@@ -35,6 +36,8 @@ struct Shop {
     fail: Option<&'static str>,
     /// Hold the n-th request (1-based) for this long.
     stall: Option<(u64, Duration)>,
+    /// Hold the n-th request (1-based) until the test lets it go.
+    hold: Option<(u64, Arc<Notify>)>,
     /// Why checkout forms were rejected, if any were.
     rejected_checkouts: Mutex<Vec<String>>,
 }
@@ -60,6 +63,11 @@ async fn track(State(shop): State<Arc<Shop>>, request: Request, next: Next) -> R
     {
         // The one slow response the open-loop test is about.
         tokio::time::sleep(pause).await;
+    }
+    if let Some((at, gate)) = &shop.hold
+        && nth == *at
+    {
+        gate.notified().await;
     }
     let has_session = request
         .headers()
@@ -515,4 +523,182 @@ async fn page_mode_gets_only_the_given_pages_like_wrk() {
     assert_eq!(shop.handled.load(Ordering::SeqCst), 400);
     // Still one cookie jar per user.
     assert_eq!(shop.sessions_minted.load(Ordering::SeqCst), 4);
+}
+
+/// The value of the series `name{labels}` in a Prometheus text exposition.
+fn series(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (metric, set) = match series.split_once('{') {
+            Some((metric, rest)) => (metric, rest.strip_suffix('}')?),
+            None => (series, ""),
+        };
+        let mut found: Vec<(&str, &str)> = set
+            .split(',')
+            .filter(|pair| !pair.is_empty())
+            .filter_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                Some((key, value.trim_matches('"')))
+            })
+            .collect();
+        let mut wanted = labels.to_vec();
+        found.sort_unstable();
+        wanted.sort_unstable();
+        (metric == name && found == wanted).then(|| value.parse().ok())?
+    })
+}
+
+/// The sum of every `name` series.
+fn total(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|line| {
+            line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} "))
+        })
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_port_serves_health_and_the_runs_metrics_while_it_runs() {
+    // One user alternating `/` (fine) and `/cart` (failing); the tenth and last
+    // request, a `/cart`, is held until the metrics have been checked.
+    let gate = Arc::new(Notify::new());
+    let (addr, shop) = start(Shop {
+        fail: Some("GET /cart"),
+        hold: Some((10, gate.clone())),
+        ..Shop::default()
+    })
+    .await;
+    let mut args = args(&addr);
+    args.users = 1;
+    args.requests = Some(10);
+    args.page = vec!["/".to_owned(), "/cart".to_owned()];
+    args.max_failure_ratio = 1.0;
+    args.listen_addr = [127, 0, 0, 1].into();
+    args.admin_port = Some(0);
+    let loadgen = Loadgen::bind(args).await.unwrap();
+    let admin = loadgen.admin_addr();
+    assert!(admin.ip().is_loopback() && admin.port() != 0, "{admin}");
+    let run = tokio::spawn(loadgen.run());
+
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("http://{admin}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok\n");
+
+    // The collector records each request as it finishes: wait until all nine
+    // finished ones are counted (the tenth is held).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let exposition = loop {
+        let response = http
+            .get(format!("http://{admin}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
+        let text = response.text().await.unwrap();
+        if total(&text, "loadgen_requests_total") >= 9.0 {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the nine finished requests were not counted in time:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let requests = |route: &str, outcome: &str| {
+        series(
+            &exposition,
+            "loadgen_requests_total",
+            &[("method", "GET"), ("route", route), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(requests("/", "ok"), Some(5.0), "{exposition}");
+    assert_eq!(requests("/cart", "http_error"), Some(4.0), "{exposition}");
+    // Every outcome of every route is there from the start, at zero.
+    for outcome in ["timeout", "connection_error", "http_error"] {
+        assert_eq!(requests("/", outcome), Some(0.0), "{outcome}: {exposition}");
+    }
+    assert_eq!(requests("/cart", "ok"), Some(0.0), "{exposition}");
+    assert_eq!(total(&exposition, "loadgen_requests_total"), 9.0);
+    for (route, count) in [("/", 5.0), ("/cart", 4.0)] {
+        let labels = [("method", "GET"), ("route", route)];
+        assert_eq!(
+            series(
+                &exposition,
+                "loadgen_request_duration_seconds_count",
+                &labels
+            ),
+            Some(count),
+            "{exposition}"
+        );
+        let mut inf = labels.to_vec();
+        inf.push(("le", "+Inf"));
+        assert_eq!(
+            series(&exposition, "loadgen_request_duration_seconds_bucket", &inf),
+            Some(count),
+            "{exposition}"
+        );
+    }
+    // The process metrics come along, as on every admin port.
+    if cfg!(target_os = "linux") {
+        assert!(
+            total(&exposition, "process_resident_memory_bytes") > 0.0,
+            "{exposition}"
+        );
+    }
+
+    gate.notify_one();
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(report.requests, 10);
+    assert_eq!(report.failures, 5, "{}", report.to_text());
+    assert_eq!(shop.seen("GET /cart"), 5);
+    // The admin port goes with the run.
+    assert!(
+        http.get(format!("http://{admin}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn an_admin_port_asked_for_must_be_free_the_default_falls_back() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut args = args("127.0.0.1:1");
+    args.listen_addr = [127, 0, 0, 1].into();
+    args.admin_port = Some(port);
+    match Loadgen::bind(args.clone()).await {
+        Err(Error::Admin { addr, .. }) => assert_eq!(addr.port(), port),
+        other => panic!("expected the admin port to be refused, got {other:?}"),
+    }
+
+    // The default port, taken here (by this test if it can, else by whoever
+    // holds it already): the generator runs on a free port instead.
+    let _default = std::net::TcpListener::bind("127.0.0.1:9464");
+    args.admin_port = None;
+    let loadgen = Loadgen::bind(args.clone()).await.unwrap();
+    assert_ne!(loadgen.admin_addr().port(), 9464);
+    assert_ne!(loadgen.admin_addr().port(), 0);
+
+    // A bad target fails before anything is bound.
+    args.target = "https://shop".to_owned();
+    assert!(matches!(
+        Loadgen::bind(args).await,
+        Err(Error::Target { .. })
+    ));
 }

@@ -1,9 +1,14 @@
 //! Real servers for tests, started on loopback by the test itself.
 //!
 //! Where users run Redis, an SMTP relay or Prometheus, our tests use the real
-//! thing. When the program is not installed, [`find_program`] decides: on a
-//! developer machine the test is skipped and says so on stderr; with `CI=true`
-//! the test fails, so CI can never pass by skipping.
+//! thing. When the program is not installed on a developer machine, the test
+//! is reported as `ignored` with the reason: the build script of its package
+//! (the rule is in this crate's `build.rs`) sets a `missing_<program>` cfg
+//! that the test's `#[cfg_attr(.., ignore = "..")]` reads. With `CI=true` no
+//! test is ignored and a missing program fails the run, so CI can never pass
+//! by skipping. [`find_program`] is the second line of defence, for a program
+//! that is gone at run time though it was there at build time: it skips the
+//! test and says so on stderr (failing in CI).
 
 pub mod prometheus;
 pub mod redis;

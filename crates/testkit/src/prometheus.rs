@@ -330,6 +330,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[cfg_attr(missing_prometheus, ignore = "needs prometheus (Debian prometheus)")]
     async fn scrapes_a_target_and_answers_queries() {
         let target = fixed_target(
             "# HELP testkit_answer The answer.\n# TYPE testkit_answer gauge\n\
@@ -368,6 +369,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[cfg_attr(missing_prometheus, ignore = "needs prometheus (Debian prometheus)")]
     async fn wait_for_fails_with_the_last_result() {
         let Some(server) = PrometheusServer::start("testkit", &[]).await else {
             return;

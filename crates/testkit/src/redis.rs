@@ -166,6 +166,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(
+        missing_redis_server,
+        ignore = "needs redis-server (Debian redis-server)"
+    )]
     fn starts_answers_and_stops() {
         let Some(mut server) = RedisServer::start() else {
             return;

@@ -217,6 +217,7 @@ mod tests {
 
     /// Talks SMTP by hand, so the server is checked independently of lettre.
     #[test]
+    #[cfg_attr(missing_aiosmtpd, ignore = "needs aiosmtpd (PyPI aiosmtpd)")]
     fn receives_and_stores_a_message() {
         let Some(mut server) = SmtpServer::start() else {
             return;

@@ -242,6 +242,12 @@ impl Metrics {
         Arc::new(metrics)
     }
 
+    /// The registry, for families a process defines for itself (the load
+    /// generator's), so the admin port serves them with the rest.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The exposition in the Prometheus text format ([`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();

@@ -139,6 +139,7 @@ macro_rules! on_both_backends {
         mod redis {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(missing_redis_server, ignore = "needs redis-server (Debian redis-server)")]
                 async fn $name() {
                     let Some(app) =
                         crate::helpers::TestApp::start(crate::helpers::Backend::Redis, &[]).await

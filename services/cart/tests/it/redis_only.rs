@@ -50,6 +50,10 @@ fn assert_close_to(actual_ms: i64, expected: Duration) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    missing_redis_server,
+    ignore = "needs redis-server (Debian redis-server)"
+)]
 async fn carts_expire_after_48h_idle_by_default() {
     let Some(app) = TestApp::start(Backend::Redis, &[]).await else {
         return;
@@ -68,6 +72,10 @@ async fn carts_expire_after_48h_idle_by_default() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    missing_redis_server,
+    ignore = "needs redis-server (Debian redis-server)"
+)]
 async fn cart_ttl_sets_the_expiry_and_adds_restart_it() {
     let Some(app) = start_with_url(Some("90m")).await else {
         return;
@@ -101,6 +109,10 @@ async fn cart_ttl_sets_the_expiry_and_adds_restart_it() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    missing_redis_server,
+    ignore = "needs redis-server (Debian redis-server)"
+)]
 async fn cart_ttl_zero_keeps_carts_forever() {
     let Some(app) = start_with_url(Some("0")).await else {
         return;
@@ -113,6 +125,10 @@ async fn cart_ttl_zero_keeps_carts_forever() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    missing_redis_server,
+    ignore = "needs redis-server (Debian redis-server)"
+)]
 async fn a_rejected_add_does_not_touch_the_keys() {
     let Some(app) = start_with_url(Some("0")).await else {
         return;
@@ -177,6 +193,10 @@ async fn wait_for_health(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    missing_redis_server,
+    ignore = "needs redis-server (Debian redis-server)"
+)]
 async fn redis_outage_is_unavailable_and_not_serving() {
     let Some(mut app) = TestApp::start(Backend::Redis, &[]).await else {
         return;

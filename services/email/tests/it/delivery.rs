@@ -83,6 +83,7 @@ fn check_confirmation(raw: &str, expected: &Expected<'_>) -> (String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(missing_aiosmtpd, ignore = "needs aiosmtpd (PyPI aiosmtpd)")]
 async fn sends_a_confirmation_per_order_to_a_real_smtp_server() {
     let Some(smtp) = SmtpServer::start() else {
         return;
@@ -202,6 +203,7 @@ fn assert_delivery_failed(status: &tonic::Status) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(missing_aiosmtpd, ignore = "needs aiosmtpd (PyPI aiosmtpd)")]
 async fn a_stopped_smtp_server_is_unavailable() {
     let Some(mut smtp) = SmtpServer::start() else {
         return;
