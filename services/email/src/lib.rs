@@ -42,7 +42,7 @@ use boutique_proto::email_service_server::EmailServiceServer;
 use lettre::{AsyncSmtpTransport, Tokio1Executor, message::Mailbox};
 
 pub use order::{InvalidOrder, OrderLine, OrderSummary};
-pub use render::{Confirmation, RenderError, format_money, render_confirmation};
+pub use render::{Confirmation, RenderError, render_confirmation};
 
 /// The upstream default port.
 pub const DEFAULT_PORT: u16 = 8080;
