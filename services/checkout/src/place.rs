@@ -6,8 +6,9 @@
 //!    it); a repeated request gets the earlier outcome instead.
 //! 2. `quote`: price every line (GetProduct, then Convert to the shopper's
 //!    currency) and quote shipping (GetQuote, then Convert), concurrently (up
-//!    to 16 lines at a time): the calls do not depend on one another. Total =
-//!    shipping + Σ unit cost × quantity, in exact integer money (`pricing`).
+//!    to 16 lines at a time): the calls do not depend on one another. Each
+//!    converted amount is rounded once to the currency's minor unit; total =
+//!    shipping + Σ unit cost × quantity, exactly (`pricing`).
 //! 3. `record`: record the order as pending.
 //! 4. `charge`: Charge the total.
 //! 5. `ship`: ShipOrder.

@@ -1,6 +1,14 @@
 //! The quote step's work: every line's unit price and the shipping cost in
 //! the shopper's currency, and the total they add up to.
 //!
+//! Every converted amount (a unit price, the shipping cost) is rounded once,
+//! to the minor unit of the shopper's currency (the cent, the whole yen); a
+//! line is that unit price × quantity and the total is the exact sum of the
+//! lines and the shipping. So the total has no fraction of a cent, and the
+//! lines the storefront and the email show (which compute the same way, and
+//! format with the same `boutique_money::format_price`) add up to exactly
+//! the amount charged.
+//!
 //! The lines and the shipping quote do not depend on one another, so they
 //! are fetched concurrently (up to [`MAX_CONCURRENT_LINES`] lines at a time).
 //! Each failure is tagged with the [`CheckoutStage`] it happened in, for
@@ -179,7 +187,9 @@ impl Checkout {
             .at(CheckoutStage::Currency)
     }
 
-    /// Converts `amount` with the currency service, checking the answer.
+    /// Converts `amount` with the currency service, checks the answer, and
+    /// rounds it to the currency's minor unit: the one rounding an order's
+    /// amounts get.
     async fn convert(
         &self,
         calls: &CallContext,
@@ -205,6 +215,8 @@ impl Checkout {
                 wanted: to.to_owned(),
             }));
         }
-        Ok(converted)
+        converted
+            .round_to_minor_unit()
+            .map_err(|e| RpcError::internal(Fault::BadAmount(e)))
     }
 }
