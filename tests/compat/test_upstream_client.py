@@ -160,11 +160,12 @@ def test_checkout(pb, services):
     order = stub.PlaceOrder(request).order
     assert uuid.UUID(order.order_id)
     assert re.fullmatch(r"[A-Z]{2}-\d+-\d+", order.shipping_tracking_id)
-    # 8.99 USD and 19.99 USD in EUR at the reference rates (see the currency vectors).
-    assert (order.shipping_cost.currency_code, order.shipping_cost.units, order.shipping_cost.nanos) == ("EUR", 7, 952233525)
+    # 8.99 USD and 19.99 USD in EUR at the reference rates (see the currency vectors: 7.952233525
+    # and 17.682441398), each rounded once to the cent, which is what the shopper is charged.
+    assert (order.shipping_cost.currency_code, order.shipping_cost.units, order.shipping_cost.nanos) == ("EUR", 7, 950000000)
     [line] = order.items
     assert (line.item.product_id, line.item.quantity) == ("OLJCESPC7Z", 2)
-    assert (line.cost.currency_code, line.cost.units, line.cost.nanos) == ("EUR", 17, 682441398)
+    assert (line.cost.currency_code, line.cost.units, line.cost.nanos) == ("EUR", 17, 680000000)
     assert order.shipping_address.city == "Mountain View"
     assert list(cart.GetCart(m.GetCartRequest(user_id=user)).items) == []
     bad_currency = m.PlaceOrderRequest(user_id=user, user_currency="XXX", address=address(pb), email="a@b.example", credit_card=card)

@@ -4,11 +4,19 @@
 //! `-999_999_999..=999_999_999` and has the same sign as `units` (or one of them
 //! is zero). Every operation is checked: overflow and currency mismatches are
 //! errors, never panics or silent wrap-around.
+//!
+//! Each currency's minor unit (the cent, the yen) and the rounding to it are
+//! in `minor`; the price text people read (`€17.68`, `¥1200`) is
+//! [`format_price`], the one formatter the storefront and the emails share.
 
+mod minor;
+mod price;
 mod rate;
 
 use std::fmt;
 
+pub use minor::{minor_unit_digits, nanos_per_minor_unit};
+pub use price::{format_price, symbol};
 pub use rate::{Rate, RateError};
 
 /// The 33 currency codes of the upstream shop, in upstream order (EUR first:

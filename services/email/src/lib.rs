@@ -43,7 +43,7 @@ use boutique_proto::{directory, email_service_server::EmailServiceServer};
 use lettre::{AsyncSmtpTransport, Tokio1Executor, message::Mailbox};
 
 pub use order::{InvalidOrder, OrderLine, OrderSummary};
-pub use render::{Confirmation, RenderError, format_money, render_confirmation};
+pub use render::{Confirmation, RenderError, render_confirmation};
 
 /// The sender when `EMAIL_FROM` is unset. `.invalid` is reserved (RFC 2606),
 /// so a misconfigured deployment cannot send as someone's real domain.

@@ -1,16 +1,15 @@
 //! Rendering an order confirmation: a subject, a plain-text body and an HTML body.
 //!
-//! Rendering is independent of gRPC and SMTP so the frontend (an order page)
-//! and tests can reuse it. The templates live in `templates/` and are compiled
-//! into the binary by askama; the HTML one escapes every value (askama does so
-//! for `.html` templates), so a hostile street address cannot inject markup.
-//! Amounts are formatted here, once, from exact [`Money`] values.
+//! Rendering is independent of gRPC and SMTP, so tests check it without
+//! either. The templates live in `templates/` and are compiled into the binary
+//! by askama; the HTML one escapes every value (askama does so for `.html`
+//! templates), so a hostile street address cannot inject markup. Amounts are
+//! formatted once, here, by [`format_price`]: the formatter the storefront's
+//! cart and order pages use too, so the email shows the same price text as
+//! the page the shopper just saw (`€17.68`, `¥1200`).
 
 use askama::Template;
-use boutique_money::Money;
-
-/// Nanos in one hundredth of a unit.
-const NANOS_PER_CENT: u32 = 10_000_000;
+use boutique_money::format_price;
 
 use crate::order::OrderSummary;
 
@@ -38,32 +37,6 @@ pub fn render_confirmation(order: &OrderSummary) -> Result<Confirmation, RenderE
         text: TextTemplate { view: &view }.render()?,
         html: HtmlTemplate { view: &view }.render()?,
     })
-}
-
-/// Formats an amount the way the shop shows prices: a currency symbol where the
-/// shop has one (otherwise the code), and two decimals, truncated rather than
-/// rounded so the email agrees with the storefront to the cent.
-pub fn format_money(money: &Money) -> String {
-    let sign = if money.is_negative() { "-" } else { "" };
-    let units = money.units().unsigned_abs();
-    // Nanos are below 1e9, so the cents are 0..=99; integer division truncates.
-    let cents = money.nanos().unsigned_abs() / NANOS_PER_CENT;
-    match currency_symbol(money.currency_code()) {
-        Some(symbol) => format!("{sign}{symbol}{units}.{cents:02}"),
-        None => format!("{sign}{} {units}.{cents:02}", money.currency_code()),
-    }
-}
-
-/// The symbols the shop shows; every other currency is shown by its code.
-fn currency_symbol(code: &str) -> Option<&'static str> {
-    match code {
-        "USD" | "CAD" => Some("$"),
-        "JPY" => Some("¥"),
-        "EUR" => Some("€"),
-        "TRY" => Some("₺"),
-        "GBP" => Some("£"),
-        _ => None,
-    }
 }
 
 /// Everything the templates show, already formatted, so the templates hold
@@ -121,8 +94,8 @@ impl View {
                 .map(|line| LineView {
                     product_id: line.product_id.clone(),
                     quantity: line.quantity,
-                    unit_cost: format_money(&line.unit_cost),
-                    line_total: format_money(&line.line_total),
+                    unit_cost: format_price(&line.unit_cost),
+                    line_total: format_price(&line.line_total),
                 })
                 .collect(),
             item_count: order
@@ -130,8 +103,8 @@ impl View {
                 .iter()
                 .map(|line| i64::from(line.quantity))
                 .sum(),
-            shipping: format_money(&order.shipping),
-            total: format_money(&order.total),
+            shipping: format_price(&order.shipping),
+            total: format_price(&order.total),
             currency_code: order.currency_code().to_owned(),
             address_lines,
         }
@@ -156,12 +129,12 @@ mod tests {
 
     use super::*;
 
-    fn money(code: &str, units: i64, nanos: i32) -> Money {
-        Money::new(code, units, nanos).unwrap()
-    }
-
     fn wire(code: &str, units: i64, nanos: i32) -> Option<boutique_proto::Money> {
-        Some(money(code, units, nanos).into())
+        Some(
+            boutique_money::Money::new(code, units, nanos)
+                .unwrap()
+                .into(),
+        )
     }
 
     fn summary(street: &str) -> OrderSummary {
@@ -196,20 +169,56 @@ mod tests {
         OrderSummary::try_from(&order).unwrap()
     }
 
+    /// A yen order as checkout sends it: whole yen, no fractions.
+    fn yen_summary() -> OrderSummary {
+        let order = OrderResult {
+            order_id: "order-jpy".into(),
+            shipping_tracking_id: "JP-12345-678901234".into(),
+            shipping_cost: wire("JPY", 1005, 0),
+            shipping_address: Some(Address {
+                street_address: "1-1 Chiyoda".into(),
+                city: "Tokyo".into(),
+                country: "Japan".into(),
+                ..Address::default()
+            }),
+            items: vec![OrderItem {
+                item: Some(CartItem {
+                    product_id: "OLJCESPC7Z".into(),
+                    quantity: 2,
+                }),
+                cost: wire("JPY", 2235, 0),
+            }],
+        };
+        OrderSummary::try_from(&order).unwrap()
+    }
+
     #[test]
-    fn formats_money_like_the_shop() {
-        assert_eq!(format_money(&money("USD", 8, 990_000_000)), "$8.99");
-        assert_eq!(format_money(&money("CAD", 0, 50_000_000)), "$0.05");
-        assert_eq!(format_money(&money("EUR", 79, 135_000_000)), "€79.13");
-        assert_eq!(format_money(&money("JPY", 1200, 0)), "¥1200.00");
-        assert_eq!(format_money(&money("TRY", 1, 999_999_999)), "₺1.99");
-        assert_eq!(format_money(&money("GBP", 3, 10_000_000)), "£3.01");
-        assert_eq!(format_money(&money("CHF", 12, 300_000_000)), "CHF 12.30");
-        assert_eq!(format_money(&money("USD", -1, -500_000_000)), "-$1.50");
-        assert_eq!(format_money(&money("USD", 0, -10_000_000)), "-$0.01");
-        assert_eq!(
-            format_money(&money("USD", i64::MIN, -999_999_999)),
-            "-$9223372036854775808.99"
+    fn yen_are_shown_without_decimals() {
+        let confirmation = render_confirmation(&yen_summary()).unwrap();
+        let text = &confirmation.text;
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        for expected in [
+            "- OLJCESPC7Z x 2 at ¥2235 = ¥4470",
+            "Shipping:       ¥1005",
+            "Total (JPY):    ¥5475",
+        ] {
+            assert!(
+                lines.contains(&expected),
+                "missing {expected:?} in:\n{text}"
+            );
+        }
+        for expected in ["¥2235", "¥4470", "¥1005", "¥5475"] {
+            assert!(
+                confirmation.html.contains(expected),
+                "missing {expected:?} in:\n{}",
+                confirmation.html
+            );
+        }
+        assert!(!text.contains("¥2235."), "{text}");
+        assert!(
+            !confirmation.html.contains("¥5475."),
+            "{}",
+            confirmation.html
         );
     }
 

@@ -1,10 +1,8 @@
-//! Prices as shoppers read them, and the currencies the header offers.
+//! The currencies the header offers.
 //!
-//! The text keeps upstream's shape (symbol, whole units, two digits of the
-//! nanos truncated, e.g. EUR 17/682441398 -> `€17.68`) so pages read the same,
-//! but it is computed from integers, never floats.
-
-use boutique_money::Money;
+//! Price text itself is [`boutique_money::format_price`], shared with the
+//! confirmation email: symbol, whole units and the currency's minor units,
+//! rounded (`€17.68`, `¥2235`).
 
 /// The currencies the header offers, upstream's whitelist. The switcher shows
 /// those the currency service supports, in the service's order.
@@ -16,28 +14,6 @@ pub const DEFAULT_CURRENCY: &str = "USD";
 /// True when `code` is one a shopper may choose.
 pub fn is_offered(code: &str) -> bool {
     WHITELIST.contains(&code)
-}
-
-/// The symbol shown before an amount; upstream falls back to `$`.
-pub fn symbol(code: &str) -> &'static str {
-    match code {
-        "EUR" => "€",
-        "JPY" => "¥",
-        "GBP" => "£",
-        "TRY" => "₺",
-        _ => "$",
-    }
-}
-
-/// `€17.68`: the symbol, the units and two truncated digits of the nanos.
-pub fn format(money: &Money) -> String {
-    let sign = if money.is_negative() { "-" } else { "" };
-    let cents = money.nanos().unsigned_abs() / 10_000_000;
-    format!(
-        "{sign}{}{}.{cents:02}",
-        symbol(money.currency_code()),
-        money.units().unsigned_abs()
-    )
 }
 
 /// The supported codes the header offers, in the service's order.
@@ -53,22 +29,6 @@ pub fn offered(supported: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn money(code: &str, units: i64, nanos: i32) -> Money {
-        Money::new(code, units, nanos).unwrap()
-    }
-
-    #[test]
-    fn formats_like_upstream() {
-        assert_eq!(format(&money("EUR", 17, 682_441_398)), "€17.68");
-        assert_eq!(format(&money("USD", 8, 990_000_000)), "$8.99");
-        assert_eq!(format(&money("CAD", 26, 749_997_346)), "$26.74");
-        assert_eq!(format(&money("JPY", 2235, 60_592_707)), "¥2235.06");
-        assert_eq!(format(&money("GBP", 19, 3_894_736)), "£19.00");
-        assert_eq!(format(&money("TRY", 0, 0)), "₺0.00");
-        assert_eq!(format(&money("CHF", 1, 5)), "$1.00");
-        assert_eq!(format(&money("USD", -1, -750_000_000)), "-$1.75");
-    }
-
     #[test]
     fn offers_the_whitelist_in_service_order() {
         let supported: Vec<String> = boutique_money::UPSTREAM_CURRENCIES
@@ -80,5 +40,12 @@ mod tests {
             ["EUR", "USD", "JPY", "GBP", "TRY", "CAD"]
         );
         assert!(is_offered("EUR") && !is_offered("CHF") && !is_offered("usd"));
+    }
+
+    #[test]
+    fn every_offered_currency_has_a_symbol() {
+        for code in WHITELIST {
+            assert!(boutique_money::symbol(code).is_some(), "{code}");
+        }
     }
 }

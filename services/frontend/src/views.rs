@@ -44,7 +44,8 @@ pub(crate) struct Chrome {
 #[derive(Debug, Clone)]
 pub(crate) struct CurrencyOption {
     pub(crate) code: String,
-    pub(crate) symbol: &'static str,
+    /// The shop's symbol for the currency (every offered one has one).
+    pub(crate) symbol: Option<&'static str>,
     pub(crate) selected: bool,
 }
 
@@ -62,7 +63,7 @@ impl Chrome {
         let currencies = price::offered(supported)
             .into_iter()
             .map(|code| CurrencyOption {
-                symbol: price::symbol(&code),
+                symbol: boutique_money::symbol(&code),
                 selected: code == ctx.currency,
                 code,
             })

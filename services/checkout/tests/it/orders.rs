@@ -1,12 +1,16 @@
-//! Placing orders against the real shop: totals, tracking ids, the emptied
-//! cart, the order record, and every refusal before the charge.
+//! Placing orders against the real shop: totals, the amount charged,
+//! tracking ids, the emptied cart, the order record, and every refusal
+//! before the charge.
 
 use boutique_checkout::OrderState;
-use boutique_money::Money;
+use boutique_money::{Money, nanos_per_minor_unit};
 use boutique_proto::{CreditCardInfo, OrderResult, PlaceOrderRequest};
 use tonic::Code;
 
-use crate::helpers::{Shop, order_request};
+use crate::{
+    fakes::CountingPayment,
+    helpers::{Shop, order_request},
+};
 
 /// Breaks one thing in a good request.
 type Spoil = fn(&mut PlaceOrderRequest);
@@ -65,21 +69,21 @@ async fn places_an_order_in(currency: &str) {
         .unwrap();
 
     // Prices computed without checkout: catalog price, converted by the
-    // currency service; shipping is the flat USD 8.99, converted.
+    // currency service; shipping is the flat USD 8.99, converted. Each is
+    // rounded once to the currency's minor unit.
     let expected_shipping = shop
-        .convert(
-            boutique_proto::Money {
-                currency_code: "USD".into(),
-                units: 8,
-                nanos: 990_000_000,
-            },
-            currency,
-        )
-        .await;
+        .convert(shipping_usd(), currency)
+        .await
+        .round_to_minor_unit()
+        .unwrap();
     let mut expected_amounts = vec![expected_shipping.clone()];
     let mut expected_lines = Vec::new();
     for (product_id, quantity) in CART {
-        let unit = shop.unit_price(product_id, currency).await;
+        let unit = shop
+            .unit_price(product_id, currency)
+            .await
+            .round_to_minor_unit()
+            .unwrap();
         expected_amounts.push(unit.checked_mul(i64::from(quantity)).unwrap());
         expected_lines.push((product_id.to_owned(), quantity, unit));
     }
@@ -137,6 +141,93 @@ async fn places_an_order_in_usd() {
 #[tokio::test]
 async fn places_an_order_in_eur() {
     places_an_order_in("EUR").await;
+}
+
+#[tokio::test]
+async fn places_an_order_in_jpy() {
+    places_an_order_in("JPY").await;
+}
+
+/// The flat shipping cost the real shipping service quotes.
+fn shipping_usd() -> boutique_proto::Money {
+    boutique_proto::Money {
+        currency_code: "USD".into(),
+        units: 8,
+        nanos: 990_000_000,
+    }
+}
+
+/// What the payment service is asked to charge is what the order shows: a
+/// whole number of the currency's minor units, equal to the order's rounded
+/// lines plus shipping.
+async fn charges_what_the_order_shows(currency: &str) {
+    let payment = CountingPayment::default();
+    let fake = payment.spawn().await;
+    let mut shop = Shop::start_with(vec![("payment", fake)]).await;
+    let user = format!("exact-{currency}");
+    fill_cart(&mut shop, &user).await;
+
+    let order = shop
+        .client
+        .place_order(order_request(&user, currency))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+
+    let amounts = payment.amounts();
+    assert_eq!(amounts.len(), 1, "one charge");
+    let charged = Money::try_from(amounts[0].clone()).unwrap();
+    assert_eq!(charged.currency_code(), currency);
+    let step = nanos_per_minor_unit(currency);
+    assert_eq!(
+        i64::from(charged.nanos()) % step,
+        0,
+        "{charged:?} has a fraction of the minor unit"
+    );
+    if currency == "JPY" {
+        assert_eq!(charged.nanos(), 0, "yen have no minor unit: {charged:?}");
+    }
+    // Every amount the order shows is in minor units too, and they add up.
+    let shipping = Money::try_from(order.shipping_cost.clone().unwrap()).unwrap();
+    assert!(shipping.is_in_minor_units(), "{shipping:?}");
+    for line in &order.items {
+        let unit = Money::try_from(line.cost.clone().unwrap()).unwrap();
+        assert!(unit.is_in_minor_units(), "{unit:?}");
+    }
+    assert_eq!(total_of(&order, currency), charged);
+    assert_eq!(shop.record(&order.order_id).await.total, charged);
+
+    // Without the rounding, these prices would not come to whole minor
+    // units outside USD: the test would catch a charge with a fraction.
+    let mut unrounded = vec![shop.convert(shipping_usd(), currency).await];
+    for (product_id, quantity) in CART {
+        let unit = shop.unit_price(product_id, currency).await;
+        unrounded.push(unit.checked_mul(i64::from(quantity)).unwrap());
+    }
+    let unrounded = Money::sum(currency, &unrounded).unwrap();
+    assert_eq!(
+        unrounded.is_in_minor_units(),
+        currency == "USD",
+        "{unrounded:?}"
+    );
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn charges_what_the_order_shows_in_usd() {
+    charges_what_the_order_shows("USD").await;
+}
+
+#[tokio::test]
+async fn charges_what_the_order_shows_in_eur() {
+    charges_what_the_order_shows("EUR").await;
+}
+
+#[tokio::test]
+async fn charges_what_the_order_shows_in_jpy() {
+    charges_what_the_order_shows("JPY").await;
 }
 
 #[tokio::test]

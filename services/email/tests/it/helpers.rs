@@ -52,8 +52,8 @@ pub(crate) fn address(street: &str) -> Address {
     }
 }
 
-/// Two lines in EUR: 3 × €19.995 = €59.985 and 2 × €5.50 = €11.00, shipping
-/// €8.15. Total €79.135, shown truncated as €79.13 (rounding would say €79.14).
+/// Two lines in EUR, in whole cents as checkout sends them: 3 × €19.99 =
+/// €59.97 and 2 × €5.50 = €11.00, shipping €8.15. Total €79.12.
 pub(crate) fn eur_order() -> OrderResult {
     OrderResult {
         order_id: "order-eur-0001".into(),
@@ -61,7 +61,7 @@ pub(crate) fn eur_order() -> OrderResult {
         shipping_cost: money("EUR", 8, 150_000_000),
         shipping_address: Some(address("1600 Amphitheatre Parkway")),
         items: vec![
-            item("OLJCESPC7Z", 3, money("EUR", 19, 995_000_000)),
+            item("OLJCESPC7Z", 3, money("EUR", 19, 990_000_000)),
             item("66VCHSJNUP", 2, money("EUR", 5, 500_000_000)),
         ],
     }

@@ -6,7 +6,7 @@ use axum::{
     extract::{State, rejection::FormRejection},
     response::{Html, Response},
 };
-use boutique_money::Money;
+use boutique_money::{Money, format_price};
 use futures::future::try_join_all;
 use tonic::Code;
 
@@ -16,7 +16,7 @@ use crate::{
     ctx::Ctx,
     error::AppError,
     handlers::{cart_size, form_fields, found, recommended_cards},
-    price, validate,
+    validate,
     validate::FieldError,
     views::{CartLine, CartPage, CheckoutForm, Chrome, MONTHS, Notice, ProductCard, current_year},
 };
@@ -69,8 +69,11 @@ pub(crate) async fn empty_cart(
 
 /// Renders the cart page. The currencies and the cart come first (everything
 /// else depends on the cart); then recommendations, the shipping quote and
-/// every line's product and price are fetched at once. Lines are converted
-/// unit price × quantity; the total adds shipping, all in the shopper's currency.
+/// every line's product and price are fetched at once. The amounts follow
+/// checkout's rule, so the page shows what PlaceOrder will charge: the
+/// converted unit price and the converted shipping are each rounded once to
+/// the currency's minor unit, a line is that unit price × quantity, and the
+/// total is the exact sum of the lines and shipping.
 pub(crate) async fn render_cart(
     state: &AppState,
     ctx: &Ctx,
@@ -89,7 +92,8 @@ pub(crate) async fn render_cart(
             return Money::zero(ctx.currency.as_str()).map_err(money_error);
         }
         let quote = backends.shipping_quote(items.clone()).await?;
-        Ok(backends.convert(Some(&quote), &ctx.currency).await?)
+        let converted = backends.convert(Some(&quote), &ctx.currency).await?;
+        converted.round_to_minor_unit().map_err(money_error)
     };
     let lines = try_join_all(items.iter().map(|item| async move {
         let product = backends
@@ -98,7 +102,9 @@ pub(crate) async fn render_cart(
             .map_err(cart_product_error)?;
         let unit = backends
             .convert(product.price_usd.as_ref(), &ctx.currency)
-            .await?;
+            .await?
+            .round_to_minor_unit()
+            .map_err(money_error)?;
         let line = unit
             .checked_mul(i64::from(item.quantity))
             .map_err(money_error)?;
@@ -122,11 +128,11 @@ pub(crate) async fn render_cart(
             .map(|(product, quantity, line)| CartLine {
                 product: ProductCard::new(base, product, String::new()),
                 quantity: *quantity,
-                price: price::format(line),
+                price: format_price(line),
             })
             .collect(),
-        shipping: price::format(&shipping),
-        total: price::format(&total),
+        shipping: format_price(&shipping),
+        total: format_price(&total),
         recommendations,
         form,
         years: (this_year..=this_year + 4).collect(),

@@ -9,7 +9,7 @@ use axum::{
     http::StatusCode,
     response::{Html, IntoResponse, Response},
 };
-use boutique_money::Money;
+use boutique_money::{Money, format_price};
 use boutique_proto::{Address, CreditCardInfo, OrderResult, PlaceOrderRequest, Product};
 use tonic::Code;
 
@@ -19,7 +19,7 @@ use crate::{
     ctx::Ctx,
     error::AppError,
     handlers::{MAX_RECOMMENDATIONS, cards, cart::render_cart, form_fields},
-    price, validate,
+    validate,
     views::{CheckoutForm, Chrome, Notice, OrderLine, OrderPage, picture_url},
 };
 
@@ -155,9 +155,11 @@ fn refusal(error: &BackendError) -> (StatusCode, Notice) {
 }
 
 /// The confirmation. The total is shipping plus every line's unit cost ×
-/// quantity, computed here as upstream. Product names and pictures, the
-/// recommendations and the cart badge are niceties fetched at once; any of
-/// them failing only thins the page.
+/// quantity, computed here as upstream; checkout's unit costs and shipping
+/// are already rounded to the currency's minor unit, so this is exactly the
+/// amount it charged. Product names and pictures, the recommendations and
+/// the cart badge are niceties fetched at once; any of them failing only
+/// thins the page.
 async fn render_order(
     state: &AppState,
     ctx: &Ctx,
@@ -215,7 +217,7 @@ async fn render_order(
             name,
             picture,
             quantity,
-            price: price::format(&line),
+            price: format_price(&line),
         });
     }
     let recommendations: Vec<Product> = recommended
@@ -230,8 +232,8 @@ async fn render_order(
         order_id: order.order_id.clone(),
         tracking_id: order.shipping_tracking_id.clone(),
         lines,
-        shipping: price::format(&shipping),
-        total: price::format(&total),
+        shipping: format_price(&shipping),
+        total: format_price(&total),
         recommendations: cards(base, &recommendations),
     };
     Ok(page.render()?)

@@ -2,6 +2,7 @@
 
 use askama::Template;
 use axum::{Extension, extract::State, response::Html};
+use boutique_money::format_price;
 use futures::future::try_join_all;
 
 use crate::{
@@ -9,7 +10,6 @@ use crate::{
     ctx::Ctx,
     error::AppError,
     handlers::cart_size,
-    price,
     views::{Chrome, HomePage, ProductCard},
 };
 
@@ -36,7 +36,7 @@ pub(crate) async fn home(
     let cards = products
         .iter()
         .zip(&prices)
-        .map(|(product, amount)| ProductCard::new(base, product, price::format(amount)))
+        .map(|(product, amount)| ProductCard::new(base, product, format_price(amount)))
         .collect();
     let page = HomePage {
         chrome: Chrome::new(&state, &ctx, "Shop", &currencies, Some(cart_size(&cart))),

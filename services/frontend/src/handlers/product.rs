@@ -6,6 +6,7 @@ use axum::{
     extract::{Path, State},
     response::Html,
 };
+use boutique_money::format_price;
 use boutique_proto::Ad;
 use rand::seq::IndexedRandom;
 
@@ -14,7 +15,6 @@ use crate::{
     ctx::Ctx,
     error::AppError,
     handlers::{cart_size, recommended_cards},
-    price,
     validate::is_product_id,
     views::{AdView, Chrome, ProductCard, ProductPage, QUANTITIES},
 };
@@ -63,7 +63,7 @@ pub(crate) async fn product(
             &currencies,
             Some(cart_size(&cart)),
         ),
-        product: ProductCard::new(&state.config.base_url, &product, price::format(&amount)),
+        product: ProductCard::new(&state.config.base_url, &product, format_price(&amount)),
         quantities: QUANTITIES,
         recommendations,
         ad,

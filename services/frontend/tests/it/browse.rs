@@ -2,7 +2,9 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Shop, as_pairs, checkout_form, price_text, testid, this_year, usd_to};
+use crate::helpers::{
+    Shop, as_pairs, checkout_form, price_text, rounded, testid, this_year, usd_to,
+};
 
 const SUNGLASSES: (&str, i128) = ("OLJCESPC7Z", 19_990_000_000);
 const MUG: (&str, i128) = ("6E92ZMYYFZ", 8_990_000_000);
@@ -77,8 +79,13 @@ async fn currencies_change_every_price() {
             "{code} not selected"
         );
     }
-    // EUR 17/682441398 -> €17.68, as upstream.
+    // EUR 17/682441398 -> €17.68, as upstream; yen have no decimals.
     assert_eq!(price_text("EUR", usd_to(SUNGLASSES.1, "EUR")), "€17.68");
+    assert_eq!(price_text("JPY", usd_to(SUNGLASSES.1, "JPY")), "¥2235");
+    browser.set_currency("JPY").await;
+    let html = browser.page("/product/OLJCESPC7Z").await;
+    assert!(html.contains(">¥2235<"), "{html}");
+    assert!(!html.contains("¥2235."), "{html}");
 }
 
 #[tokio::test]
@@ -127,9 +134,11 @@ async fn cart_and_checkout_add_up_in_the_chosen_currency() {
     let home = browser.page("/").await;
     assert_eq!(testid(&home, "cart-size"), Some("6"));
 
-    let sunglasses_line = 3 * usd_to(SUNGLASSES.1, "EUR");
-    let mug_line = 3 * usd_to(MUG.1, "EUR");
-    let shipping = usd_to(SHIPPING_USD, "EUR");
+    // Checkout's rule: each converted price rounded to the cent once, then
+    // exact. So the lines shown add up to the total shown, which is charged.
+    let sunglasses_line = 3 * rounded("EUR", usd_to(SUNGLASSES.1, "EUR"));
+    let mug_line = 3 * rounded("EUR", usd_to(MUG.1, "EUR"));
+    let shipping = rounded("EUR", usd_to(SHIPPING_USD, "EUR"));
     let total = sunglasses_line + mug_line + shipping;
 
     let cart = browser.page("/cart").await;

@@ -281,7 +281,24 @@ pub(crate) fn usd_to(nanos: i128, to: &str) -> i128 {
     }
 }
 
-/// Upstream's price text: symbol, units, two truncated digits.
+/// Nanos in one minor unit of the offered currencies: a whole yen, else a cent.
+fn minor_unit(code: &str) -> i128 {
+    if code == "JPY" {
+        1_000_000_000
+    } else {
+        10_000_000
+    }
+}
+
+/// `nanos` rounded to the currency's minor unit, halves away from zero (for
+/// the positive amounts these tests use: add half a unit, drop the rest).
+pub(crate) fn rounded(code: &str, nanos: i128) -> i128 {
+    let step = minor_unit(code);
+    (nanos + step / 2) / step * step
+}
+
+/// The shop's price text for a positive amount: symbol, units, and the
+/// minor units rounded (two digits; none for yen).
 pub(crate) fn price_text(code: &str, nanos: i128) -> String {
     let symbol = match code {
         "EUR" => "€",
@@ -290,11 +307,16 @@ pub(crate) fn price_text(code: &str, nanos: i128) -> String {
         "TRY" => "₺",
         _ => "$",
     };
-    format!(
-        "{symbol}{}.{:02}",
-        nanos / 1_000_000_000,
-        (nanos % 1_000_000_000) / 10_000_000
-    )
+    let nanos = rounded(code, nanos);
+    let units = nanos / 1_000_000_000;
+    if code == "JPY" {
+        format!("{symbol}{units}")
+    } else {
+        format!(
+            "{symbol}{units}.{:02}",
+            (nanos % 1_000_000_000) / 10_000_000
+        )
+    }
 }
 
 /// The text of the first element carrying `data-testid="{id}"`.
