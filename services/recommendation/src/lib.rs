@@ -28,7 +28,7 @@ mod cache;
 mod handlers;
 mod pick;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, time::Duration};
 
 use boutique_platform::config::parse_go_duration;
 use boutique_platform::{ConfigError, Env, GrpcServer, Telemetry, grpc::ServerError};
@@ -119,7 +119,7 @@ impl App {
         )?;
         let service = handlers::Recommender {
             catalog: ProductCatalogServiceClient::new(channel),
-            cache: Arc::new(cache::CatalogCache::new(config.cache_ttl)),
+            cache: cache::catalog_cache(config.cache_ttl),
         };
         let server = GrpcServer::bind(&config.telemetry, config.listen)
             .await?
