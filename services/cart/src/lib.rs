@@ -46,6 +46,7 @@
 
 mod handlers;
 mod health;
+mod metrics;
 pub mod store;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -180,7 +181,7 @@ impl App {
             .await?
             .add_service(CartServiceServer::new(handlers::Cart::new(
                 store.clone(),
-                config.telemetry.clone(),
+                metrics::CartMetrics::register(&config.telemetry),
             )));
         Ok(Self {
             server,

@@ -29,7 +29,7 @@ pub(crate) struct Clients {
 /// How long the supported-currency list is trusted. The list only changes
 /// when the currency service is redeployed with new rates, so a minute saves
 /// a call per order at no real cost.
-pub(crate) const CURRENCY_LIST_TTL: Duration = Duration::from_secs(60);
+pub const CURRENCY_LIST_TTL: Duration = Duration::from_secs(60);
 
 /// The currency service's list of codes, fetched on demand and kept briefly
 /// (a platform [`TtlCache`]: when it expires under load, one call refreshes

@@ -43,6 +43,7 @@
 mod downstream;
 mod handlers;
 mod idempotency;
+mod metrics;
 mod place;
 pub mod store;
 mod validate;
@@ -58,6 +59,7 @@ use boutique_proto::{
     shipping_service_client::ShippingServiceClient,
 };
 
+pub use downstream::CURRENCY_LIST_TTL;
 pub use handlers::IDEMPOTENCY_KEY;
 pub use idempotency::DEFAULT_WINDOW as DEFAULT_IDEMPOTENCY_WINDOW;
 pub use store::{
@@ -109,6 +111,10 @@ pub struct Config {
     /// How long the outcome of a charged order is kept for retries
     /// ([`DEFAULT_IDEMPOTENCY_WINDOW`]; not read from the environment).
     pub idempotency_window: Duration,
+    /// How long the currency service's list of codes is reused
+    /// ([`CURRENCY_LIST_TTL`]; zero asks on every order; not read from the
+    /// environment).
+    pub currency_list_ttl: Duration,
 }
 
 impl Config {
@@ -126,6 +132,7 @@ impl Config {
             email_addr: env.require_service_addr(EMAIL_ADDR_VAR)?,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
+            currency_list_ttl: CURRENCY_LIST_TTL,
         })
     }
 }
@@ -198,10 +205,10 @@ impl App {
                 clients,
                 orders: orders.clone(),
                 node_id: rand::random(),
-                telemetry: config.telemetry.clone(),
+                metrics: metrics::CheckoutMetrics::register(&config.telemetry),
             }),
             currencies: Arc::new(downstream::SupportedCurrencies::new(
-                downstream::CURRENCY_LIST_TTL,
+                config.currency_list_ttl,
             )),
             registry: Arc::new(idempotency::Registry::new(config.idempotency_window)),
             fingerprinter: Arc::new(idempotency::Fingerprinter::new()),

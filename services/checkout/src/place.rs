@@ -18,12 +18,9 @@ use std::sync::Arc;
 
 use boutique_money::{Money, MoneyError};
 use boutique_platform::{
-    RpcError, Telemetry,
+    RpcError,
     call::CallContext,
-    telemetry::{
-        CheckoutStage,
-        trace::{KeyValue, annotate, attr},
-    },
+    telemetry::trace::{KeyValue, annotate, attr},
 };
 use boutique_proto::{
     Address, CartItem, ChargeRequest, CreditCardInfo, CurrencyConversionRequest, EmptyCartRequest,
@@ -38,6 +35,7 @@ use uuid::Uuid;
 use crate::{
     downstream::Clients,
     idempotency::{Entry, Failure, Fingerprint, Outcome, Slot, cart_contents},
+    metrics::{CheckoutMetrics, CheckoutStage},
     store::{OrderLine, OrderRecord, OrderState, OrderStore},
     validate::{ValidRequest, last_four},
 };
@@ -53,7 +51,7 @@ pub(crate) struct Checkout {
     /// The node part of this process's UUIDv1 order ids: random, so ids
     /// reveal no hardware address.
     pub(crate) node_id: [u8; 6],
-    pub(crate) telemetry: Telemetry,
+    pub(crate) metrics: CheckoutMetrics,
 }
 
 /// One PlaceOrder request, validated and keyed.
@@ -124,7 +122,7 @@ impl<T> AtStage<T> for Result<T, RpcError> {
 impl Checkout {
     /// Counts a failed PlaceOrder at `stage` and passes the error on.
     fn failed(&self, stage: CheckoutStage, error: RpcError) -> RpcError {
-        self.telemetry.metrics().checkout_failed(stage);
+        self.metrics.checkout_failed(stage);
         error
     }
 
@@ -206,9 +204,7 @@ impl Checkout {
 
         let charged = self.charge(&calls, &priced.total, &request.card).await;
         if charged.is_err() {
-            self.telemetry
-                .metrics()
-                .checkout_failed(CheckoutStage::Payment);
+            self.metrics.checkout_failed(CheckoutStage::Payment);
         }
         let transaction_id = match charged {
             Ok(id) => id,
@@ -259,9 +255,7 @@ impl Checkout {
         let tracking_id = match self.ship(&calls, &request.address, &cart).await {
             Ok(id) => id,
             Err(status) => {
-                self.telemetry
-                    .metrics()
-                    .checkout_failed(CheckoutStage::Shipping);
+                self.metrics.checkout_failed(CheckoutStage::Shipping);
                 let reason = format!("shipping: {}", status.message());
                 tracing::error!(
                     order_id = %order_id,
@@ -356,8 +350,7 @@ impl Checkout {
             lines = priced.lines.len(),
             "Placed order."
         );
-        self.telemetry
-            .metrics()
+        self.metrics
             .order_placed(&request.currency, priced.total.approximate());
         annotate([
             KeyValue::new(attr::ORDER_ID, order_id.clone()),

@@ -30,6 +30,7 @@
 
 mod delivery;
 mod handlers;
+mod metrics;
 mod order;
 mod render;
 
@@ -180,7 +181,7 @@ impl App {
             .await?
             .add_service(EmailServiceServer::new(handlers::Email {
                 delivery,
-                telemetry: config.telemetry.clone(),
+                metrics: metrics::EmailMetrics::register(&config.telemetry),
             }));
         Ok(Self { server })
     }

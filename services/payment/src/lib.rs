@@ -29,6 +29,7 @@ pub mod card;
 pub mod charge;
 mod clock;
 mod handlers;
+mod metrics;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
@@ -83,7 +84,7 @@ impl App {
     pub async fn build(config: Config) -> Result<Self, ServerError> {
         let handler = handlers::Payment {
             clock: config.clock,
-            telemetry: config.telemetry.clone(),
+            metrics: metrics::PaymentMetrics::register(&config.telemetry),
         };
         let server = GrpcServer::bind(&config.telemetry, config.listen)
             .await?
