@@ -16,9 +16,11 @@
 //! - [`telemetry`]: logs, Prometheus metrics and OpenTelemetry traces, with
 //!   the layers that record every inbound and outbound call.
 //! - [`admin`]: the admin port serving `/metrics`.
+//! - [`cache`]: short-lived caches of backend answers, one load per key at a time.
 
 pub mod admin;
 pub mod app;
+pub mod cache;
 pub mod call;
 pub mod config;
 pub mod error;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use boutique_platform::{
-    RpcError, Telemetry,
+    RpcError,
     telemetry::trace::{KeyValue, annotate, attr},
 };
 use boutique_proto::{
@@ -12,18 +12,21 @@ use boutique_proto::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::store::{CartStore, MAX_LINE_QUANTITY, StoreError};
+use crate::{
+    metrics::CartMetrics,
+    store::{CartStore, MAX_LINE_QUANTITY, StoreError},
+};
 
 /// The CartService implementation over any store.
 #[derive(Debug, Clone)]
 pub(crate) struct Cart {
     store: Arc<dyn CartStore>,
-    telemetry: Telemetry,
+    metrics: CartMetrics,
 }
 
 impl Cart {
-    pub(crate) fn new(store: Arc<dyn CartStore>, telemetry: Telemetry) -> Self {
-        Self { store, telemetry }
+    pub(crate) fn new(store: Arc<dyn CartStore>, metrics: CartMetrics) -> Self {
+        Self { store, metrics }
     }
 }
 
@@ -41,7 +44,7 @@ impl CartService for Cart {
             .add_item(&request.user_id, &item.product_id, item.quantity)
             .await
             .map_err(rpc_error)?;
-        self.telemetry.metrics().cart_item_added();
+        self.metrics.cart_item_added();
         tracing::debug!(product_id = %item.product_id, quantity = item.quantity, "Added to cart.");
         Ok(Response::new(Empty {}))
     }

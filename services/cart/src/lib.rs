@@ -46,6 +46,7 @@
 
 mod handlers;
 mod health;
+mod metrics;
 pub mod store;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -130,7 +131,7 @@ impl ServiceConfig for Config {
             .await?
             .add_service(CartServiceServer::new(handlers::Cart::new(
                 store.clone(),
-                telemetry,
+                metrics::CartMetrics::register(&telemetry),
             )));
         let reporter = server.health();
         let interval = self.health_interval;

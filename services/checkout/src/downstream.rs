@@ -1,12 +1,9 @@
 //! The six services checkout calls, and the cached list of supported currencies.
 
-use std::{
-    collections::HashSet,
-    sync::{Arc, Mutex, PoisonError},
-    time::Duration,
-};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use boutique_platform::RpcError;
+use boutique_platform::cache::TtlCache;
 use boutique_platform::telemetry::grpc::TracedChannel;
 use boutique_proto::{
     Empty, cart_service_client::CartServiceClient, currency_service_client::CurrencyServiceClient,
@@ -14,7 +11,7 @@ use boutique_proto::{
     product_catalog_service_client::ProductCatalogServiceClient,
     shipping_service_client::ShippingServiceClient,
 };
-use tokio::time::Instant;
+use tonic::Status;
 
 use boutique_platform::call::CallContext;
 
@@ -32,20 +29,20 @@ pub(crate) struct Clients {
 /// How long the supported-currency list is trusted. The list only changes
 /// when the currency service is redeployed with new rates, so a minute saves
 /// a call per order at no real cost.
-pub(crate) const CURRENCY_LIST_TTL: Duration = Duration::from_secs(60);
+pub const CURRENCY_LIST_TTL: Duration = Duration::from_secs(60);
 
-/// The currency service's list of codes, fetched on demand and kept briefly.
+/// The currency service's list of codes, fetched on demand and kept briefly
+/// (a platform [`TtlCache`]: when it expires under load, one call refreshes
+/// it for every waiting order; a failed call is never kept).
 #[derive(Debug)]
 pub(crate) struct SupportedCurrencies {
-    ttl: Duration,
-    cached: Mutex<Option<(Instant, Arc<HashSet<String>>)>>,
+    codes: TtlCache<(), Arc<HashSet<String>>>,
 }
 
 impl SupportedCurrencies {
     pub(crate) fn new(ttl: Duration) -> Self {
         Self {
-            ttl,
-            cached: Mutex::new(None),
+            codes: TtlCache::new(ttl, 1),
         }
     }
 
@@ -56,10 +53,11 @@ impl SupportedCurrencies {
         calls: &CallContext,
         code: &str,
     ) -> Result<(), RpcError> {
-        let codes = match self.fresh() {
-            Some(codes) => codes,
-            None => self.fetch(client, calls).await?,
-        };
+        let codes = self
+            .codes
+            .get_or_try((), || Self::fetch(client, calls))
+            .await
+            .map_err(|status| RpcError::from_downstream("currency", &status))?;
         if codes.contains(code) {
             Ok(())
         } else {
@@ -69,29 +67,18 @@ impl SupportedCurrencies {
         }
     }
 
-    fn fresh(&self) -> Option<Arc<HashSet<String>>> {
-        let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
-        cached
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, codes)| codes.clone())
-    }
-
+    /// Asks the currency service. A failure stays a `Status` (which can be
+    /// cloned) until every order that waited for this call has it.
     async fn fetch(
-        &self,
         client: &CurrencyServiceClient<TracedChannel>,
         calls: &CallContext,
-    ) -> Result<Arc<HashSet<String>>, RpcError> {
+    ) -> Result<Arc<HashSet<String>>, Status> {
         let mut client = client.clone();
         let reply = calls
             .call("currency", Empty {}, move |request| async move {
                 client.get_supported_currencies(request).await
             })
-            .await
-            .map_err(|status| RpcError::from_downstream("currency", &status))?;
-        let codes: Arc<HashSet<String>> = Arc::new(reply.currency_codes.into_iter().collect());
-        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((Instant::now(), codes.clone()));
-        Ok(codes)
+            .await?;
+        Ok(Arc::new(reply.currency_codes.into_iter().collect()))
     }
 }

@@ -6,10 +6,7 @@ use std::{sync::Arc, time::Duration};
 use boutique_platform::{
     RpcError,
     call::CallContext,
-    telemetry::{
-        CheckoutStage,
-        trace::{KeyValue, annotate, attr, in_current_context},
-    },
+    telemetry::trace::{KeyValue, annotate, attr, in_current_context},
 };
 use boutique_proto::{
     PlaceOrderRequest, PlaceOrderResponse, checkout_service_server::CheckoutService,
@@ -19,6 +16,7 @@ use tonic::{Request, Response, Status, metadata::MetadataMap};
 use crate::{
     downstream::SupportedCurrencies,
     idempotency::{Fingerprinter, Registry},
+    metrics::CheckoutStage,
     place::{Attempt, Checkout},
     validate::validate,
 };
@@ -48,8 +46,7 @@ impl CheckoutService for CheckoutHandler {
         let calls = CallContext::from_metadata(request.metadata(), self.call_timeout);
         let invalid = |error: RpcError| {
             self.checkout
-                .telemetry
-                .metrics()
+                .metrics
                 .checkout_failed(CheckoutStage::Validation);
             error
         };
@@ -64,7 +61,7 @@ impl CheckoutService for CheckoutHandler {
                     RpcError::InvalidArgument(_) => CheckoutStage::Validation,
                     _ => CheckoutStage::Currency,
                 };
-                self.checkout.telemetry.metrics().checkout_failed(stage);
+                self.checkout.metrics.checkout_failed(stage);
                 error
             })?;
 

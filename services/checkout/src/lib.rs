@@ -43,6 +43,7 @@
 mod downstream;
 mod handlers;
 mod idempotency;
+mod metrics;
 mod place;
 pub mod store;
 mod validate;
@@ -63,6 +64,7 @@ use boutique_proto::{
     shipping_service_client::ShippingServiceClient,
 };
 
+pub use downstream::CURRENCY_LIST_TTL;
 pub use handlers::IDEMPOTENCY_KEY;
 pub use idempotency::DEFAULT_WINDOW as DEFAULT_IDEMPOTENCY_WINDOW;
 pub use store::{
@@ -85,6 +87,10 @@ pub struct Config {
     /// How long one downstream call may take when the caller set no
     /// deadline ([`DEFAULT_CALL_TIMEOUT`]; not read from the environment).
     pub call_timeout: Duration,
+    /// How long the currency service's list of codes is reused
+    /// ([`CURRENCY_LIST_TTL`]; zero asks on every order; not read from the
+    /// environment).
+    pub currency_list_ttl: Duration,
     /// How long the outcome of a charged order is kept for retries
     /// ([`DEFAULT_IDEMPOTENCY_WINDOW`]; not read from the environment).
     pub idempotency_window: Duration,
@@ -101,6 +107,7 @@ impl ServiceConfig for Config {
             peers: Peers::from_env(env, Self::SERVICE)?,
             orders: Arc::new(MemoryOrderStore::new()),
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            currency_list_ttl: CURRENCY_LIST_TTL,
             idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
         })
     }
@@ -120,11 +127,9 @@ impl ServiceConfig for Config {
                 clients,
                 orders: self.orders,
                 node_id: rand::random(),
-                telemetry: telemetry.clone(),
+                metrics: metrics::CheckoutMetrics::register(&telemetry),
             }),
-            currencies: Arc::new(downstream::SupportedCurrencies::new(
-                downstream::CURRENCY_LIST_TTL,
-            )),
+            currencies: Arc::new(downstream::SupportedCurrencies::new(self.currency_list_ttl)),
             registry: Arc::new(idempotency::Registry::new(self.idempotency_window)),
             fingerprinter: Arc::new(idempotency::Fingerprinter::new()),
             call_timeout: self.call_timeout,

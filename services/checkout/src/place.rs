@@ -28,7 +28,7 @@ mod records;
 use std::sync::Arc;
 
 use boutique_money::Money;
-use boutique_platform::{RpcError, Telemetry, call::CallContext, telemetry::CheckoutStage};
+use boutique_platform::{RpcError, call::CallContext};
 use boutique_proto::{Address, CartItem, CreditCardInfo, OrderItem, OrderResult};
 use tonic::Code;
 use uuid::Uuid;
@@ -36,6 +36,7 @@ use uuid::Uuid;
 use crate::{
     downstream::Clients,
     idempotency::{Failure, Fingerprint, Outcome, Slot, cart_contents},
+    metrics::{CheckoutMetrics, CheckoutStage},
     store::{OrderRecord, OrderState, OrderStore},
     validate::{ValidRequest, last_four},
 };
@@ -51,7 +52,7 @@ pub(crate) struct Checkout {
     /// The node part of this process's UUIDv1 order ids: random, so ids
     /// reveal no hardware address.
     pub(crate) node_id: [u8; 6],
-    pub(crate) telemetry: Telemetry,
+    pub(crate) metrics: CheckoutMetrics,
 }
 
 /// One PlaceOrder request, validated and keyed.
@@ -86,7 +87,7 @@ struct Placed {
 impl Checkout {
     /// Counts a failed PlaceOrder at `stage` and passes the error on.
     fn failed(&self, stage: CheckoutStage, error: RpcError) -> RpcError {
-        self.telemetry.metrics().checkout_failed(stage);
+        self.metrics.checkout_failed(stage);
         error
     }
 
@@ -238,9 +239,7 @@ impl Checkout {
     ) -> Result<String, RpcError> {
         let charged = self.request_charge(calls, total, card).await;
         if charged.is_err() {
-            self.telemetry
-                .metrics()
-                .checkout_failed(CheckoutStage::Payment);
+            self.metrics.checkout_failed(CheckoutStage::Payment);
         }
         let transaction_id = match charged {
             Ok(id) => id,
@@ -305,9 +304,7 @@ impl Checkout {
         let tracking_id = match self.request_shipment(calls, address, cart).await {
             Ok(id) => id,
             Err(status) => {
-                self.telemetry
-                    .metrics()
-                    .checkout_failed(CheckoutStage::Shipping);
+                self.metrics.checkout_failed(CheckoutStage::Shipping);
                 let reason = format!("shipping: {}", status.message());
                 tracing::error!(
                     order_id = %order_id,

@@ -1,19 +1,21 @@
 //! The gRPC handler: validate, render, deliver.
 
 use boutique_platform::{
-    RpcError, Telemetry,
+    RpcError,
     telemetry::trace::{KeyValue, annotate, attr},
 };
 use boutique_proto::{Empty, SendOrderConfirmationRequest, email_service_server::EmailService};
 use lettre::Address;
 use tonic::{Request, Response, Status};
 
-use crate::{delivery::Delivery, order::OrderSummary, render::render_confirmation};
+use crate::{
+    delivery::Delivery, metrics::EmailMetrics, order::OrderSummary, render::render_confirmation,
+};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Email {
     pub(crate) delivery: Delivery,
-    pub(crate) telemetry: Telemetry,
+    pub(crate) metrics: EmailMetrics,
 }
 
 #[tonic::async_trait]
@@ -37,10 +39,9 @@ impl EmailService for Email {
             .await;
         // Counted only once the request was valid: a bad address is the
         // caller's mistake, not a failed email.
-        let metrics = self.telemetry.metrics();
         match &delivered {
-            Ok(()) => metrics.email_sent(),
-            Err(_) => metrics.email_failed(),
+            Ok(()) => self.metrics.email_sent(),
+            Err(_) => self.metrics.email_failed(),
         }
         delivered?;
         Ok(Response::new(Empty {}))

@@ -30,6 +30,7 @@
 
 mod delivery;
 mod handlers;
+mod metrics;
 mod order;
 mod render;
 
@@ -167,7 +168,7 @@ impl ServiceConfig for Config {
             .await?
             .add_service(EmailServiceServer::new(handlers::Email {
                 delivery,
-                telemetry: telemetry.clone(),
+                metrics: metrics::EmailMetrics::register(&telemetry),
             }));
         Ok(server.into())
     }

@@ -74,8 +74,9 @@ impl Backend {
     }
 }
 
-/// A failed backend call.
-#[derive(Debug, thiserror::Error)]
+/// A failed backend call. `Clone`, because one failed fetch of a cached
+/// answer is handed to every request that waited for it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum BackendError {
     /// The backend answered with an error status (or could not be reached).
     #[error("{} call failed: {status}", backend.name())]
@@ -172,7 +173,9 @@ impl Backends {
     pub async fn supported_currencies(&self) -> Result<Arc<Vec<String>>, BackendError> {
         self.caches
             .currencies
-            .get_or_try(|| self.fetch_supported_currencies())
+            .get_or_try((), || async {
+                self.fetch_supported_currencies().await.map(Arc::new)
+            })
             .await
     }
 
@@ -192,7 +195,7 @@ impl Backends {
     pub async fn list_products(&self) -> Result<Arc<Vec<Product>>, BackendError> {
         self.caches
             .catalog
-            .get_or_try(|| self.fetch_products())
+            .get_or_try((), || async { self.fetch_products().await.map(Arc::new) })
             .await
     }
 

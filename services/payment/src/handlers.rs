@@ -7,11 +7,8 @@
 use std::sync::Arc;
 
 use boutique_platform::{
-    RpcError, Telemetry,
-    telemetry::{
-        DeclineReason,
-        trace::{KeyValue, annotate, attr},
-    },
+    RpcError,
+    telemetry::trace::{KeyValue, annotate, attr},
 };
 use boutique_proto::{ChargeRequest, ChargeResponse, payment_service_server::PaymentService};
 use tonic::{Request, Response, Status};
@@ -20,12 +17,13 @@ use uuid::Uuid;
 use crate::{
     charge::{ChargeError, authorize},
     clock::Clock,
+    metrics::{DeclineReason, PaymentMetrics},
 };
 
 #[derive(Debug, Clone)]
 pub(crate) struct Payment {
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) telemetry: Telemetry,
+    pub(crate) metrics: PaymentMetrics,
 }
 
 #[tonic::async_trait]
@@ -37,9 +35,7 @@ impl PaymentService for Payment {
         let request = request.into_inner();
         let authorized = authorize(&request, self.clock.now()).map_err(|error| {
             log_refusal(&error);
-            self.telemetry
-                .metrics()
-                .payment_declined(decline_reason(&error));
+            self.metrics.payment_declined(decline_reason(&error));
             Status::from(RpcError::from(error))
         })?;
         let transaction_id = Uuid::new_v4().to_string();

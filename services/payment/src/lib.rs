@@ -29,6 +29,7 @@ pub mod card;
 pub mod charge;
 mod clock;
 mod handlers;
+mod metrics;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -62,7 +63,7 @@ impl ServiceConfig for Config {
     async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
         let handler = handlers::Payment {
             clock: self.clock,
-            telemetry: telemetry.clone(),
+            metrics: metrics::PaymentMetrics::register(&telemetry),
         };
         let server = GrpcServer::bind(&telemetry, self.listen)
             .await?

@@ -23,7 +23,8 @@ pub(crate) const DEFAULT_CATALOG_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub(crate) struct Recommender {
     pub(crate) catalog: ProductCatalogServiceClient<TracedChannel>,
-    pub(crate) cache: Arc<CatalogCache>,
+    /// Shared by every clone of the handler.
+    pub(crate) cache: CatalogCache,
 }
 
 impl Recommender {
@@ -31,20 +32,22 @@ impl Recommender {
     /// asked on every request).
     async fn catalog_ids(&self, calls: &CallContext) -> Result<Arc<Vec<String>>, RpcError> {
         self.cache
-            .get_or_try(|| self.fetch_catalog_ids(calls))
+            .get_or_try((), || self.fetch_catalog_ids(calls))
             .await
+            .map_err(|status| RpcError::from_downstream("product catalog", &status))
     }
 
-    /// Asks the catalog, within the caller's deadline and carrying its trace context.
-    async fn fetch_catalog_ids(&self, calls: &CallContext) -> Result<Vec<String>, RpcError> {
+    /// Asks the catalog, within the caller's deadline and carrying its trace
+    /// context. A failure stays a `Status` (which can be cloned) until every
+    /// request that waited for this call has it.
+    async fn fetch_catalog_ids(&self, calls: &CallContext) -> Result<Arc<Vec<String>>, Status> {
         let mut client = self.catalog.clone();
         let reply = calls
             .call("product catalog", Empty {}, |request| {
                 client.list_products(request)
             })
-            .await
-            .map_err(|status| RpcError::from_downstream("product catalog", &status))?;
-        Ok(reply.products.into_iter().map(|p| p.id).collect())
+            .await?;
+        Ok(Arc::new(reply.products.into_iter().map(|p| p.id).collect()))
     }
 }
 

@@ -28,7 +28,7 @@ mod cache;
 mod handlers;
 mod pick;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use boutique_platform::{
     App, ConfigError, Env, GrpcServer, Peers, ServerError, ServiceConfig, Telemetry,
@@ -71,7 +71,7 @@ impl ServiceConfig for Config {
     async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
         let service = handlers::Recommender {
             catalog: ProductCatalogServiceClient::new(self.peers.channel(&CATALOG, &telemetry)?),
-            cache: Arc::new(cache::CatalogCache::new(self.cache_ttl)),
+            cache: cache::catalog_cache(self.cache_ttl),
         };
         let server = GrpcServer::bind(&telemetry, self.listen)
             .await?

@@ -1,4 +1,5 @@
-//! The Prometheus metrics every service exposes, defined once.
+//! The Prometheus metrics every service exposes, and the helpers a service
+//! registers its own with.
 //!
 //! One [`Metrics`] registry serves a whole process: run alone, that is one
 //! service; under `boutique all` it is the whole shop behind one admin port.
@@ -7,13 +8,26 @@
 //! one the Prometheus operator adds to every target). Process metrics describe
 //! the process and carry none.
 //!
+//! The families defined here are the ones every service shares: the RED
+//! metrics of gRPC and HTTP calls and `boutique_build_info`. A service's own
+//! (business) families live in the service, which registers them through its
+//! [`ServiceMetrics`] ([`ServiceMetrics::counter`], [`ServiceMetrics::sum`]):
+//! the `service_name` label is added and filled in here, and `ENABLE_METRICS=0`
+//! silences them like the rest.
+//!
 //! Label values are bounded by construction: gRPC service and method names
 //! come from our own protos (anything unknown is counted as `unknown`), routes
-//! from the frontend's route table, and business labels from closed sets
-//! ([`DeclineReason`], [`CheckoutStage`]) or currency codes the currency
-//! service accepted.
+//! from the frontend's route table, and a service's own labels from closed
+//! sets of its own (enums) or values it validated (currency codes the
+//! currency service accepted).
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    any::Any,
+    collections::HashMap,
+    fmt,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use prometheus::{
     CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -31,87 +45,7 @@ pub const LATENCY_BUCKETS: [f64; 16] = [
 /// The content type of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Why a card was declined, as the payment service counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeclineReason {
-    /// The number is not a card number (checksum, length, brand).
-    InvalidCard,
-    /// A valid card of a brand we do not take.
-    CardTypeNotAccepted,
-    /// The card expired.
-    CardExpired,
-    /// Anything else wrong with the request (amount, CVV, month...).
-    InvalidRequest,
-}
-
-impl DeclineReason {
-    /// Every reason.
-    pub const ALL: [Self; 4] = [
-        Self::InvalidCard,
-        Self::CardTypeNotAccepted,
-        Self::CardExpired,
-        Self::InvalidRequest,
-    ];
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::InvalidCard => "invalid_card",
-            Self::CardTypeNotAccepted => "card_type_not_accepted",
-            Self::CardExpired => "card_expired",
-            Self::InvalidRequest => "invalid_request",
-        }
-    }
-}
-
-/// The step of PlaceOrder that failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckoutStage {
-    /// The request itself was invalid.
-    Validation,
-    /// Reading or emptying the cart.
-    Cart,
-    /// Looking up products.
-    Catalog,
-    /// Converting prices.
-    Currency,
-    /// Quoting shipping.
-    Quote,
-    /// Charging the card.
-    Payment,
-    /// Shipping the order.
-    Shipping,
-    /// Recording the order.
-    Store,
-}
-
-impl CheckoutStage {
-    /// Every stage.
-    pub const ALL: [Self; 8] = [
-        Self::Validation,
-        Self::Cart,
-        Self::Catalog,
-        Self::Currency,
-        Self::Quote,
-        Self::Payment,
-        Self::Shipping,
-        Self::Store,
-    ];
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Validation => "validation",
-            Self::Cart => "cart",
-            Self::Catalog => "catalog",
-            Self::Currency => "currency",
-            Self::Quote => "quote",
-            Self::Payment => "payment",
-            Self::Shipping => "shipping",
-            Self::Store => "store",
-        }
-    }
-}
-
-/// A process's registry and every metric family in it.
+/// A process's registry: the shared families, and those services registered.
 pub struct Metrics {
     registry: Registry,
     grpc_server_handled: IntCounterVec,
@@ -120,14 +54,10 @@ pub struct Metrics {
     grpc_client_seconds: HistogramVec,
     http_requests: IntCounterVec,
     http_seconds: HistogramVec,
-    orders_placed: IntCounterVec,
-    order_revenue: CounterVec,
-    payment_declines: IntCounterVec,
-    cart_additions: IntCounterVec,
-    emails_sent: IntCounterVec,
-    emails_failed: IntCounterVec,
-    checkout_failures: IntCounterVec,
     build_info: IntGaugeVec,
+    /// The families services registered, by name, so a second instance of a
+    /// service (two in one test process, say) records into the same one.
+    families: Mutex<HashMap<String, Box<dyn Any + Send + Sync>>>,
 }
 
 impl fmt::Debug for Metrics {
@@ -180,46 +110,6 @@ impl Metrics {
                 "Time from receiving an HTTP request to sending its response headers.",
                 &["service_name", "method", "route"],
             ),
-            orders_placed: counter(
-                "boutique_orders_placed_total",
-                "Orders placed, by the shopper's currency.",
-                &["service_name", "currency"],
-            ),
-            order_revenue: register(
-                &registry,
-                CounterVec::new(
-                    Opts::new(
-                        "boutique_order_revenue_total",
-                        "Order totals (items and shipping) in units of the shopper's currency.",
-                    ),
-                    &["service_name", "currency"],
-                ),
-            ),
-            payment_declines: counter(
-                "boutique_payment_declines_total",
-                "Charges refused, by reason.",
-                &["service_name", "reason"],
-            ),
-            cart_additions: counter(
-                "boutique_cart_additions_total",
-                "Successful AddItem calls.",
-                &["service_name"],
-            ),
-            emails_sent: counter(
-                "boutique_emails_sent_total",
-                "Order confirmations handed to the mail server (or logged in dry-run mode).",
-                &["service_name"],
-            ),
-            emails_failed: counter(
-                "boutique_emails_failed_total",
-                "Order confirmations that could not be sent.",
-                &["service_name"],
-            ),
-            checkout_failures: counter(
-                "boutique_checkout_failures_total",
-                "PlaceOrder calls that failed, by the step that failed.",
-                &["service_name", "stage"],
-            ),
             build_info: register(
                 &registry,
                 IntGaugeVec::new(
@@ -230,6 +120,7 @@ impl Metrics {
                     &["service_name", "version", "commit"],
                 ),
             ),
+            families: Mutex::new(HashMap::new()),
             registry,
         };
         #[cfg(target_os = "linux")]
@@ -258,10 +149,35 @@ impl Metrics {
         }
         String::from_utf8(buffer).unwrap_or_default()
     }
+
+    /// The family `name`, registered by `define` the first time it is asked
+    /// for. Asking again with a different kind, help text or labels is a bug
+    /// in the definitions, caught by the first test that builds both.
+    fn service_family<F>(&self, define: prometheus::Result<F>) -> F
+    where
+        F: Collector + Clone + Send + Sync + 'static,
+    {
+        let define = define.expect("metric definitions are static and valid");
+        let desc = define.desc()[0].clone();
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = families.get(&desc.fq_name) {
+            let existing = existing.downcast_ref::<F>().filter(|existing| {
+                let known = existing.desc()[0];
+                known.help == desc.help && known.variable_labels == desc.variable_labels
+            });
+            return existing
+                .unwrap_or_else(|| panic!("metric {} is defined twice, differently", desc.fq_name))
+                .clone();
+        }
+        let family = register(&self.registry, Ok(define));
+        families.insert(desc.fq_name, Box::new(family.clone()));
+        family
+    }
 }
 
-/// Registers a family defined in [`Metrics::new`]. The definitions are static
-/// and each is registered once, so neither step can fail at run time.
+/// Registers a family defined in [`Metrics::new`] or by a service. The
+/// definitions are static and each is registered once, so neither step can
+/// fail at run time.
 fn register<F: Collector + Clone + 'static>(
     registry: &Registry,
     family: prometheus::Result<F>,
@@ -297,32 +213,6 @@ impl ServiceMetrics {
             .build_info
             .with_label_values(&[service, version, commit])
             .set(1);
-        // Series a service owns start at zero, so dashboards and alerts see
-        // "none yet" rather than "no data" (rates over absent series are empty).
-        match service {
-            "payment" => {
-                for reason in DeclineReason::ALL {
-                    metrics
-                        .payment_declines
-                        .with_label_values(&[service, reason.label()]);
-                }
-            }
-            "checkout" => {
-                for stage in CheckoutStage::ALL {
-                    metrics
-                        .checkout_failures
-                        .with_label_values(&[service, stage.label()]);
-                }
-            }
-            "cart" => {
-                metrics.cart_additions.with_label_values(&[service]);
-            }
-            "email" => {
-                metrics.emails_sent.with_label_values(&[service]);
-                metrics.emails_failed.with_label_values(&[service]);
-            }
-            _ => {}
-        }
         Self {
             service,
             metrics,
@@ -330,7 +220,7 @@ impl ServiceMetrics {
         }
     }
 
-    /// Whether calls and business events are recorded.
+    /// Whether calls and the service's own events are recorded.
     #[must_use]
     pub fn recording(mut self, recording: bool) -> Self {
         self.recording = recording;
@@ -400,76 +290,103 @@ impl ServiceMetrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// An order was placed for `amount` units of `currency`.
-    pub fn order_placed(&self, currency: &str, amount: f64) {
-        if !self.recording {
-            return;
+    /// This service's counter family `name`, labelled `service_name` and then
+    /// `labels` (registered on first use; another instance of the service gets
+    /// the same family).
+    pub fn counter(&self, name: &str, help: &str, labels: &[&str]) -> Counter {
+        let family =
+            IntCounterVec::new(Opts::new(name, help), &with_service("service_name", labels));
+        Counter {
+            family: self.metrics.service_family(family),
+            service: self.service,
+            recording: self.recording,
         }
-        self.metrics
-            .orders_placed
-            .with_label_values(&[self.service, currency])
-            .inc();
-        if amount.is_finite() && amount >= 0.0 {
-            self.metrics
-                .order_revenue
-                .with_label_values(&[self.service, currency])
+    }
+
+    /// This service's family `name` of running totals of non-negative
+    /// amounts (revenue, say), labelled like [`ServiceMetrics::counter`].
+    pub fn sum(&self, name: &str, help: &str, labels: &[&str]) -> Sum {
+        let family = CounterVec::new(Opts::new(name, help), &with_service("service_name", labels));
+        Sum {
+            family: self.metrics.service_family(family),
+            service: self.service,
+            recording: self.recording,
+        }
+    }
+}
+
+/// `first` followed by `rest`: `service_name` before a family's own label
+/// names, or the service before the values of those labels.
+fn with_service<'a>(first: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut all = Vec::with_capacity(rest.len() + 1);
+    all.push(first);
+    all.extend_from_slice(rest);
+    all
+}
+
+/// A counter family of one service ([`ServiceMetrics::counter`]). Label
+/// values are given without `service_name`, in the order of the labels.
+#[derive(Clone)]
+pub struct Counter {
+    family: IntCounterVec,
+    service: &'static str,
+    recording: bool,
+}
+
+impl fmt::Debug for Counter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Counter")
+            .field("name", &self.family.desc()[0].fq_name)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Counter {
+    /// Counts one event with these label values.
+    pub fn inc(&self, values: &[&str]) {
+        if self.recording {
+            self.family
+                .with_label_values(&with_service(self.service, values))
+                .inc();
+        }
+    }
+
+    /// Creates the series with these label values at zero (even with
+    /// recording off), so dashboards and alerts see "none yet" rather than
+    /// "no data" (rates over absent series are empty).
+    pub fn start_at_zero(&self, values: &[&str]) {
+        self.family
+            .with_label_values(&with_service(self.service, values));
+    }
+}
+
+/// A family of running totals of one service ([`ServiceMetrics::sum`]).
+#[derive(Clone)]
+pub struct Sum {
+    family: CounterVec,
+    service: &'static str,
+    recording: bool,
+}
+
+impl fmt::Debug for Sum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sum")
+            .field("name", &self.family.desc()[0].fq_name)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sum {
+    /// Adds `amount` to the total with these label values; an amount that is
+    /// negative or not finite is left out (a counter only goes up).
+    pub fn add(&self, values: &[&str], amount: f64) {
+        if self.recording && amount.is_finite() && amount >= 0.0 {
+            self.family
+                .with_label_values(&with_service(self.service, values))
                 .inc_by(amount);
         }
-    }
-
-    /// A charge was declined.
-    pub fn payment_declined(&self, reason: DeclineReason) {
-        if !self.recording {
-            return;
-        }
-        self.metrics
-            .payment_declines
-            .with_label_values(&[self.service, reason.label()])
-            .inc();
-    }
-
-    /// An item went into a cart.
-    pub fn cart_item_added(&self) {
-        if !self.recording {
-            return;
-        }
-        self.metrics
-            .cart_additions
-            .with_label_values(&[self.service])
-            .inc();
-    }
-
-    /// A confirmation email went out.
-    pub fn email_sent(&self) {
-        if !self.recording {
-            return;
-        }
-        self.metrics
-            .emails_sent
-            .with_label_values(&[self.service])
-            .inc();
-    }
-
-    /// A confirmation email could not be sent.
-    pub fn email_failed(&self) {
-        if !self.recording {
-            return;
-        }
-        self.metrics
-            .emails_failed
-            .with_label_values(&[self.service])
-            .inc();
-    }
-
-    /// PlaceOrder failed at `stage`.
-    pub fn checkout_failed(&self, stage: CheckoutStage) {
-        if !self.recording {
-            return;
-        }
-        self.metrics
-            .checkout_failures
-            .with_label_values(&[self.service, stage.label()])
-            .inc();
     }
 }
 

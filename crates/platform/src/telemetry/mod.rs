@@ -2,8 +2,9 @@
 //! to each service as a [`Telemetry`] when it is built.
 //!
 //! - [`logs`]: JSON lines (with `trace_id`, `span_id` and `service`) or text.
-//! - [`metrics`]: the Prometheus families, one registry per process, served
-//!   on the admin port by [`crate::admin`].
+//! - [`metrics`]: the Prometheus families every service shares, and the
+//!   helpers a service registers its own with; one registry per process,
+//!   served on the admin port by [`crate::admin`].
 //! - [`trace`]: W3C propagation, spans and OTLP export.
 //! - [`grpc`] and [`http`]: the layers that put every inbound and outbound
 //!   call into all three.
@@ -36,7 +37,7 @@ use opentelemetry::{Context, trace::TracerProvider as _};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 pub use logs::{LogConfig, LogFormat, init};
-pub use metrics::{CheckoutStage, DeclineReason, Metrics, ServiceMetrics};
+pub use metrics::{Counter, Metrics, ServiceMetrics, Sum};
 
 use crate::config::{ConfigError, Env, parse_flag, parse_service_addr};
 
@@ -275,6 +276,13 @@ mod tests {
         }
     }
 
+    /// A family as a service would define it.
+    fn events(telemetry: &Telemetry) -> Counter {
+        telemetry
+            .metrics()
+            .counter("test_events_total", "Events, by kind.", &["kind"])
+    }
+
     #[tokio::test]
     async fn each_service_gets_its_own_name_and_the_process_one_registry() {
         let hub = TelemetryHub::new(TelemetryConfig::default(), "abc123");
@@ -282,21 +290,30 @@ mod tests {
         let email = hub.service("email", false).unwrap();
         assert_eq!((cart.service(), email.service()), ("cart", "email"));
         assert!(cart.tracer().is_none(), "tracing is off by default");
-        cart.metrics().cart_item_added();
-        email.metrics().email_failed();
+        // Two services, and a second instance of one, share one family and
+        // each records under its own `service_name`.
+        events(&cart).start_at_zero(&["b"]);
+        events(&cart).inc(&["a"]);
+        events(&hub.service("cart", false).unwrap()).inc(&["a"]);
+        events(&email).inc(&["a"]);
+        let revenue = email
+            .metrics()
+            .sum("test_amount_total", "Amounts.", &["currency"]);
+        revenue.add(&["EUR"], 1.5);
+        revenue.add(&["EUR"], -1.0);
+        revenue.add(&["EUR"], f64::NAN);
         let text = hub.metrics().render();
         let sample = |name, labels: &[(&str, &str)]| crate::testing::sample(&text, name, labels);
+        let of = |service, kind| [("service_name", service), ("kind", kind)];
+        assert_eq!(sample("test_events_total", &of("cart", "a")), Some(2.0));
+        assert_eq!(sample("test_events_total", &of("cart", "b")), Some(0.0));
+        assert_eq!(sample("test_events_total", &of("email", "a")), Some(1.0));
+        assert_eq!(sample("test_events_total", &of("email", "b")), None);
+        let eur = [("service_name", "email"), ("currency", "EUR")];
         assert_eq!(
-            sample("boutique_cart_additions_total", &[("service_name", "cart")]),
-            Some(1.0)
-        );
-        assert_eq!(
-            sample("boutique_emails_failed_total", &[("service_name", "email")]),
-            Some(1.0)
-        );
-        assert_eq!(
-            sample("boutique_emails_sent_total", &[("service_name", "email")]),
-            Some(0.0)
+            sample("test_amount_total", &eur),
+            Some(1.5),
+            "only non-negative finite amounts count"
         );
         let build = [
             ("service_name", "cart"),
@@ -311,14 +328,20 @@ mod tests {
             ..TelemetryConfig::default()
         };
         let quiet = TelemetryHub::new(config, "abc123");
-        quiet
-            .service("cart", true)
-            .unwrap()
-            .metrics()
-            .cart_item_added();
+        let cart = quiet.service("cart", true).unwrap();
+        events(&cart).start_at_zero(&["a"]);
+        events(&cart).inc(&["a"]);
         let text = quiet.metrics().render();
-        let additions = [("service_name", "cart")];
-        let sample = crate::testing::sample(&text, "boutique_cart_additions_total", &additions);
+        let sample = crate::testing::sample(&text, "test_events_total", &of("cart", "a"));
         assert_eq!(sample, Some(0.0), "ENABLE_METRICS=0 records nothing");
+    }
+
+    #[test]
+    #[should_panic(expected = "metric test_events_total is defined twice, differently")]
+    fn a_family_defined_twice_differently_is_a_bug() {
+        let cart = Telemetry::detached("cart");
+        events(&cart);
+        cart.metrics()
+            .counter("test_events_total", "Events, by kind.", &["sort"]);
     }
 }

@@ -15,7 +15,7 @@
 //! `boutique_checkout_failures_total`.
 
 use boutique_money::{Money, MoneyError};
-use boutique_platform::{RpcError, call::CallContext, telemetry::CheckoutStage};
+use boutique_platform::{RpcError, call::CallContext};
 use boutique_proto::{
     Address, CartItem, CurrencyConversionRequest, GetProductRequest, GetQuoteRequest,
 };
@@ -23,7 +23,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use tonic::Code;
 
 use super::Checkout;
-use crate::{store::OrderLine, validate::ValidRequest};
+use crate::{metrics::CheckoutStage, store::OrderLine, validate::ValidRequest};
 
 /// How many cart lines are priced at once.
 const MAX_CONCURRENT_LINES: usize = 16;

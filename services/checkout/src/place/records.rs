@@ -50,8 +50,7 @@ impl Checkout {
             lines = priced.lines.len(),
             "Placed order."
         );
-        self.telemetry
-            .metrics()
+        self.metrics
             .order_placed(&request.currency, priced.total.approximate());
         annotate([
             KeyValue::new(attr::ORDER_ID, order_id.clone()),

@@ -89,6 +89,14 @@ impl Shop {
     /// service name: "payment", "shipping", ...). The real ones still run,
     /// so fakes may forward to them.
     pub(crate) async fn start_with(fakes: Vec<(&'static str, TestServer)>) -> Self {
+        Self::start_configured(fakes, |_| {}).await
+    }
+
+    /// The same, with checkout's config adjusted by `configure` first.
+    pub(crate) async fn start_configured(
+        fakes: Vec<(&'static str, TestServer)>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut backends = HashMap::new();
         backends.insert("catalog", spawn_real!(boutique_catalog));
         backends.insert("currency", spawn_real!(boutique_currency));
@@ -105,7 +113,8 @@ impl Shop {
             let (_, var) = VARS.iter().find(|(n, _)| n == name).unwrap();
             env = env.with(var, fake.addr().to_string());
         }
-        let config = Config::from_env(&env).unwrap();
+        let mut config = Config::from_env(&env).unwrap();
+        configure(&mut config);
         let orders = config.orders.clone();
         let checkout = TestServer::start(config).await;
         let telemetry = checkout.telemetry().clone();

@@ -1,5 +1,7 @@
 //! Retries, duplicates and the `idempotency-key`: one order, one charge.
 
+use std::time::Duration;
+
 use boutique_checkout::IDEMPOTENCY_KEY;
 use boutique_proto::{PlaceOrderRequest, PlaceOrderResponse};
 use tonic::{Code, Request, Status};
@@ -70,12 +72,14 @@ async fn concurrent_duplicates_make_one_charge() {
     let payment = CountingPayment::default();
     let real_currency = spawn_currency().await;
     // Every duplicate is held at the currency check until all have arrived,
-    // so they really are in flight together.
+    // so they really are in flight together. The currency list is not cached
+    // here, so each duplicate makes its own check (a cached list is fetched
+    // once for all of them).
     let gated = GatedCurrency::spawn(real_currency.url(), DUPLICATES).await;
-    let mut shop = Shop::start_with(vec![
-        ("payment", payment.spawn().await),
-        ("currency", gated),
-    ])
+    let fakes = vec![("payment", payment.spawn().await), ("currency", gated)];
+    let mut shop = Shop::start_configured(fakes, |config| {
+        config.currency_list_ttl = Duration::ZERO;
+    })
     .await;
     shop.add("eager", "66VCHSJNUP", 2).await;
 
