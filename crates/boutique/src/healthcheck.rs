@@ -2,7 +2,9 @@
 //! container image without a shell can still have a HEALTHCHECK.
 //!
 //! gRPC services are asked through `grpc.health.v1` (service `""` by default);
-//! the storefront (`--http`) through `GET {BASE_URL}/_healthz`, which answers `ok`.
+//! the storefront (`--http`) through `GET {BASE_URL}/_healthz`, which answers `ok`;
+//! any other HTTP endpoint that answers `ok` with `--http --path` (an admin
+//! port's `/healthz`, for the load generator).
 
 use std::{process::ExitCode, time::Duration};
 
@@ -22,6 +24,10 @@ pub(crate) struct Args {
     /// Ask the storefront's HTTP health endpoint instead of gRPC health.
     #[arg(long)]
     http: bool,
+    /// With `--http`: the path to ask [default: `{BASE_URL}/_healthz`], e.g.
+    /// `/healthz` on an admin port.
+    #[arg(long, requires = "http")]
+    path: Option<String>,
     /// The gRPC service name to ask about; empty means the whole server.
     #[arg(long, default_value = "", conflicts_with = "http")]
     service: String,
@@ -49,10 +55,12 @@ pub(crate) async fn run(args: Args, env: &Env) -> ExitCode {
         }
     };
     let result = if args.http {
-        let path = format!(
-            "{}/_healthz",
-            env.get("BASE_URL").unwrap_or("").trim_end_matches('/')
-        );
+        let path = args.path.clone().unwrap_or_else(|| {
+            format!(
+                "{}/_healthz",
+                env.get("BASE_URL").unwrap_or("").trim_end_matches('/')
+            )
+        });
         tokio::time::timeout(args.timeout, check_http(&addr, &path))
             .await
             .unwrap_or_else(|_| Err("timed out".to_owned()))
@@ -114,7 +122,7 @@ async fn check_http(addr: &str, path: &str) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    if status.is_success() && body.as_ref() == b"ok" {
+    if status.is_success() && body.trim_ascii() == b"ok" {
         Ok(())
     } else {
         Err(format!(

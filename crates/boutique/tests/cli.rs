@@ -30,6 +30,13 @@ async fn the_whole_shop_runs_answers_health_checks_and_stops_cleanly() {
 
     let addr = url.trim_start_matches("http://");
     assert!(healthcheck(&["--http", addr]));
+    // Any HTTP endpoint that answers `ok`: the admin port's, as the load generator's probe asks.
+    let admin = shop
+        .metrics_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    assert!(healthcheck(&["--http", "--path", "/healthz", admin]));
+    assert!(!healthcheck(&["--http", "--path", "/metrics", admin]));
 
     // The upstream shopper, as the Kubernetes smoke Job runs it: every request must succeed.
     let loadgen = Command::new(BOUTIQUE)

@@ -8,10 +8,11 @@
 //! The binary, `boutique all` and the tests all start every service through
 //! these two types.
 
-use std::{error::Error as StdError, future::Future, net::SocketAddr};
+use std::{error::Error as StdError, future::Future, net::SocketAddr, time::Duration};
 
 use boutique_proto::directory::ServiceInfo;
 use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{ConfigError, Env},
@@ -71,7 +72,7 @@ pub enum ServerError {
     Grpc(#[from] tonic::transport::Error),
     /// The HTTP server failed while serving.
     #[error("the HTTP server failed")]
-    Http(#[source] std::io::Error),
+    Http(#[from] std::io::Error),
 }
 
 type Serve =
@@ -118,4 +119,41 @@ impl App {
     ) -> Result<(), ServerError> {
         (self.serve)(Box::pin(shutdown)).await
     }
+}
+
+/// The life cycle both servers share: `serve` runs until `shutdown`; then
+/// `before_drain` runs (gRPC reports NOT_SERVING there), `stop` tells `serve`
+/// to stop accepting, and in-flight work gets `grace` to finish.
+pub(crate) async fn serve_then_drain<E>(
+    name: &'static str,
+    serve: impl Future<Output = Result<(), E>>,
+    stop: CancellationToken,
+    shutdown: impl Future<Output = ()>,
+    before_drain: impl Future<Output = ()>,
+    grace: Duration,
+) -> Result<(), ServerError>
+where
+    ServerError: From<E>,
+{
+    tokio::pin!(serve, shutdown);
+    tokio::select! {
+        result = &mut serve => return Ok(result?),
+        () = &mut shutdown => {}
+    }
+    before_drain.await;
+    tracing::info!(
+        service = name,
+        grace_ms = grace.as_millis(),
+        "Draining in-flight requests."
+    );
+    stop.cancel();
+    match tokio::time::timeout(grace, serve).await {
+        Ok(result) => result?,
+        Err(_) => tracing::warn!(
+            service = name,
+            "Requests still running after the grace period were dropped."
+        ),
+    }
+    tracing::info!(service = name, "Stopped.");
+    Ok(())
 }

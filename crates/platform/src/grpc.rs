@@ -21,6 +21,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
     App, ServerError,
+    app::serve_then_drain,
     telemetry::{Telemetry, grpc::ServerLayer},
 };
 
@@ -139,33 +140,15 @@ impl GrpcServer {
             .layer(ServerLayer::new(telemetry))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned());
-        tokio::pin!(serve, shutdown);
-        tokio::select! {
-            result = &mut serve => return result.map_err(ServerError::from),
-            () = &mut shutdown => {}
-        }
-
         // Probes see NOT_SERVING first, so traffic moves away while calls finish.
-        for service in service_names.iter().copied().chain([""]) {
-            health
-                .set_service_status(service, ServingStatus::NotServing)
-                .await;
-        }
-        tracing::info!(
-            service = name,
-            grace_ms = grace.as_millis(),
-            "Draining gRPC calls."
-        );
-        stop.cancel();
-        match tokio::time::timeout(grace, serve).await {
-            Ok(result) => result?,
-            Err(_) => tracing::warn!(
-                service = name,
-                "Calls still running after the grace period were dropped."
-            ),
-        }
-        tracing::info!(service = name, "Stopped.");
-        Ok(())
+        let not_serving = async {
+            for service in service_names.iter().copied().chain([""]) {
+                health
+                    .set_service_status(service, ServingStatus::NotServing)
+                    .await;
+            }
+        };
+        serve_then_drain(name, serve, stop, shutdown, not_serving, grace).await
     }
 }
 

@@ -8,7 +8,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{App, ServerError, grpc::DEFAULT_GRACE};
+use crate::{App, ServerError, app::serve_then_drain, grpc::DEFAULT_GRACE};
 
 /// A bound HTTP server, ready to run.
 #[derive(Debug)]
@@ -64,26 +64,7 @@ impl HttpServer {
         let serve = axum::serve(listener, router)
             .with_graceful_shutdown(stop.clone().cancelled_owned())
             .into_future();
-        tokio::pin!(serve, shutdown);
-        tokio::select! {
-            result = &mut serve => return result.map_err(ServerError::Http),
-            () = &mut shutdown => {}
-        }
-        tracing::info!(
-            service = name,
-            grace_ms = grace.as_millis(),
-            "Draining HTTP requests."
-        );
-        stop.cancel();
-        match tokio::time::timeout(grace, serve).await {
-            Ok(result) => result.map_err(ServerError::Http)?,
-            Err(_) => tracing::warn!(
-                service = name,
-                "Requests still running after the grace period were dropped."
-            ),
-        }
-        tracing::info!(service = name, "Stopped.");
-        Ok(())
+        serve_then_drain(name, serve, stop, shutdown, async {}, grace).await
     }
 }
 

@@ -10,6 +10,7 @@
 //! that is gone at run time though it was there at build time: it skips the
 //! test and says so on stderr (failing in CI).
 
+pub mod logs;
 pub mod prometheus;
 pub mod redis;
 pub mod smtp;

@@ -5,12 +5,7 @@
 //! test's thread while this test installs its thread-local subscriber can be
 //! cached as "never", silently dropping the events this test looks for.
 
-use std::{
-    io,
-    sync::{Arc, Mutex},
-};
-
-use tracing_subscriber::fmt::MakeWriter;
+use boutique_testkit::logs::LogBuffer;
 
 // Shared with the `it` binary; this test uses only part of it.
 #[allow(dead_code)]
@@ -19,40 +14,11 @@ mod helpers;
 
 use helpers::{eur_order, request, spawn_app};
 
-/// A log sink shared between the subscriber and the test.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 // Current-thread runtime: the server's spawned tasks run on this thread, so
 // the thread-local default subscriber sees their events too.
 #[tokio::test(flavor = "current_thread")]
 async fn without_smtp_it_only_logs_and_succeeds() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(buffer.clone())
         .with_max_level(tracing::Level::INFO)

@@ -7,13 +7,9 @@
 //! test's thread while this test installs its thread-local subscriber can be
 //! cached as "never", silently dropping the events this test looks for.
 
-use std::{
-    io,
-    sync::{Arc, Mutex},
-};
-
+use boutique_testkit::logs::LogBuffer;
 use reqwest::Client;
-use tracing_subscriber::{filter::Targets, fmt::MakeWriter, layer::SubscriberExt};
+use tracing_subscriber::{filter::Targets, layer::SubscriberExt};
 
 // Shared with the `it` binary; this test uses only part of it.
 #[allow(dead_code)]
@@ -21,35 +17,6 @@ use tracing_subscriber::{filter::Targets, fmt::MakeWriter, layer::SubscriberExt}
 mod helpers;
 
 use helpers::{Shop, as_pairs, checkout_form, cookie_value, set_cookies, this_year};
-
-/// A log sink shared between the subscriber and the test.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 fn sha256_tag(id: &str) -> String {
     let hash = ring::digest::digest(&ring::digest::SHA256, id.as_bytes());
@@ -61,7 +28,7 @@ fn sha256_tag(id: &str) -> String {
 // the thread-local default subscriber sees their events too.
 #[tokio::test(flavor = "current_thread")]
 async fn session_ids_never_reach_the_log() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     // Everything, at every level, from every crate of the shop (hyper, h2,
     // tonic and axum included), in spans too; only the test's own HTTP client
     // (reqwest and its cookie jar, which hold the cookie by design) is left out.
