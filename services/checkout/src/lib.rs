@@ -18,6 +18,13 @@
 //!   is recorded (with the transaction id), logged at error level, and told
 //!   to the shopper: their card was charged, the order id, and that the order
 //!   is recorded for follow-up. The cart is then kept.
+//! - **A lost answer is not a second charge**: every Charge carries the order
+//!   id as `idempotency-key` metadata; when the answer leaves the outcome open
+//!   (a deadline, a dropped connection, `UNKNOWN`, `INTERNAL`), the same charge
+//!   is resent with the same key (`CHARGE_ATTEMPTS` in all), which our payment
+//!   service answers with the first transaction id. An upstream payment
+//!   service ignores the key: set `CHARGE_ATTEMPTS=1` with it, and an open
+//!   outcome is recorded as payment-uncertain for follow-up instead.
 //! - **Retries do not charge twice**: see the `idempotency` module
 //!   for the fingerprint, the `idempotency-key` metadata and the single-flight.
 //! - **Deadlines and trace context pass through**: each downstream call gets
@@ -37,6 +44,7 @@
 //! | `SHIPPING_SERVICE_ADDR` | required | The shipping service. |
 //! | `PAYMENT_SERVICE_ADDR` | required | The payment service. |
 //! | `EMAIL_SERVICE_ADDR` | required | The email service. |
+//! | `CHARGE_ATTEMPTS` | `3` | How many times one charge is sent at most when the answer leaves its outcome open; `1` with a payment service that ignores `idempotency-key`. |
 //!
 //! Connections are made lazily, so checkout may start before its dependencies.
 
@@ -74,6 +82,12 @@ pub use store::{
 /// How long one downstream call may take when the caller set no deadline.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many times one charge is sent at most by default.
+pub const DEFAULT_CHARGE_ATTEMPTS: u32 = 3;
+
+/// The variable setting how many times one charge is sent at most.
+pub const CHARGE_ATTEMPTS_VAR: &str = "CHARGE_ATTEMPTS";
+
 /// Checkout settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -87,6 +101,10 @@ pub struct Config {
     /// How long one downstream call may take when the caller set no
     /// deadline ([`DEFAULT_CALL_TIMEOUT`]; not read from the environment).
     pub call_timeout: Duration,
+    /// How many times one charge is sent at most (`CHARGE_ATTEMPTS`, 1 to
+    /// 10): resends carry the order id as `idempotency-key`, which our payment
+    /// service honours; with a payment service that ignores it, set 1.
+    pub charge_attempts: u32,
     /// How long the currency service's list of codes is reused
     /// ([`CURRENCY_LIST_TTL`]; zero asks on every order; not read from the
     /// environment).
@@ -107,6 +125,9 @@ impl ServiceConfig for Config {
             peers: Peers::from_env(env, Self::SERVICE)?,
             orders: Arc::new(MemoryOrderStore::new()),
             call_timeout: DEFAULT_CALL_TIMEOUT,
+            charge_attempts: env
+                .parse_with(CHARGE_ATTEMPTS_VAR, parse_charge_attempts)?
+                .unwrap_or(DEFAULT_CHARGE_ATTEMPTS),
             currency_list_ttl: CURRENCY_LIST_TTL,
             idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
         })
@@ -128,6 +149,7 @@ impl ServiceConfig for Config {
                 orders: self.orders,
                 node_id: rand::random(),
                 metrics: metrics::CheckoutMetrics::register(&telemetry),
+                charge_attempts: self.charge_attempts,
             }),
             currencies: Arc::new(downstream::SupportedCurrencies::new(self.currency_list_ttl)),
             registry: Arc::new(idempotency::Registry::new(self.idempotency_window)),
@@ -138,5 +160,13 @@ impl ServiceConfig for Config {
             .await?
             .add_service(CheckoutServiceServer::new(handler));
         Ok(server.into())
+    }
+}
+
+/// Parses `CHARGE_ATTEMPTS`: 1 (never resend) to 10.
+fn parse_charge_attempts(value: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(n @ 1..=10) => Ok(n),
+        _ => Err("expected a whole number from 1 to 10".to_owned()),
     }
 }

@@ -53,6 +53,8 @@ pub(crate) struct Checkout {
     /// reveal no hardware address.
     pub(crate) node_id: [u8; 6],
     pub(crate) metrics: CheckoutMetrics,
+    /// How many times one charge is sent at most (see `request_charge`).
+    pub(crate) charge_attempts: u32,
 }
 
 /// One PlaceOrder request, validated and keyed.
@@ -237,7 +239,7 @@ impl Checkout {
         total: &Money,
         card: &CreditCardInfo,
     ) -> Result<String, RpcError> {
-        let charged = self.request_charge(calls, total, card).await;
+        let charged = self.request_charge(calls, order_id, total, card).await;
         if charged.is_err() {
             self.metrics.checkout_failed(CheckoutStage::Payment);
         }

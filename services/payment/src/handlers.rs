@@ -1,4 +1,5 @@
-//! The gRPC handler: authorise, mint a transaction id, log what may be logged.
+//! The gRPC handler: authorise, mint a transaction id (or replay the one a
+//! resent charge got, see [`crate::ledger`]), log what may be logged.
 //!
 //! The request is never logged as a whole: the generated types derive `Debug`,
 //! which would print the card number. Only the amount, brand and last four
@@ -11,12 +12,13 @@ use boutique_platform::{
     telemetry::trace::{KeyValue, annotate, attr},
 };
 use boutique_proto::{ChargeRequest, ChargeResponse, payment_service_server::PaymentService};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, metadata::MetadataMap};
 use uuid::Uuid;
 
 use crate::{
     charge::{ChargeError, authorize},
     clock::Clock,
+    ledger::{Charge, IDEMPOTENCY_KEY, Ledger, Recorded, check_key},
     metrics::{DeclineReason, PaymentMetrics},
 };
 
@@ -24,6 +26,7 @@ use crate::{
 pub(crate) struct Payment {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: PaymentMetrics,
+    pub(crate) ledger: Arc<dyn Ledger>,
 }
 
 #[tonic::async_trait]
@@ -32,6 +35,7 @@ impl PaymentService for Payment {
         &self,
         request: Request<ChargeRequest>,
     ) -> Result<Response<ChargeResponse>, Status> {
+        let key = idempotency_key(request.metadata())?;
         let request = request.into_inner();
         let authorized = authorize(&request, self.clock.now()).map_err(|error| {
             log_refusal(&error);
@@ -39,6 +43,33 @@ impl PaymentService for Payment {
             Status::from(RpcError::from(error))
         })?;
         let transaction_id = Uuid::new_v4().to_string();
+        if let Some(key) = key {
+            let charge = Charge {
+                transaction_id: transaction_id.clone(),
+                amount: authorized.amount.clone(),
+                last_four: authorized.card.last_four().to_owned(),
+            };
+            match self.ledger.record(&key, charge).await {
+                Ok(Recorded::New) => {}
+                Ok(Recorded::Replay(first)) => {
+                    tracing::info!(
+                        transaction_id = %first.transaction_id,
+                        amount = %first.amount,
+                        "Replayed a resent charge; the card was not charged again."
+                    );
+                    return Ok(Response::new(ChargeResponse {
+                        transaction_id: first.transaction_id,
+                    }));
+                }
+                Ok(Recorded::Conflict) => {
+                    return Err(RpcError::FailedPrecondition(format!(
+                        "{IDEMPOTENCY_KEY} was already used for a different charge"
+                    ))
+                    .into());
+                }
+                Err(error) => return Err(RpcError::internal(error).into()),
+            }
+        }
         // The amount and the transaction, never anything from the card.
         annotate([
             KeyValue::new(attr::TRANSACTION_ID, transaction_id.clone()),
@@ -54,6 +85,18 @@ impl PaymentService for Payment {
         );
         Ok(Response::new(ChargeResponse { transaction_id }))
     }
+}
+
+/// The caller's idempotency key, if it sent one; a malformed one is refused.
+fn idempotency_key(metadata: &MetadataMap) -> Result<Option<String>, Status> {
+    let Some(value) = metadata.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| RpcError::InvalidArgument(format!("{IDEMPOTENCY_KEY} is not text")))?;
+    check_key(key).map_err(RpcError::InvalidArgument)?;
+    Ok(Some(key.to_owned()))
 }
 
 /// The metric label of a refusal.

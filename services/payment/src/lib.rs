@@ -15,6 +15,10 @@
 //! - Expiry is judged in UTC; a card is good through its expiry month.
 //! - The card number is never logged or echoed: logs and messages carry at
 //!   most the brand and the last four digits.
+//! - A charge resent with the same `idempotency-key` metadata (a caller that
+//!   did not hear the answer) gets the first charge's transaction id and
+//!   charges nothing again; the same key with a different charge is
+//!   `FAILED_PRECONDITION`. See [`ledger`].
 //!
 //! # Environment
 //!
@@ -29,6 +33,7 @@ pub mod card;
 pub mod charge;
 mod clock;
 mod handlers;
+pub mod ledger;
 mod metrics;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -39,6 +44,7 @@ use boutique_proto::{directory, payment_service_server::PaymentServiceServer};
 pub use card::{Brand, CardNumber, NumberError};
 pub use charge::{Authorized, ChargeError, authorize};
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use ledger::{Ledger, MemoryLedger};
 
 /// Payment settings.
 #[derive(Debug, Clone)]
@@ -47,6 +53,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where "now" comes from for expiry checks; the system clock outside tests.
     pub clock: Arc<dyn Clock>,
+    /// Where charges are remembered by idempotency key.
+    pub ledger: Arc<dyn Ledger>,
 }
 
 impl ServiceConfig for Config {
@@ -57,6 +65,7 @@ impl ServiceConfig for Config {
         Ok(Self {
             listen: env.listen_addr(Self::SERVICE.port)?,
             clock: Arc::new(SystemClock),
+            ledger: Arc::new(MemoryLedger::new()),
         })
     }
 
@@ -64,6 +73,7 @@ impl ServiceConfig for Config {
         let handler = handlers::Payment {
             clock: self.clock,
             metrics: metrics::PaymentMetrics::register(&telemetry),
+            ledger: self.ledger,
         };
         let server = GrpcServer::bind(&telemetry, self.listen)
             .await?

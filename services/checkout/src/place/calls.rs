@@ -3,22 +3,30 @@
 //! one RPC with its answer read; what a failure means for the order is for
 //! the step that made the call.
 
+use std::time::Duration;
+
 use boutique_money::Money;
 use boutique_platform::{RpcError, call::CallContext};
 use boutique_proto::{
     Address, CartItem, ChargeRequest, CreditCardInfo, EmptyCartRequest, GetCartRequest,
     OrderResult, SendOrderConfirmationRequest, ShipOrderRequest,
 };
-use tonic::{Code, Status};
+use tonic::{Code, Status, metadata::MetadataValue};
 
 use super::Checkout;
+use crate::IDEMPOTENCY_KEY;
+
+/// The pause before the first resend of a charge; each later one waits four
+/// times longer.
+const CHARGE_BACKOFF: Duration = Duration::from_millis(25);
 
 /// Why the charge did not go through.
 #[derive(Debug)]
 pub(super) enum ChargeFailure {
     /// The payment service refused the card or the request.
     Declined(Status),
-    /// The payment service failed or could not be reached; nothing was charged.
+    /// The payment service failed or could not be reached, and no attempt
+    /// can have charged the card.
     Failed(Status),
     /// No clear answer: the card may have been charged.
     Uncertain(String),
@@ -46,39 +54,82 @@ impl Checkout {
         Ok(cart.items)
     }
 
-    /// Charges `total` to `card`; the transaction id on success.
+    /// Charges `total` to `card` under the idempotency key `key` (the order
+    /// id); the transaction id on success. An answer that leaves the outcome
+    /// open (a deadline, a dropped connection, an internal error) is resolved
+    /// by resending the same charge with the same key, which a payment
+    /// service that honours the key answers with the first charge's
+    /// transaction id: never by charging with a new key.
     pub(super) async fn request_charge(
         &self,
         calls: &CallContext,
+        key: &str,
         total: &Money,
         card: &CreditCardInfo,
     ) -> Result<String, ChargeFailure> {
-        let mut client = self.clients.payment.clone();
         let message = ChargeRequest {
             amount: Some(total.clone().into()),
             credit_card: Some(card.clone()),
         };
-        match calls
-            .call("payment", message, move |r| async move {
-                client.charge(r).await
-            })
-            .await
-        {
-            Ok(reply) if !reply.transaction_id.is_empty() => Ok(reply.transaction_id),
-            Ok(_) => Err(ChargeFailure::Uncertain(
-                "payment: the charge was answered without a transaction id".to_owned(),
-            )),
-            Err(status) => Err(match status.code() {
+        let key = MetadataValue::try_from(key).map_err(|_| {
+            ChargeFailure::Failed(Status::internal(
+                "the order id is not a valid metadata value",
+            ))
+        })?;
+        let mut maybe_charged = false;
+        let mut attempt = 1;
+        loop {
+            let mut client = self.clients.payment.clone();
+            let key = key.clone();
+            let sent = calls
+                .call("payment", message.clone(), move |mut r| async move {
+                    r.metadata_mut().insert(IDEMPOTENCY_KEY, key);
+                    client.charge(r).await
+                })
+                .await;
+            let status = match sent {
+                Ok(reply) if !reply.transaction_id.is_empty() => return Ok(reply.transaction_id),
+                Ok(_) => Status::unknown("the charge was answered without a transaction id"),
+                Err(status) => status,
+            };
+            match status.code() {
                 Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
-                    ChargeFailure::Declined(status)
+                    return Err(ChargeFailure::Declined(status));
                 }
-                // The request may have reached the payment service and been
-                // carried out; only the answer is missing.
-                Code::DeadlineExceeded | Code::Cancelled => {
-                    ChargeFailure::Uncertain(format!("payment: {}", status.message()))
+                // Not refused, not known to be done: the request may have
+                // been carried out with only the answer lost (unavailable
+                // alone may also mean it never left), so resend it.
+                Code::Unavailable
+                | Code::Unknown
+                | Code::Internal
+                | Code::DeadlineExceeded
+                | Code::Cancelled
+                | Code::Aborted
+                | Code::ResourceExhausted => {
+                    maybe_charged |= status.code() != Code::Unavailable;
+                    if attempt >= self.charge_attempts {
+                        return Err(if maybe_charged {
+                            ChargeFailure::Uncertain(format!("payment: {}", status.message()))
+                        } else {
+                            ChargeFailure::Failed(status)
+                        });
+                    }
+                    tracing::warn!(
+                        attempt,
+                        code = ?status.code(),
+                        "No clear answer to the charge; sending it again with the same key."
+                    );
+                    tokio::time::sleep(CHARGE_BACKOFF * 4_u32.pow(attempt - 1)).await;
+                    attempt += 1;
                 }
-                _ => ChargeFailure::Failed(status),
-            }),
+                _ => {
+                    return Err(if maybe_charged {
+                        ChargeFailure::Uncertain(format!("payment: {}", status.message()))
+                    } else {
+                        ChargeFailure::Failed(status)
+                    });
+                }
+            }
         }
     }
 

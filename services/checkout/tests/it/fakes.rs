@@ -14,11 +14,12 @@ use boutique_proto::{
     GetQuoteResponse, GetSupportedCurrenciesResponse, Money, ShipOrderRequest, ShipOrderResponse,
     currency_service_client::CurrencyServiceClient,
     currency_service_server::{CurrencyService, CurrencyServiceServer},
+    payment_service_client::PaymentServiceClient,
     payment_service_server::{PaymentService, PaymentServiceServer},
     shipping_service_server::{ShippingService, ShippingServiceServer},
 };
 use tokio::sync::Barrier;
-use tonic::{Request, Response, Status, metadata::MetadataMap, transport::Channel};
+use tonic::{Code, Request, Response, Status, metadata::MetadataMap, transport::Channel};
 
 use crate::helpers::spawn_fake;
 
@@ -201,5 +202,67 @@ impl CurrencyService for GatedCurrency {
         request: Request<CurrencyConversionRequest>,
     ) -> Result<Response<Money>, Status> {
         self.real.clone().convert(request.into_inner()).await
+    }
+}
+
+/// A payment service in front of the real one that loses answers: each charge
+/// goes through to the real service (so the card is charged), but the first
+/// `lose` answers come back as `lost_as` instead, as when a connection drops
+/// after the request went out.
+#[derive(Debug, Clone)]
+pub(crate) struct ForgetfulPayment {
+    real: PaymentServiceClient<Channel>,
+    lose: usize,
+    lost_as: Code,
+    seen: Arc<Mutex<Vec<(Option<String>, String)>>>,
+}
+
+impl ForgetfulPayment {
+    pub(crate) fn new(real: Channel, lose: usize, lost_as: Code) -> Self {
+        Self {
+            real: PaymentServiceClient::new(real),
+            lose,
+            lost_as,
+            seen: Arc::default(),
+        }
+    }
+
+    /// Each charge that reached the real service: its `idempotency-key` and
+    /// the transaction id the real service answered.
+    pub(crate) fn seen(&self) -> Vec<(Option<String>, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub(crate) async fn spawn(&self) -> TestServer {
+        spawn_fake("forgetful-payment", PaymentServiceServer::new(self.clone())).await
+    }
+}
+
+#[tonic::async_trait]
+impl PaymentService for ForgetfulPayment {
+    async fn charge(
+        &self,
+        request: Request<ChargeRequest>,
+    ) -> Result<Response<ChargeResponse>, Status> {
+        let key = request
+            .metadata()
+            .get("idempotency-key")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let mut forwarded = Request::new(request.into_inner());
+        if let Some(key) = &key {
+            forwarded
+                .metadata_mut()
+                .insert("idempotency-key", key.parse().unwrap());
+        }
+        let reply = self.real.clone().charge(forwarded).await?.into_inner();
+        let answered = {
+            let mut seen = self.seen.lock().unwrap();
+            seen.push((key, reply.transaction_id.clone()));
+            seen.len()
+        };
+        if answered <= self.lose {
+            return Err(Status::new(self.lost_as, "the answer was lost"));
+        }
+        Ok(Response::new(reply))
     }
 }

@@ -2,3 +2,4 @@
 
 mod charge;
 mod helpers;
+mod resend;

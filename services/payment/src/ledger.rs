@@ -1,0 +1,202 @@
+//! Charges by idempotency key, so a resent charge is not charged again.
+//!
+//! A caller that did not hear the answer to a charge (a deadline, a dropped
+//! connection, a crash) resends it with the same `idempotency-key` metadata;
+//! the ledger answers with the first charge's transaction id instead of
+//! charging again. A key is bound to what it charged (amount, currency and the
+//! card's last four): the same key with a different charge is refused, since
+//! it means a caller bug, not a retry. Charges without a key are not kept (an
+//! upstream caller sends none).
+//!
+//! The memory ledger keeps keys for [`MEMORY_RETENTION`]; a store shared by
+//! every replica comes with the storage layer.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use boutique_money::Money;
+use moka::future::Cache;
+
+/// The metadata key a caller puts the idempotency key in.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The longest key accepted, in bytes.
+pub const MAX_KEY_LEN: usize = 200;
+
+/// How long the memory ledger remembers a key: far longer than any retry.
+pub const MEMORY_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// How many keys the memory ledger holds at most (the oldest go first).
+const MEMORY_CAPACITY: u64 = 1_000_000;
+
+/// What one charge was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    /// The transaction id given to the caller.
+    pub transaction_id: String,
+    /// What was charged.
+    pub amount: Money,
+    /// The card's last four digits (never more of it).
+    pub last_four: String,
+}
+
+impl Charge {
+    /// True when `other` charges the same amount to the same card.
+    fn same_as(&self, other: &Self) -> bool {
+        self.amount == other.amount && self.last_four == other.last_four
+    }
+}
+
+/// What the ledger made of a charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// The key is new: the charge is recorded and goes through.
+    New,
+    /// The key was seen with this same charge: answer with its transaction.
+    Replay(Charge),
+    /// The key was seen with a different charge.
+    Conflict,
+}
+
+/// Why the ledger could not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("the charge ledger failed: {0}")]
+pub struct LedgerError(pub String);
+
+/// Remembers charges by idempotency key.
+#[tonic::async_trait]
+pub trait Ledger: fmt::Debug + Send + Sync + 'static {
+    /// Records `charge` under `key` unless the key is known, atomically: of
+    /// any number of concurrent calls with one key, exactly one gets `New`.
+    async fn record(&self, key: &str, charge: Charge) -> Result<Recorded, LedgerError>;
+}
+
+/// The ledger in process memory: one replica's view, kept for a day.
+#[derive(Clone)]
+pub struct MemoryLedger {
+    charges: Cache<String, Arc<Charge>>,
+}
+
+impl fmt::Debug for MemoryLedger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryLedger")
+            .field("keys", &self.charges.entry_count())
+            .finish()
+    }
+}
+
+impl MemoryLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self {
+            charges: Cache::builder()
+                .max_capacity(MEMORY_CAPACITY)
+                .time_to_live(MEMORY_RETENTION)
+                .build(),
+        }
+    }
+}
+
+impl Default for MemoryLedger {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[tonic::async_trait]
+impl Ledger for MemoryLedger {
+    async fn record(&self, key: &str, charge: Charge) -> Result<Recorded, LedgerError> {
+        let entry = self
+            .charges
+            .entry_by_ref(key)
+            .or_insert_with(async { Arc::new(charge.clone()) })
+            .await;
+        let first = entry.value();
+        Ok(if entry.is_fresh() {
+            Recorded::New
+        } else if first.same_as(&charge) {
+            Recorded::Replay(first.as_ref().clone())
+        } else {
+            Recorded::Conflict
+        })
+    }
+}
+
+/// Checks a key's shape: printable ASCII, 1 to [`MAX_KEY_LEN`] bytes.
+pub fn check_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Err(format!(
+            "{IDEMPOTENCY_KEY} must be 1 to {MAX_KEY_LEN} characters"
+        ));
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "{IDEMPOTENCY_KEY} may hold only printable ASCII characters"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn charge(id: &str, units: i64) -> Charge {
+        Charge {
+            transaction_id: id.to_owned(),
+            amount: Money::new("USD", units, 0).unwrap(),
+            last_four: "4242".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_first_charge_of_a_key_wins_and_is_replayed() {
+        let ledger = MemoryLedger::new();
+        assert_eq!(
+            ledger.record("k", charge("t1", 5)).await.unwrap(),
+            Recorded::New
+        );
+        assert_eq!(
+            ledger.record("k", charge("t2", 5)).await.unwrap(),
+            Recorded::Replay(charge("t1", 5))
+        );
+        assert_eq!(
+            ledger.record("k", charge("t3", 6)).await.unwrap(),
+            Recorded::Conflict
+        );
+        assert_eq!(
+            ledger.record("other", charge("t4", 5)).await.unwrap(),
+            Recorded::New
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_charges_with_one_key_record_one() {
+        let ledger = MemoryLedger::new();
+        let attempts = (0..64).map(|n| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move { ledger.record("k", charge(&format!("t{n}"), 5)).await })
+        });
+        let mut new = 0;
+        let mut replayed = std::collections::HashSet::new();
+        for attempt in attempts {
+            match attempt.await.unwrap().unwrap() {
+                Recorded::New => new += 1,
+                Recorded::Replay(first) => {
+                    replayed.insert(first.transaction_id);
+                }
+                Recorded::Conflict => panic!("same charge, no conflict"),
+            }
+        }
+        assert_eq!(new, 1);
+        assert_eq!(replayed.len(), 1, "every retry sees the one first charge");
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        assert!(check_key("order-1234").is_ok());
+        assert!(check_key("").is_err());
+        assert!(check_key(&"k".repeat(MAX_KEY_LEN + 1)).is_err());
+        assert!(check_key("with space").is_err());
+        assert!(check_key("naïve").is_err());
+    }
+}
