@@ -5,6 +5,7 @@
 //! developer machine the test is skipped and says so on stderr; with `CI=true`
 //! the test fails, so CI can never pass by skipping.
 
+pub mod postgres;
 pub mod prometheus;
 pub mod redis;
 pub mod smtp;
