@@ -23,25 +23,55 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// The test kit's own tests start all three servers.
+/// The test kit's own tests start every server.
 #[allow(
     dead_code,
     reason = "unused where another build script includes this file as a module"
 )]
 fn main() {
-    mark_missing(&[
-        ("redis-server", "REDIS_SERVER_BIN"),
-        ("aiosmtpd", "AIOSMTPD_BIN"),
-        ("prometheus", "PROMETHEUS_BIN"),
-    ]);
+    mark_missing_in(
+        &[
+            ("redis-server", "REDIS_SERVER_BIN"),
+            ("aiosmtpd", "AIOSMTPD_BIN"),
+            ("prometheus", "PROMETHEUS_BIN"),
+            ("postgres", "POSTGRES_BIN_DIR"),
+        ],
+        &debian_postgres_dirs(),
+    );
+}
+
+/// Where Debian keeps PostgreSQL's programs, off `PATH`:
+/// `/usr/lib/postgresql/<version>/bin`.
+#[allow(
+    dead_code,
+    reason = "unused where another build script includes this file as a module"
+)]
+pub(crate) fn debian_postgres_dirs() -> Vec<PathBuf> {
+    std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|version| version.path().join("bin"))
+        .collect()
 }
 
 /// For each `(program, override_var)`: declares the cfg `missing_<program>`
 /// (dashes become underscores) and sets it when the program is neither named
 /// by `override_var` nor found on `PATH`, unless running under CI.
+#[allow(
+    dead_code,
+    reason = "used by the build scripts that include this file, not by the test kit's own"
+)]
 pub(crate) fn mark_missing(programs: &[(&str, &str)]) {
+    mark_missing_in(programs, &[]);
+}
+
+/// [`mark_missing`], looking in `extra_dirs` too (programs a package keeps off
+/// `PATH`, as Debian does PostgreSQL's).
+pub(crate) fn mark_missing_in(programs: &[(&str, &str)], extra_dirs: &[PathBuf]) {
     let path = env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = env::split_paths(&path).collect();
+    let mut dirs: Vec<PathBuf> = env::split_paths(&path).collect();
+    dirs.extend(extra_dirs.iter().cloned());
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-env-changed=CI");
     let out_dir = env::var_os("OUT_DIR").map(PathBuf::from);

@@ -47,7 +47,7 @@ impl PaymentService for Payment {
             let charge = Charge {
                 transaction_id: transaction_id.clone(),
                 amount: authorized.amount.clone(),
-                last_four: authorized.card.last_four().to_owned(),
+                card_last_four: authorized.card.last_four().to_owned(),
             };
             match self.ledger.record(&key, charge).await {
                 Ok(Recorded::New) => {}

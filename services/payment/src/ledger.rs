@@ -8,12 +8,15 @@
 //! it means a caller bug, not a retry. Charges without a key are not kept (an
 //! upstream caller sends none).
 //!
-//! The memory ledger keeps keys for [`MEMORY_RETENTION`]; a store shared by
-//! every replica comes with the storage layer.
+//! Without `DATABASE_URL` the ledger is in memory: one replica's view, kept
+//! for [`MEMORY_RETENTION`]. With it, keys live in the database's
+//! `payment_charges` table, so every replica answers a resent charge alike and
+//! a restart forgets nothing.
 
 use std::{fmt, sync::Arc, time::Duration};
 
-use boutique_money::Money;
+pub use boutique_store::Charge;
+use boutique_store::ChargeLedger;
 use moka::future::Cache;
 
 /// The metadata key a caller puts the idempotency key in.
@@ -28,21 +31,17 @@ pub const MEMORY_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// How many keys the memory ledger holds at most (the oldest go first).
 const MEMORY_CAPACITY: u64 = 1_000_000;
 
-/// What one charge was.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Charge {
-    /// The transaction id given to the caller.
-    pub transaction_id: String,
-    /// What was charged.
-    pub amount: Money,
-    /// The card's last four digits (never more of it).
-    pub last_four: String,
+/// True when `b` charges the same amount to the same card as `a`.
+fn same_charge(a: &Charge, b: &Charge) -> bool {
+    a.amount == b.amount && a.card_last_four == b.card_last_four
 }
 
-impl Charge {
-    /// True when `other` charges the same amount to the same card.
-    fn same_as(&self, other: &Self) -> bool {
-        self.amount == other.amount && self.last_four == other.last_four
+/// What a resend of `charge` gets, given the `first` charge of its key.
+fn replay(first: Charge, charge: &Charge) -> Recorded {
+    if same_charge(&first, charge) {
+        Recorded::Replay(first)
+    } else {
+        Recorded::Conflict
     }
 }
 
@@ -110,13 +109,36 @@ impl Ledger for MemoryLedger {
             .entry_by_ref(key)
             .or_insert_with(async { Arc::new(charge.clone()) })
             .await;
-        let first = entry.value();
         Ok(if entry.is_fresh() {
             Recorded::New
-        } else if first.same_as(&charge) {
-            Recorded::Replay(first.as_ref().clone())
         } else {
-            Recorded::Conflict
+            replay(entry.value().as_ref().clone(), &charge)
+        })
+    }
+}
+
+/// The ledger in the database (`DATABASE_URL`): shared by every replica.
+#[derive(Debug, Clone)]
+pub struct SqlLedger(ChargeLedger);
+
+impl SqlLedger {
+    /// The ledger kept in `charges`.
+    pub fn new(charges: ChargeLedger) -> Self {
+        Self(charges)
+    }
+}
+
+#[tonic::async_trait]
+impl Ledger for SqlLedger {
+    async fn record(&self, key: &str, charge: Charge) -> Result<Recorded, LedgerError> {
+        let recorded = self
+            .0
+            .record_charge(key, &charge)
+            .await
+            .map_err(|e| LedgerError(format!("{e:#}")))?;
+        Ok(match recorded {
+            boutique_store::Recorded::Inserted(_) => Recorded::New,
+            boutique_store::Recorded::Existing(first) => replay(first.charge, &charge),
         })
     }
 }
@@ -140,11 +162,13 @@ pub fn check_key(key: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    use boutique_money::Money;
+
     fn charge(id: &str, units: i64) -> Charge {
         Charge {
             transaction_id: id.to_owned(),
             amount: Money::new("USD", units, 0).unwrap(),
-            last_four: "4242".to_owned(),
+            card_last_four: "4242".to_owned(),
         }
     }
 

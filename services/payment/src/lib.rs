@@ -26,6 +26,7 @@
 //! |---|---|---|
 //! | `PORT` | `50051` | Listen port (upstream has no default; 50051 is its manifest's). |
 //! | `LISTEN_ADDR` | `0.0.0.0` | Listen host. |
+//! | `DATABASE_URL` | unset: memory | Where resent charges are looked up (`postgres://…` or `sqlite://PATH`), shared by every replica; see `boutique_store` for the pool settings. |
 //!
 //! Logging is configured by the platform (`LOG_LEVEL`/`RUST_LOG`, `LOG_FORMAT`).
 
@@ -40,11 +41,12 @@ use std::{net::SocketAddr, sync::Arc};
 
 use boutique_platform::{App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry};
 use boutique_proto::{directory, payment_service_server::PaymentServiceServer};
+use boutique_store::{ChargeLedger, DATABASE_URL_VAR, Database, StoreConfig};
 
 pub use card::{Brand, CardNumber, NumberError};
 pub use charge::{Authorized, ChargeError, authorize};
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use ledger::{Ledger, MemoryLedger};
+pub use ledger::{Ledger, MemoryLedger, SqlLedger};
 
 /// Payment settings.
 #[derive(Debug, Clone)]
@@ -53,8 +55,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where "now" comes from for expiry checks; the system clock outside tests.
     pub clock: Arc<dyn Clock>,
-    /// Where charges are remembered by idempotency key.
-    pub ledger: Arc<dyn Ledger>,
+    /// Where charges are remembered by idempotency key: the database when
+    /// `DATABASE_URL` is set, else memory.
+    pub database: Option<StoreConfig>,
 }
 
 impl ServiceConfig for Config {
@@ -65,15 +68,22 @@ impl ServiceConfig for Config {
         Ok(Self {
             listen: env.listen_addr(Self::SERVICE.port)?,
             clock: Arc::new(SystemClock),
-            ledger: Arc::new(MemoryLedger::new()),
+            database: match env.get(DATABASE_URL_VAR) {
+                Some(_) => Some(StoreConfig::from_env(env)?),
+                None => None,
+            },
         })
     }
 
     async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
+        let ledger: Arc<dyn Ledger> = match &self.database {
+            Some(database) => Arc::new(SqlLedger::new(open_ledger(database).await?)),
+            None => Arc::new(MemoryLedger::new()),
+        };
         let handler = handlers::Payment {
             clock: self.clock,
             metrics: metrics::PaymentMetrics::register(&telemetry),
-            ledger: self.ledger,
+            ledger,
         };
         let server = GrpcServer::bind(&telemetry, self.listen)
             .await?
@@ -89,4 +99,16 @@ impl Config {
         self.clock = Arc::new(clock);
         self
     }
+}
+
+/// Connects to the ledger's database and applies the migrations.
+async fn open_ledger(config: &StoreConfig) -> Result<ChargeLedger, ServerError> {
+    let setup = |source: boutique_store::StoreError| ServerError::Setup {
+        what: "the charge ledger's database",
+        source: source.into(),
+    };
+    let database = Database::connect(config).await.map_err(setup)?;
+    database.migrate().await.map_err(setup)?;
+    tracing::info!(database = %config.location, "Charges are kept in the database.");
+    Ok(ChargeLedger::new(&database))
 }

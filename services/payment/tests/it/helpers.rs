@@ -31,7 +31,19 @@ pub(crate) async fn spawn_app() -> TestApp {
 
 /// A service whose clock reads `now`, or the system clock for `None`.
 pub(crate) async fn spawn_app_at(now: Option<OffsetDateTime>) -> TestApp {
-    let env = Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")]);
+    spawn(now, &[]).await
+}
+
+/// A service whose clock reads [`pinned_now`], with extra settings.
+pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
+    spawn(Some(pinned_now()), settings).await
+}
+
+async fn spawn(now: Option<OffsetDateTime>, settings: &[(&str, &str)]) -> TestApp {
+    let mut env = Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")]);
+    for (name, value) in settings {
+        env = env.with(name, *value);
+    }
     let mut config = Config::from_env(&env).unwrap();
     if let Some(now) = now {
         config = config.with_clock(FixedClock(now));

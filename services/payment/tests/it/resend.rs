@@ -94,3 +94,60 @@ async fn a_declined_charge_does_not_claim_its_key() {
     assert_eq!(status.code(), Code::FailedPrecondition);
     client.charge(keyed(charge(VISA), "order-4")).await.unwrap();
 }
+
+/// A payment service keeping its ledger at `database_url`.
+async fn replica(database_url: &str) -> crate::helpers::TestApp {
+    crate::helpers::spawn_app_with(&[("DATABASE_URL", database_url)]).await
+}
+
+/// Two replicas sharing one database answer a resend alike, whichever of them
+/// gets it, and the ledger outlives them both.
+async fn replicas_share_the_ledger(database_url: &str) {
+    let a = replica(database_url).await;
+    let b = replica(database_url).await;
+    let first = a
+        .client
+        .clone()
+        .charge(keyed(charge(VISA), "order-shared"))
+        .await
+        .unwrap()
+        .into_inner();
+    let resent = b
+        .client
+        .clone()
+        .charge(keyed(charge(VISA), "order-shared"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resent.transaction_id, first.transaction_id);
+    a.server.stop().await;
+    b.server.stop().await;
+
+    // A restart remembers the key.
+    let restarted = replica(database_url).await;
+    let again = restarted
+        .client
+        .clone()
+        .charge(keyed(charge(VISA), "order-shared"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.transaction_id, first.transaction_id);
+    restarted.server.stop().await;
+}
+
+#[tokio::test]
+async fn replicas_sharing_an_sqlite_file_share_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("payment.db").display());
+    replicas_share_the_ledger(&url).await;
+}
+
+#[tokio::test]
+#[cfg_attr(missing_postgres, ignore = "needs PostgreSQL (Debian postgresql)")]
+async fn replicas_sharing_postgresql_share_the_ledger() {
+    let Some(server) = boutique_testkit::postgres::PostgresServer::start() else {
+        return;
+    };
+    replicas_share_the_ledger(&server.create_database()).await;
+}

@@ -1,0 +1,224 @@
+//! Opening the database: one `AnyPool` over SQLite or PostgreSQL, and migrations.
+//!
+//! Every query goes through the same [`AnyPool`], so one code path serves both
+//! backends; what differs is how the pool is opened:
+//!
+//! - **SQLite file**: the directory and file are created if missing, and the
+//!   file is switched to WAL (readers never wait for the writer) once, with a
+//!   single connection, before the pool opens (changing the journal mode needs
+//!   an exclusive lock that SQLite's busy timeout does not wait for). Every pool
+//!   connection then turns foreign keys on and waits up to
+//!   [`SQLITE_BUSY_TIMEOUT`] for the write lock instead of failing at once.
+//!   `synchronous` stays at SQLite's default, FULL, so a commit survives a
+//!   power cut (we keep charges and orders here).
+//! - **SQLite in memory**: the `sqlite::memory:` trap is that every connection
+//!   opens its own empty database (the Any driver parses the URL again for each
+//!   connection). The store names one shared-cache memory database per
+//!   [`Database`] and holds one extra connection to it for the `Database`'s
+//!   life, so the data does not vanish when the pool recycles its connections.
+//! - **PostgreSQL**: opened as the URL says.
+
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use sqlx::{
+    AnyConnection, AnyPool, ConnectOptions, Connection, Executor,
+    any::{AnyConnectOptions, AnyPoolOptions},
+    migrate::Migrator,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode},
+};
+use tokio::sync::Mutex;
+
+use crate::{Location, StoreConfig, StoreError, error::Scrubbed};
+
+/// How long an SQLite connection waits for another connection's write to finish.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
+/// [`SQLITE_BUSY_TIMEOUT`] as a statement (a literal: sqlx executes `'static` text
+/// on a fresh connection; a unit test keeps the two equal).
+const BUSY_TIMEOUT_PRAGMA: &str = "PRAGMA busy_timeout = 5000";
+
+/// The versioned migrations in `crates/store/migrations`, embedded in the binary.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Names the in-memory databases of this process apart.
+static MEMORY_DATABASES: AtomicU64 = AtomicU64::new(0);
+
+/// Which database engine a [`Database`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (a file, or memory).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// An open connection pool, cheap to clone (clones share the pool).
+#[derive(Clone)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+    location: Location,
+    // For an in-memory database: the connection that keeps it alive (see the
+    // module docs). Never used for queries.
+    _keeper: Option<Arc<Mutex<AnyConnection>>>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .field("location", &self.location.to_string())
+            .field("pool_size", &self.pool.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Opens the pool `config` describes (and, for SQLite, creates the file).
+    /// Does not migrate: call [`Database::migrate`].
+    pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let location = config.location.clone();
+        let (backend, url, keeper) = match &location {
+            Location::Postgres(url) => (Backend::Postgres, url.expose().to_owned(), None),
+            Location::SqliteFile(path) => {
+                let path = prepare_sqlite_file(path, &location).await?;
+                let url = SqliteConnectOptions::new()
+                    .filename(&path)
+                    .to_url_lossy()
+                    .to_string();
+                (Backend::Sqlite, url, None)
+            }
+            Location::SqliteMemory => {
+                let n = MEMORY_DATABASES.fetch_add(1, Ordering::Relaxed);
+                let id = std::process::id();
+                let url = format!("sqlite:file:boutique-memory-{id}-{n}?mode=memory&cache=shared");
+                let keeper = AnyConnection::connect(&url)
+                    .await
+                    .map_err(|e| connect_error(&location, &e, &url))?;
+                (Backend::Sqlite, url, Some(Arc::new(Mutex::new(keeper))))
+            }
+        };
+        let options =
+            AnyConnectOptions::from_str(&url).map_err(|e| connect_error(&location, &e, &url))?;
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(config.acquire_timeout);
+        if backend == Backend::Sqlite {
+            pool = pool.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute(BUSY_TIMEOUT_PRAGMA).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool
+            .connect_with(options)
+            .await
+            .map_err(|e| connect_error(&location, &e, &url))?;
+        tracing::info!(database = %location, "Opened the database");
+        Ok(Self {
+            pool,
+            backend,
+            location,
+            _keeper: keeper,
+        })
+    }
+
+    /// Applies the embedded migrations that this database has not seen yet, in
+    /// order, each in its own transaction. Safe to run on every start: applied
+    /// migrations are skipped (and checked against their recorded checksum).
+    /// On PostgreSQL concurrent runs (several replicas starting) take turns.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(StoreError::Migrate)?;
+        tracing::info!(database = %self.location, "Database migrations applied");
+        Ok(())
+    }
+
+    /// The versions of the embedded migrations, oldest first.
+    pub fn migration_versions() -> Vec<i64> {
+        MIGRATOR.iter().map(|m| m.version).collect()
+    }
+
+    /// The pool, for repositories and for queries of your own (portable SQL
+    /// only: the same text runs on SQLite and PostgreSQL).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Where the data is (displays with the password redacted).
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned. Clones
+    /// of this `Database` can no longer query. An in-memory database lives on
+    /// until the last clone is dropped.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates the directory and the file, switches the file to WAL, and returns
+/// its absolute path (so the URL built from it cannot be misread as a host).
+async fn prepare_sqlite_file(path: &Path, location: &Location) -> Result<PathBuf, StoreError> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|source| StoreError::DataDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+    let conn = options
+        .connect()
+        .await
+        .map_err(|e| connect_error(location, &e, ""))?;
+    conn.close()
+        .await
+        .map_err(|e| connect_error(location, &e, ""))?;
+    std::path::absolute(path).map_err(|source| StoreError::DataDir {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn connect_error(location: &Location, error: &sqlx::Error, url: &str) -> StoreError {
+    StoreError::Connect {
+        location: location.to_string(),
+        source: Scrubbed::new(error, url),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_busy_timeout_pragma_matches_the_constant() {
+        let ms = SQLITE_BUSY_TIMEOUT.as_millis();
+        assert_eq!(BUSY_TIMEOUT_PRAGMA, format!("PRAGMA busy_timeout = {ms}"));
+    }
+}

@@ -1,0 +1,61 @@
+//! Opening, migrating, closing and reopening, on every backend.
+
+use boutique_store::{ChargeLedger, Database, Location};
+
+use crate::helpers::{TestDb, charge, on_every_backend};
+
+on_every_backend!(migrations_apply_once, data_survives_reopening);
+
+/// The versions recorded in sqlx's bookkeeping table.
+async fn applied_versions(db: &Database) -> Vec<i64> {
+    sqlx::query_as::<_, (i64,)>("SELECT version FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(db.pool())
+        .await
+        .expect("read _sqlx_migrations")
+        .into_iter()
+        .map(|(v,)| v)
+        .collect()
+}
+
+async fn migrations_apply_once(db: TestDb) {
+    let first = db.open().await;
+    let want = Database::migration_versions();
+    assert!(!want.is_empty());
+    assert_eq!(applied_versions(&first).await, want);
+    // Again on the same pool, then from a second pool: nothing new, no error.
+    first.migrate().await.expect("second migrate");
+    let second = if db.config.location == Location::SqliteMemory {
+        first.clone()
+    } else {
+        db.open().await
+    };
+    assert_eq!(applied_versions(&second).await, want);
+    // The table is there and empty.
+    assert_eq!(ChargeLedger::new(&second).count().await.unwrap(), 0);
+}
+
+async fn data_survives_reopening(db: TestDb) {
+    if db.config.location == Location::SqliteMemory {
+        // Memory is meant to vanish; see backends::memory_databases_are_private.
+        return;
+    }
+    let before = {
+        let first = db.open().await;
+        let recorded = ChargeLedger::new(&first)
+            .record_charge("kept", &charge("tx-kept"))
+            .await
+            .unwrap();
+        first.close().await;
+        recorded.stored().clone()
+    };
+    let reopened = db.open().await;
+    let ledger = ChargeLedger::new(&reopened);
+    assert_eq!(ledger.find_charge("kept").await.unwrap(), Some(before));
+    assert!(
+        !ledger
+            .record_charge("kept", &charge("tx-new"))
+            .await
+            .unwrap()
+            .is_new()
+    );
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the store: the same suite on every backend (SQLite file,
+//! SQLite in memory, a real PostgreSQL started by the test), plus configuration.
+
+mod backends;
+mod charges;
+mod config;
+mod helpers;
+mod lifecycle;
