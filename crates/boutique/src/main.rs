@@ -8,6 +8,7 @@
 mod error;
 mod healthcheck;
 mod launch;
+mod migrate;
 mod observe;
 mod one;
 mod shop;
@@ -45,6 +46,9 @@ enum Command {
     Loadgen(boutique_loadgen::Args),
     /// Ask a running service whether it is healthy (for container health checks).
     Healthcheck(healthcheck::Args),
+    /// Apply the database migrations (`DATABASE_URL`, else the SQLite file in
+    /// `DATA_DIR`) and exit: for a Kubernetes Job or init container.
+    Migrate,
 }
 
 fn main() -> ExitCode {
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Command::Healthcheck(args) => Ok(healthcheck::run(args, &env).await),
+            Command::Migrate => migrate::run(&env).await.map(|()| ExitCode::SUCCESS),
             Command::Loadgen(args) => {
                 Ok(ExitCode::from(boutique_loadgen::run_and_report(args).await))
             }

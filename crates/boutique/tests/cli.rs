@@ -131,6 +131,33 @@ fn bad_configuration_exits_64_and_names_the_variable() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown service"));
 }
 
+#[test]
+fn migrate_prepares_the_database_and_refuses_a_bad_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("db/boutique.db");
+    let url = format!("sqlite://{}", file.display());
+    for _ in 0..2 {
+        // Twice: applying what is applied changes nothing.
+        let output = Command::new(BOUTIQUE)
+            .arg("migrate")
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+    }
+    assert!(file.is_file(), "the SQLite file is created");
+
+    let output = Command::new(BOUTIQUE)
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://root:hunter2@db/shop")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
 #[tokio::test]
 async fn a_single_service_serves_its_metrics_on_the_admin_port() {
     let (port, admin) = (free_port(), free_port());
