@@ -3,11 +3,17 @@
 //! Services turn their domain errors into an [`RpcError`]; `From<RpcError> for
 //! tonic::Status` is the only mapping. Client faults go back with their message;
 //! internal faults are logged with their cause chain and answered with an opaque
-//! message, so no internals leak to callers.
+//! message, so no internals leak to callers. An outcome the caller must
+//! recognise (not only show) also carries a stable reason in the status
+//! details (`google.rpc.ErrorInfo`), read back with [`error_reason`].
 
-use std::fmt;
+use std::{collections::HashMap, fmt};
 
 use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The `domain` of our `google.rpc.ErrorInfo` details.
+pub const ERROR_DOMAIN: &str = "boutique.shop";
 
 /// What went wrong while serving an RPC, by who must act on it.
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +37,40 @@ pub enum RpcError {
     /// A bug or an unexpected failure; details are logged, not returned.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
+    /// `error`, marked with a stable `reason` (and its `metadata`) that the
+    /// caller acts on: sent as a `google.rpc.ErrorInfo` beside the message.
+    #[error("{error}")]
+    Reasoned {
+        /// The error itself, which decides the code and the message.
+        error: Box<RpcError>,
+        /// Upper snake case, stable across releases (`PAYMENT_UNCERTAIN`).
+        reason: &'static str,
+        /// Facts the caller needs (`order_id`).
+        metadata: HashMap<String, String>,
+    },
 }
 
 impl RpcError {
     /// `InvalidArgument` from anything displayable.
     pub fn invalid(message: impl fmt::Display) -> Self {
         Self::InvalidArgument(message.to_string())
+    }
+
+    /// This error marked with `reason` and `metadata` for the caller to act on.
+    #[must_use]
+    pub fn with_reason(
+        self,
+        reason: &'static str,
+        metadata: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> Self {
+        Self::Reasoned {
+            error: Box::new(self),
+            reason,
+            metadata: metadata
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        }
     }
 
     /// `Internal` from any error, keeping its cause chain for the log.
@@ -79,8 +113,24 @@ impl From<RpcError> for Status {
                 );
                 Status::internal("internal error")
             }
+            RpcError::Reasoned {
+                error,
+                reason,
+                metadata,
+            } => {
+                let status = Status::from(*error);
+                let details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
+                Status::with_error_details(status.code(), status.message(), details)
+            }
         }
     }
+}
+
+/// The reason and metadata of a status marked with [`RpcError::with_reason`]
+/// by one of our services; `None` for any other status.
+pub fn error_reason(status: &Status) -> Option<(String, HashMap<String, String>)> {
+    let info = status.get_details_error_info()?;
+    (info.domain == ERROR_DOMAIN).then_some((info.reason, info.metadata))
 }
 
 #[cfg(test)]
@@ -100,6 +150,19 @@ mod tests {
         let status = Status::from(RpcError::internal(error));
         assert_eq!(status.code(), Code::Internal);
         assert_eq!(status.message(), "internal error");
+    }
+
+    #[test]
+    fn reasons_travel_in_the_status_details() {
+        let error = RpcError::Unavailable("charged, not shipped".to_owned())
+            .with_reason("CHARGED_NOT_SHIPPED", [("order_id", "o-1".to_owned())]);
+        let status = Status::from(error);
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(status.message(), "charged, not shipped");
+        let (reason, metadata) = error_reason(&status).unwrap();
+        assert_eq!(reason, "CHARGED_NOT_SHIPPED");
+        assert_eq!(metadata["order_id"], "o-1");
+        assert!(error_reason(&Status::unavailable("plain")).is_none());
     }
 
     #[test]

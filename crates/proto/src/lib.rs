@@ -14,6 +14,7 @@ pub mod hipstershop {
 }
 
 pub mod directory;
+pub mod reasons;
 
 pub use hipstershop::*;
 

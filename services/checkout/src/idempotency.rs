@@ -152,21 +152,29 @@ pub(crate) enum Outcome {
     Failed(Failure),
 }
 
-/// A failure kept for retries, with the status it was answered with.
+/// A failure after the card was (or may have been) charged, kept for
+/// retries: the status it was answered with, and the reason a caller
+/// recognises it by (`boutique_proto::reasons`).
 #[derive(Debug, Clone)]
-pub(crate) enum Failure {
-    /// A dependency was down.
-    Unavailable(String),
-    /// A dependency refused.
-    FailedPrecondition(String),
+pub(crate) struct Failure {
+    /// `UNAVAILABLE` when a dependency was down, else `FAILED_PRECONDITION`.
+    pub(crate) unavailable: bool,
+    /// What the shopper reads.
+    pub(crate) message: String,
+    /// `PAYMENT_UNCERTAIN` or `CHARGED_NOT_SHIPPED`.
+    pub(crate) reason: &'static str,
+    /// The order it concerns.
+    pub(crate) order_id: String,
 }
 
 impl From<Failure> for RpcError {
     fn from(failure: Failure) -> Self {
-        match failure {
-            Failure::Unavailable(m) => RpcError::Unavailable(m),
-            Failure::FailedPrecondition(m) => RpcError::FailedPrecondition(m),
-        }
+        let error = if failure.unavailable {
+            RpcError::Unavailable(failure.message)
+        } else {
+            RpcError::FailedPrecondition(failure.message)
+        };
+        error.with_reason(failure.reason, [("order_id", failure.order_id)])
     }
 }
 

@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use boutique_money::Money;
 use boutique_platform::{RpcError, call::CallContext};
-use boutique_proto::{Address, CartItem, CreditCardInfo, OrderItem, OrderResult};
+use boutique_proto::{Address, CartItem, CreditCardInfo, OrderItem, OrderResult, reasons};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -273,10 +273,16 @@ impl Checkout {
                 );
                 self.note_state(order_id, OrderState::PaymentUncertain { reason })
                     .await;
-                let failure = Failure::Unavailable(format!(
-                    "We could not confirm whether your card was charged. Your order {order_id} \
-                     is recorded and will be checked; please do not pay for it again."
-                ));
+                let failure = Failure {
+                    unavailable: true,
+                    message: format!(
+                        "We could not confirm whether your card was charged. Your order \
+                         {order_id} is recorded and will be checked; please do not pay for it \
+                         again."
+                    ),
+                    reason: reasons::PAYMENT_UNCERTAIN,
+                    order_id: order_id.to_owned(),
+                };
                 retries.keep(false, Outcome::Failed(failure.clone()));
                 return Err(failure.into());
             }
@@ -327,13 +333,18 @@ impl Checkout {
                      Your order {order_id} is recorded and will be followed up; \
                      please do not pay for it again."
                 );
-                let failure = match status.code() {
-                    Code::Unavailable
-                    | Code::Unknown
-                    | Code::Cancelled
-                    | Code::ResourceExhausted
-                    | Code::DeadlineExceeded => Failure::Unavailable(message),
-                    _ => Failure::FailedPrecondition(message),
+                let failure = Failure {
+                    unavailable: matches!(
+                        status.code(),
+                        Code::Unavailable
+                            | Code::Unknown
+                            | Code::Cancelled
+                            | Code::ResourceExhausted
+                            | Code::DeadlineExceeded
+                    ),
+                    message,
+                    reason: reasons::CHARGED_NOT_SHIPPED,
+                    order_id: order_id.to_owned(),
                 };
                 retries.keep(false, Outcome::Failed(failure.clone()));
                 return Err(failure.into());

@@ -91,6 +91,10 @@ async fn a_shipping_outage_after_the_charge_is_recorded_and_explained() {
     assert!(message.contains(&record.order_id), "{message}");
     assert!(message.contains("recorded"), "{message}");
     assert!(!message.contains("4432801561520454"), "{message}");
+    // Callers recognise the outcome by its reason, not by these words.
+    let (reason, metadata) = boutique_platform::error::error_reason(&status).unwrap();
+    assert_eq!(reason, boutique_proto::reasons::CHARGED_NOT_SHIPPED);
+    assert_eq!(metadata["order_id"], record.order_id);
     match &record.state {
         OrderState::ShippingFailedAfterCharge {
             transaction_id,

@@ -68,6 +68,8 @@ async fn without_resends_an_open_outcome_is_recorded_for_follow_up() {
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert!(status.message().contains("do not pay"), "{status:?}");
+    let (reason, _) = boutique_platform::error::error_reason(&status).unwrap();
+    assert_eq!(reason, boutique_proto::reasons::PAYMENT_UNCERTAIN);
     assert_eq!(payment.seen().len(), 1, "not resent");
     let records = shop.records().await;
     assert!(

@@ -10,7 +10,8 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use boutique_money::{Money, format_price};
-use boutique_proto::{Address, CreditCardInfo, OrderResult, PlaceOrderRequest, Product};
+use boutique_platform::error::error_reason;
+use boutique_proto::{Address, CreditCardInfo, OrderResult, PlaceOrderRequest, Product, reasons};
 use tonic::Code;
 
 use crate::{
@@ -120,14 +121,14 @@ fn refusal(error: &BackendError) -> (StatusCode, Notice) {
                 },
             )
         }
-        // Checkout says "unavailable" when the card may have been charged
-        // but the order could not be completed; the shopper must read that
-        // message (not to pay twice). Statuses raised by our own gRPC client
-        // (connection failures) carry a source error and are never shown.
+        // Checkout marks an order that may have charged the card but could
+        // not be completed (`PAYMENT_UNCERTAIN`, `CHARGED_NOT_SHIPPED`); the
+        // shopper must read its message (not to pay twice). Only checkout's
+        // own statuses carry such a reason, never a connection failure.
         BackendError::Status { status, .. }
-            if status.code() == Code::Unavailable
-                && std::error::Error::source(status).is_none()
-                && status.message().contains("charged") =>
+            if error_reason(status).is_some_and(|(reason, _)| {
+                reason == reasons::PAYMENT_UNCERTAIN || reason == reasons::CHARGED_NOT_SHIPPED
+            }) =>
         {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -261,11 +262,21 @@ mod tests {
             (code, text.as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, "Your credit card expired")
         );
-        let (code, text) = refused(Status::unavailable(
-            "Your card was charged, but your order could not be shipped.",
-        ));
+        // Recognised by the reason checkout marks it with, not by its words.
+        let charged = boutique_platform::RpcError::Unavailable(
+            "Your card was charged, but your order could not be shipped.".to_owned(),
+        )
+        .with_reason(
+            reasons::CHARGED_NOT_SHIPPED,
+            [("order_id", "o-1".to_owned())],
+        );
+        let (code, text) = refused(Status::from(charged));
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
         assert!(text.starts_with("Your card was charged"));
+        let (_, text) = refused(Status::unavailable(
+            "Your card was charged, says a stranger",
+        ));
+        assert!(!text.contains("stranger"), "unmarked text is not shown");
         let (code, text) = refused(Status::unavailable("payment: tcp connect error"));
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
         assert!(!text.contains("tcp"));

@@ -1,0 +1,12 @@
+//! The reasons our services mark outcomes with (`google.rpc.ErrorInfo`, see
+//! `boutique_platform::error`), so a caller recognises them without reading
+//! the message. Part of the wire contract: never rename one.
+
+/// PlaceOrder: the charge got no clear answer, so the card may have been
+/// charged; the order is recorded for follow-up and must not be paid again.
+/// Metadata: `order_id`.
+pub const PAYMENT_UNCERTAIN: &str = "PAYMENT_UNCERTAIN";
+
+/// PlaceOrder: the card was charged but the order could not be shipped; it is
+/// recorded for follow-up and must not be paid again. Metadata: `order_id`.
+pub const CHARGED_NOT_SHIPPED: &str = "CHARGED_NOT_SHIPPED";
