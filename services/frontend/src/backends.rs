@@ -24,7 +24,7 @@ use boutique_proto::{
     recommendation_service_client::RecommendationServiceClient,
     shipping_service_client::ShippingServiceClient,
 };
-use tonic::{Code, Status};
+use tonic::{Code, Status, metadata::MetadataValue};
 
 use boutique_proto::directory::{AD, CART, CATALOG, CHECKOUT, CURRENCY, RECOMMENDATION, SHIPPING};
 
@@ -380,17 +380,26 @@ impl Backends {
         Ok(reply.ads)
     }
 
-    /// Places an order.
+    /// Places an order; `key` (the form's `order_key`) makes a resubmission
+    /// the same order: checkout answers it with the first outcome.
     pub async fn place_order(
         &self,
         request: PlaceOrderRequest,
+        key: Option<&str>,
     ) -> Result<OrderResult, BackendError> {
         let mut client = self.checkout.clone();
+        // Checkout answers a repeated key with the first outcome.
+        let key = key.and_then(|key| MetadataValue::try_from(key).ok());
         let reply = call(
             Backend::Checkout,
             CHECKOUT_TIMEOUT,
             request,
-            |req| async move { client.place_order(req).await },
+            |mut req| async move {
+                if let Some(key) = key {
+                    req.metadata_mut().insert("idempotency-key", key);
+                }
+                client.place_order(req).await
+            },
         )
         .await?;
         reply

@@ -81,6 +81,10 @@ pub struct Checkout {
     pub card_year: i32,
     /// `credit_card_cvv`, non-zero.
     pub card_cvv: i32,
+    /// `order_key`: the hidden field our checkout form carries, a UUID that
+    /// makes a resubmitted form (a double click, a browser retry) the same
+    /// order. Upstream's form has none.
+    pub order_key: Option<String>,
 }
 
 /// The largest quantity one add-to-cart may carry, as upstream.
@@ -173,6 +177,17 @@ pub fn checkout(fields: &Fields) -> Result<Checkout, Vec<FieldError>> {
     }
     let card_year = nonzero_i32(fields, "credit_card_expiration_year", "CcYear", &mut errors);
     let card_cvv = nonzero_i32(fields, "credit_card_cvv", "CcCVV", &mut errors);
+    let order_key = match fields.get("order_key") {
+        "" => None,
+        key if uuid::Uuid::try_parse(key).is_ok() => Some(key.to_owned()),
+        _ => {
+            errors.push(FieldError {
+                field: "OrderKey",
+                reason: "is not a valid form key; reload the cart page",
+            });
+            None
+        }
+    };
 
     match (card_number, i32::try_from(card_month)) {
         (Some(card_number), Ok(card_month)) if errors.is_empty() => Ok(Checkout {
@@ -186,6 +201,7 @@ pub fn checkout(fields: &Fields) -> Result<Checkout, Vec<FieldError>> {
             card_month,
             card_year,
             card_cvv,
+            order_key,
         }),
         _ => Err(errors),
     }

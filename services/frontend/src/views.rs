@@ -183,6 +183,9 @@ pub(crate) struct CheckoutForm {
     pub(crate) cvv: String,
     pub(crate) month: i32,
     pub(crate) year: i32,
+    /// The hidden `order_key`: the same for every submission of this form, so
+    /// a resubmitted form is the same order, not a second charge.
+    pub(crate) order_key: String,
 }
 
 impl CheckoutForm {
@@ -199,6 +202,7 @@ impl CheckoutForm {
             cvv: "672".to_owned(),
             month: 1,
             year: current_year() + 1,
+            order_key: uuid::Uuid::new_v4().to_string(),
         }
     }
 }

@@ -214,8 +214,12 @@ pub(crate) struct ForgetfulPayment {
     real: PaymentServiceClient<Channel>,
     lose: usize,
     lost_as: Code,
-    seen: Arc<Mutex<Vec<(Option<String>, String)>>>,
+    seen: Arc<Mutex<Vec<Relayed>>>,
 }
+
+/// A charge that reached the real payment service: its `idempotency-key` and
+/// the transaction id the real service answered.
+pub(crate) type Relayed = (Option<String>, String);
 
 impl ForgetfulPayment {
     pub(crate) fn new(real: Channel, lose: usize, lost_as: Code) -> Self {
@@ -229,7 +233,7 @@ impl ForgetfulPayment {
 
     /// Each charge that reached the real service: its `idempotency-key` and
     /// the transaction id the real service answered.
-    pub(crate) fn seen(&self) -> Vec<(Option<String>, String)> {
+    pub(crate) fn seen(&self) -> Vec<Relayed> {
         self.seen.lock().unwrap().clone()
     }
 

@@ -52,6 +52,12 @@ pub(crate) async fn place_order(
         cvv: String::new(),
         month: checkout.card_month,
         year: checkout.card_year,
+        // The same key again: resubmitting after a failure that may have
+        // charged the card replays that outcome instead of charging anew.
+        order_key: checkout
+            .order_key
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
     };
     let request = PlaceOrderRequest {
         user_id: ctx.session_id().to_owned(),
@@ -71,7 +77,11 @@ pub(crate) async fn place_order(
             credit_card_expiration_month: checkout.card_month,
         }),
     };
-    match state.backends.place_order(request).await {
+    match state
+        .backends
+        .place_order(request, checkout.order_key.as_deref())
+        .await
+    {
         Ok(order) => {
             tracing::info!(order_id = %order.order_id, "Order placed.");
             Ok(Html(render_order(&state, &ctx, &order).await?).into_response())

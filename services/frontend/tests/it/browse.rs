@@ -257,3 +257,44 @@ fn tracking_like(text: &str) -> bool {
             .iter()
             .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
 }
+
+#[tokio::test]
+async fn a_resubmitted_checkout_form_is_the_same_order() {
+    let shop = Shop::start().await;
+    let browser = shop.browser();
+    browser.add_to_cart(MUG.0, 2).await;
+    let cart = browser.page("/cart").await;
+    // The form carries a key of its own: the same form posted again (a double
+    // click, a browser retry, a replayed POST) is the same order.
+    let marker = "name=\"order_key\" value=\"";
+    let start = cart.find(marker).expect("the form has an order key") + marker.len();
+    let key = cart[start..start + 36].to_owned();
+    assert!(uuid_like(&key), "{key}");
+    let mut form = checkout_form("4432801561520454", this_year() + 1);
+    form.push(("order_key", key.clone()));
+    let first = browser.post("/cart/checkout", &as_pairs(&form)).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let first = first.text().await.unwrap();
+    let order_id = testid(&first, "order-id").unwrap().to_owned();
+
+    // Even with something new in the cart, the old form replays its order
+    // and charges nothing: without the key this would be a second order.
+    browser.add_to_cart(MUG.0, 1).await;
+    let again = browser.post("/cart/checkout", &as_pairs(&form)).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again = again.text().await.unwrap();
+    assert_eq!(testid(&again, "order-id"), Some(order_id.as_str()));
+    let cart = browser.page("/cart").await;
+    assert!(
+        !cart.contains("Your shopping cart is empty!"),
+        "not charged again"
+    );
+    // The new form has a new key.
+    assert!(!cart.contains(&key));
+
+    // A forged key is refused like any invalid field.
+    let mut forged = checkout_form("4432801561520454", this_year() + 1);
+    forged.push(("order_key", "not-a-key".to_owned()));
+    let response = browser.post("/cart/checkout", &as_pairs(&forged)).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
