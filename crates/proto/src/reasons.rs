@@ -10,3 +10,7 @@ pub const PAYMENT_UNCERTAIN: &str = "PAYMENT_UNCERTAIN";
 /// PlaceOrder: the card was charged but the order could not be shipped; it is
 /// recorded for follow-up and must not be paid again. Metadata: `order_id`.
 pub const CHARGED_NOT_SHIPPED: &str = "CHARGED_NOT_SHIPPED";
+
+/// PlaceOrder: another order for the same cart is being placed right now, so
+/// this one was not started (nothing was charged). Metadata: none.
+pub const ORDER_IN_PROGRESS: &str = "ORDER_IN_PROGRESS";

@@ -9,11 +9,12 @@ use boutique_platform::{
     telemetry::trace::{KeyValue, annotate, attr, in_current_context},
 };
 use boutique_proto::{
-    PlaceOrderRequest, PlaceOrderResponse, checkout_service_server::CheckoutService,
+    PlaceOrderRequest, PlaceOrderResponse, checkout_service_server::CheckoutService, reasons,
 };
 use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use crate::{
+    claims::CartClaims,
     downstream::SupportedCurrencies,
     idempotency::{Fingerprinter, Registry},
     metrics::CheckoutStage,
@@ -33,6 +34,7 @@ pub(crate) struct CheckoutHandler {
     pub(crate) currencies: Arc<SupportedCurrencies>,
     pub(crate) registry: Arc<Registry>,
     pub(crate) fingerprinter: Arc<Fingerprinter>,
+    pub(crate) claims: Arc<CartClaims>,
     /// How long each downstream call may take when the caller set no deadline.
     pub(crate) call_timeout: Duration,
 }
@@ -72,6 +74,22 @@ impl CheckoutService for CheckoutHandler {
         };
         // A concurrent duplicate waits here until the first one is done.
         let slot = self.registry.acquire(key).await;
+        // A different request for the same cart while an order runs is
+        // refused, not placed as a second charge of the same cart.
+        let claim = self
+            .claims
+            .try_claim(&request.user_id, key)
+            .ok_or_else(|| {
+                self.checkout
+                    .metrics
+                    .checkout_failed(CheckoutStage::Validation);
+                RpcError::FailedPrecondition(
+                    "This order is already being placed; its confirmation follows. \
+                 Please do not submit it again."
+                        .to_owned(),
+                )
+                .with_reason(reasons::ORDER_IN_PROGRESS, [])
+            })?;
         let attempt = Attempt {
             calls,
             request,
@@ -81,9 +99,12 @@ impl CheckoutService for CheckoutHandler {
         // The order runs in its own task: if the caller hangs up mid-way, the
         // order still reaches a recorded state and its outcome is kept for
         // the retry, instead of being dropped between charge and shipment.
-        let order = tokio::spawn(in_current_context(
-            self.checkout.clone().place(slot, attempt),
-        ))
+        let checkout = self.checkout.clone();
+        let order = tokio::spawn(in_current_context(async move {
+            let placed = checkout.place(slot, attempt).await;
+            drop(claim);
+            placed
+        }))
         .await
         .map_err(RpcError::internal)??;
         Ok(Response::new(PlaceOrderResponse { order: Some(order) }))

@@ -48,6 +48,14 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Fingerprint([u8; 32]);
 
+#[cfg(test)]
+impl Fingerprint {
+    /// A fingerprint made of one repeated byte.
+    pub(crate) fn for_tests(byte: u8) -> Self {
+        Self([byte; 32])
+    }
+}
+
 /// Shows only a prefix: enough to tell keys apart in a log.
 impl fmt::Debug for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

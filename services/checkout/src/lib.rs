@@ -25,6 +25,10 @@
 //!   service answers with the first transaction id. An upstream payment
 //!   service ignores the key: set `CHARGE_ATTEMPTS=1` with it, and an open
 //!   outcome is recorded as payment-uncertain for follow-up instead.
+//! - **One order per cart at a time**: a different request for a cart whose
+//!   order is being placed is refused at once (`FAILED_PRECONDITION`, reason
+//!   `ORDER_IN_PROGRESS`), so two tabs or a changed form cannot charge one
+//!   cart twice; see the `claims` module (per process).
 //! - **Retries do not charge twice**: see the `idempotency` module
 //!   for the fingerprint, the `idempotency-key` metadata and the single-flight.
 //! - **Deadlines and trace context pass through**: each downstream call gets
@@ -48,6 +52,7 @@
 //!
 //! Connections are made lazily, so checkout may start before its dependencies.
 
+mod claims;
 mod downstream;
 mod handlers;
 mod idempotency;
@@ -154,6 +159,7 @@ impl ServiceConfig for Config {
             currencies: Arc::new(downstream::SupportedCurrencies::new(self.currency_list_ttl)),
             registry: Arc::new(idempotency::Registry::new(self.idempotency_window)),
             fingerprinter: Arc::new(idempotency::Fingerprinter::new()),
+            claims: Arc::new(claims::CartClaims::default()),
             call_timeout: self.call_timeout,
         };
         let server = GrpcServer::bind(&telemetry, self.listen)

@@ -270,3 +270,59 @@ impl PaymentService for ForgetfulPayment {
         Ok(Response::new(reply))
     }
 }
+
+/// A payment service that holds every charge until the test lets it go, and
+/// says when one has arrived: an order caught in the middle.
+#[derive(Debug, Clone)]
+pub(crate) struct HeldPayment {
+    charges: Arc<AtomicUsize>,
+    arrived: Arc<tokio::sync::Notify>,
+    release: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for HeldPayment {
+    fn default() -> Self {
+        Self {
+            charges: Arc::default(),
+            arrived: Arc::default(),
+            release: Arc::new(tokio::sync::Semaphore::new(0)),
+        }
+    }
+}
+
+impl HeldPayment {
+    pub(crate) fn charges(&self) -> usize {
+        self.charges.load(Ordering::SeqCst)
+    }
+
+    /// Waits until a charge is being held.
+    pub(crate) async fn arrived(&self) {
+        self.arrived.notified().await;
+    }
+
+    /// Lets every held and future charge through.
+    pub(crate) fn release(&self) {
+        self.release
+            .add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+    }
+
+    pub(crate) async fn spawn(&self) -> TestServer {
+        spawn_fake("held-payment", PaymentServiceServer::new(self.clone())).await
+    }
+}
+
+#[tonic::async_trait]
+impl PaymentService for HeldPayment {
+    async fn charge(
+        &self,
+        _request: Request<ChargeRequest>,
+    ) -> Result<Response<ChargeResponse>, Status> {
+        self.charges.fetch_add(1, Ordering::SeqCst);
+        // `notify_one` keeps a permit, so a waiter that comes later still wakes.
+        self.arrived.notify_one();
+        let _permit = self.release.acquire().await.unwrap();
+        Ok(Response::new(ChargeResponse {
+            transaction_id: uuid::Uuid::new_v4().to_string(),
+        }))
+    }
+}

@@ -7,7 +7,7 @@ use boutique_proto::{PlaceOrderRequest, PlaceOrderResponse};
 use tonic::{Code, Request, Status};
 
 use crate::{
-    fakes::{CountingPayment, GatedCurrency},
+    fakes::{CountingPayment, GatedCurrency, HeldPayment},
     helpers::{Shop, order_request, spawn_currency},
 };
 
@@ -144,6 +144,50 @@ async fn an_idempotency_key_names_the_order() {
         .unwrap()
         .into_inner();
     assert_ne!(order_id(&second), order_id(&first));
+    assert_eq!(payment.charges(), 2);
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn another_request_for_a_cart_being_ordered_is_refused_and_charges_nothing() {
+    let payment = HeldPayment::default();
+    let mut shop = Shop::start_with(vec![("payment", payment.spawn().await)]).await;
+    shop.add("two-tabs", "OLJCESPC7Z", 1).await;
+
+    // The first order is caught at the charge...
+    let mut first_client = shop.client.clone();
+    let first = tokio::spawn(async move {
+        first_client
+            .place_order(order_request("two-tabs", "USD"))
+            .await
+    });
+    payment.arrived().await;
+    // ...when the same cart is ordered again with another email.
+    let other = PlaceOrderRequest {
+        email: "b@example.com".into(),
+        ..order_request("two-tabs", "USD")
+    };
+    // Bounded: were it placed, it would wait at the held charge forever.
+    let status = tokio::time::timeout(Duration::from_secs(30), place(&mut shop, other))
+        .await
+        .expect("refused at once, not placed")
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let (reason, _) = boutique_platform::error::error_reason(&status).unwrap();
+    assert_eq!(reason, boutique_proto::reasons::ORDER_IN_PROGRESS);
+
+    payment.release();
+    first.await.unwrap().unwrap();
+    assert_eq!(payment.charges(), 1, "the cart was charged once");
+    assert_eq!(shop.records().await.len(), 1);
+
+    // Once that order is done, the cart takes orders again.
+    shop.add("two-tabs", "OLJCESPC7Z", 1).await;
+    let again = PlaceOrderRequest {
+        email: "b@example.com".into(),
+        ..order_request("two-tabs", "USD")
+    };
+    place(&mut shop, again).await.unwrap();
     assert_eq!(payment.charges(), 2);
     shop.stop().await;
 }
