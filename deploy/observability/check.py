@@ -5,8 +5,8 @@ Checks, each failure reported with the file, panel or rule at fault:
   1. promtool: `check rules` on prometheus/rules.yaml, `test rules` on
      prometheus/rules_test.yaml, `check config` on prometheus/prometheus.yml, `check metrics`
      on testdata/sample-exposition.txt.
-  2. Rule hygiene: every alert has a severity label, summary, description and runbook
-     annotations, a runbook anchor that exists in README.md, and unit tests that see it
+  2. Rule hygiene: every alert has a severity label, summary, description and runbook_url
+     annotations, a runbook_url whose anchor is a heading of README.md, and unit tests that see it
      both firing and not firing.
   3. Every Grafana dashboard query parses: Grafana variables are replaced by valid values,
      the expressions are written as recording rules and given to `promtool check rules`.
@@ -39,7 +39,9 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE / "testdata" / "sample-exposition.txt"
-RUNBOOK_PREFIX = "deploy/observability/README.md#"
+# runbook_url: the conventional annotation name (Alertmanager templates, Grafana and kube-prometheus
+# link it); a full URL, so a notification read anywhere leads to the runbook.
+RUNBOOK_PREFIX = "https://github.com/boutique-shop/boutique/blob/main/deploy/observability/README.md#"
 SEVERITIES = {"critical", "warning", "info"}
 # Series Prometheus creates itself, never found in a scrape.
 PROMETHEUS_MADE = {"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds", "scrape_samples_scraped",
@@ -257,12 +259,12 @@ def check_rule_hygiene(root):
         name, ann = r["alert"], r.get("annotations", {})
         if r.get("labels", {}).get("severity") not in SEVERITIES:
             errors.append(f"alert {name}: severity label must be one of {sorted(SEVERITIES)}")
-        for key in ("summary", "description", "runbook"):
+        for key in ("summary", "description", "runbook_url"):
             if not ann.get(key):
                 errors.append(f"alert {name}: no {key} annotation")
-        runbook = ann.get("runbook", "")
+        runbook = ann.get("runbook_url", "")
         if not (runbook.startswith(RUNBOOK_PREFIX) and runbook[len(RUNBOOK_PREFIX):] in anchors):
-            errors.append(f"alert {name}: runbook {runbook!r} is not {RUNBOOK_PREFIX}<a heading of README.md>")
+            errors.append(f"alert {name}: runbook_url {runbook!r} is not {RUNBOOK_PREFIX}<a heading of README.md>")
         for firing, word in ((True, "firing"), (False, "not firing")):
             if firing not in seen.get(name, set()):
                 errors.append(f"alert {name}: no rules_test.yaml case expects it {word}")
