@@ -48,7 +48,18 @@ def format_matcher(name, op, value):
     return f'{name}{op}"{escaped}"'
 
 
+def _cr_matchers(matchers):
+    """Matcher strings -> AlertmanagerConfig matchers. matchType "=" is the default and left out:
+    a bare `=` is YAML 1.1's value tag, which PyYAML refuses when Helm's toYaml writes it bare."""
+    out = []
+    for n, op, v in map(parse_matcher, matchers):
+        out.append({"name": n, "value": v} if op == "=" else {"name": n, "value": v, "matchType": op})
+    return out
+
+
 def _known(where, d, allowed):
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {d!r}")
     extra = sorted(set(d) - set(allowed))
     if extra:
         raise ConfigError(f"{where}: no mapping for {extra}")
@@ -82,8 +93,7 @@ def _route_to_cr(route, where):
     _known(where, route, [*_ROUTE_KEYS, "matchers", "routes"])
     out = {_ROUTE_KEYS[k]: v for k, v in route.items() if k in _ROUTE_KEYS}
     if route.get("matchers"):
-        out["matchers"] = [{"name": n, "value": v, "matchType": op}
-                           for n, op, v in map(parse_matcher, route["matchers"])]
+        out["matchers"] = _cr_matchers(route["matchers"])
     if route.get("routes"):
         out["routes"] = [_route_to_cr(r, f"{where}.routes[{i}]") for i, r in enumerate(route["routes"])]
     return out
@@ -124,7 +134,7 @@ def to_alertmanager_config_spec(am):
     spec["inhibitRules"] = []
     for i, r in enumerate(am.get("inhibit_rules") or []):
         _known(f"inhibit_rules[{i}]", r, ["source_matchers", "target_matchers", "equal"])
-        rule = {side: [{"name": n, "value": v, "matchType": op} for n, op, v in map(parse_matcher, r[key])]
+        rule = {side: _cr_matchers(r[key])
                 for side, key in (("sourceMatch", "source_matchers"), ("targetMatch", "target_matchers"))}
         if r.get("equal"):
             rule["equal"] = list(r["equal"])

@@ -41,7 +41,7 @@ CRDS = {"Gateway": {"networking.istio.io/v1"}, "VirtualService": {"networking.is
         "PeerAuthentication": {"security.istio.io/v1"}, "AuthorizationPolicy": {"security.istio.io/v1"},
         "HTTPRoute": {"gateway.networking.k8s.io/v1"}, "ExternalSecret": {"external-secrets.io/v1"},
         "PodMonitor": {"monitoring.coreos.com/v1"}, "ServiceMonitor": {"monitoring.coreos.com/v1"},
-        "PrometheusRule": {"monitoring.coreos.com/v1"}}
+        "PrometheusRule": {"monitoring.coreos.com/v1"}, "AlertmanagerConfig": {"monitoring.coreos.com/v1alpha1"}}
 BUILTIN = {"Namespace", "ServiceAccount", "Deployment", "Service", "NetworkPolicy",
            "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap"}
 ADMIN_PORT = 9464

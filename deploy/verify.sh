@@ -4,7 +4,9 @@
 #
 # Requirements (this script installs nothing):
 #   apt:  kubectl (brings kustomize v5), util-linux (unshare; optional),
-#         prometheus (promtool, for deploy/observability/check.py; the daemon is not needed)
+#         prometheus (promtool, for deploy/observability/check.py; the daemon is not needed),
+#         prometheus-alertmanager (amtool, and the alertmanager binary that
+#         deploy/check_alerting.py --live runs on 127.0.0.1 for a few seconds)
 #   pip:  deploy/requirements.txt (exact pins), in a venv:
 #           python3 -m venv .venv/deploy && .venv/deploy/bin/pip install -r deploy/requirements.txt
 #         A separate venv because checkov pins `packaging<24`, which pytest 9 cannot use.
@@ -31,7 +33,7 @@ step() { printf '\n--> %s (at %d s)\n' "$*" "$SECONDS"; }
 fail() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
 
 step "Tools"
-for t in kubectl promtool "$VENV/bin/yamllint" "$VENV/bin/kubernetes-validate" "$VENV/bin/checkov" "$VENV/bin/hadolint" "$PY"; do
+for t in kubectl promtool amtool prometheus-alertmanager "$VENV/bin/yamllint" "$VENV/bin/kubernetes-validate" "$VENV/bin/checkov" "$VENV/bin/hadolint" "$PY"; do
   command -v "$t" >/dev/null || fail "missing tool: $t (see the requirements at the top of $0)"
 done
 "$PY" -c 'import helm_python, yaml' || fail "helm-python-sdk missing in $VENV"
@@ -170,6 +172,11 @@ step "compose.yaml and Argo CD structure"
 step "Observability: promtool rules, rule tests and config, dashboard queries, metric names (against the sample scrape)"
 "$PY" deploy/observability/check.py --self-test
 "$PY" deploy/observability/check.py --exposition deploy/observability/testdata/sample-exposition.txt
+
+step "Alertmanager: check-config, a tested route for every alert (source, compose copy, every rendered AlertmanagerConfig), a live run"
+mapfile -t amc < <(grep -l '^kind: AlertmanagerConfig' "$OUT"/*.yaml)
+(( ${#amc[@]} )) || fail "no render holds an AlertmanagerConfig"
+"$PY" deploy/check_alerting.py --self-test --live --renders "${amc[@]}"
 
 echo
 echo "deploy/verify.sh: all checks passed"
