@@ -8,7 +8,9 @@ usage: check_renders.py RENDER.yaml [...]
 - every image has a tag; Boutique containers run the one image with a known subcommand;
 - the upstream Service names and ports are there (when the base is rendered);
 - custom resources (Istio, Gateway API, External Secrets) have the expected apiVersion and
-  point at objects that exist in the same render (selectors, hosts, backendRefs, secrets);
+  point at objects that exist in the same render (selectors, hosts, backendRefs, secrets,
+  namespaced SecretStores); secret stores are Vault (KV v2, Kubernetes auth) or AWS Secrets
+  Manager (IRSA) and authenticate as a ServiceAccount that mounts no token;
 - NetworkPolicy and Istio selectors select workloads that exist;
 - telemetry: every Boutique container (the load generator's too) has the admin port
   (containerPort 9464 named `metrics`, ADMIN_PORT) and every service's Service a `metrics` port; PodMonitors and ServiceMonitors select pods or
@@ -40,6 +42,7 @@ SUBCOMMANDS = {"frontend", "checkout", "catalog", "currency", "payment", "shippi
 CRDS = {"Gateway": {"networking.istio.io/v1"}, "VirtualService": {"networking.istio.io/v1"},
         "PeerAuthentication": {"security.istio.io/v1"}, "AuthorizationPolicy": {"security.istio.io/v1"},
         "HTTPRoute": {"gateway.networking.k8s.io/v1"}, "ExternalSecret": {"external-secrets.io/v1"},
+        "SecretStore": {"external-secrets.io/v1"}, "ClusterSecretStore": {"external-secrets.io/v1"},
         "PodMonitor": {"monitoring.coreos.com/v1"}, "ServiceMonitor": {"monitoring.coreos.com/v1"},
         "PrometheusRule": {"monitoring.coreos.com/v1"}, "AlertmanagerConfig": {"monitoring.coreos.com/v1alpha1"}}
 BUILTIN = {"Namespace", "ServiceAccount", "Deployment", "Service", "NetworkPolicy",
@@ -214,6 +217,7 @@ def check(path):
         if name in UPSTREAM and not any(p.get("name") == "metrics" and p.get("targetPort") == "metrics"
                                         for p in s["spec"]["ports"]):
             errs.append(f"Service/{name}: no port named metrics (targetPort metrics)")
+    errs += check_secret_stores(by_kind)
     errs += check_telemetry(path, by_kind)
     errs += check_mesh(by_kind)
     for name, p in by_kind.get("NetworkPolicy", {}).items():
@@ -247,6 +251,54 @@ def check(path):
                 if ref and ref["name"] in secrets and ref["key"] not in secrets[ref["name"]]:
                     errs.append(f"Deployment/{name}: secret key {ref['key']} not provided by ExternalSecret")
     return len(docs), errs
+
+
+def check_secret_stores(by_kind):
+    """External Secrets stores: an ExternalSecret that names a namespaced SecretStore finds it
+    in the render; every store has exactly one provider, Vault (KV, Kubernetes auth) or AWS
+    Secrets Manager (IRSA), which authenticates as a ServiceAccount that exists (namespaced
+    stores), mounts no token, and for IRSA names its IAM role."""
+    errs = []
+    stores = {**{("SecretStore", n): s for n, s in by_kind.get("SecretStore", {}).items()},
+              **{("ClusterSecretStore", n): s for n, s in by_kind.get("ClusterSecretStore", {}).items()}}
+    sas = by_kind.get("ServiceAccount", {})
+    for name, es in by_kind.get("ExternalSecret", {}).items():
+        ref = es["spec"]["secretStoreRef"]
+        if ref.get("kind", "SecretStore") == "SecretStore" and ("SecretStore", ref["name"]) not in stores:
+            errs.append(f"ExternalSecret/{name}: SecretStore {ref['name']} is not in the render")
+    for (kind, name), st in stores.items():
+        where = f"{kind}/{name}"
+        providers = st["spec"].get("provider", {})
+        if len(providers) != 1 or set(providers) - {"vault", "aws"}:
+            errs.append(f"{where}: expected one provider, vault or aws, got {sorted(providers)}")
+            continue
+        if "vault" in providers:
+            v = providers["vault"]
+            k8s = v.get("auth", {}).get("kubernetes", {})
+            if not (v.get("server", "").startswith("https://") and v.get("path") and v.get("version", "v2") == "v2"):
+                errs.append(f"{where}: Vault needs an https server and a KV v2 path")
+            if not (k8s.get("role") and k8s.get("mountPath")):
+                errs.append(f"{where}: Vault Kubernetes auth needs a role and a mountPath")
+            sa_ref = k8s.get("serviceAccountRef", {})
+        else:
+            a = providers["aws"]
+            if a.get("service") != "SecretsManager" or not a.get("region"):
+                errs.append(f"{where}: AWS needs service SecretsManager and a region")
+            sa_ref = a.get("auth", {}).get("jwt", {}).get("serviceAccountRef", {})
+        if not sa_ref.get("name"):
+            errs.append(f"{where}: no serviceAccountRef (Kubernetes auth or IRSA)")
+            continue
+        if kind == "ClusterSecretStore" and not sa_ref.get("namespace"):
+            errs.append(f"{where}: a ClusterSecretStore's serviceAccountRef needs a namespace")
+        sa = sas.get(sa_ref["name"])
+        if kind == "SecretStore" and not sa:
+            errs.append(f"{where}: ServiceAccount {sa_ref['name']} is not in the render")
+        if sa is not None:
+            if sa.get("automountServiceAccountToken") is not False:
+                errs.append(f"ServiceAccount/{sa_ref['name']}: automountServiceAccountToken must be false (no pod needs it)")
+            if "aws" in providers and not (sa["metadata"].get("annotations") or {}).get("eks.amazonaws.com/role-arn"):
+                errs.append(f"ServiceAccount/{sa_ref['name']}: IRSA needs the eks.amazonaws.com/role-arn annotation")
+    return errs
 
 
 def check_telemetry(path, by_kind):

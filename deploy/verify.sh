@@ -81,6 +81,18 @@ for (( mask = 0; mask < n; mask++ )); do
 done
 echo "  $rendered of the $n combinations rendered"
 
+step "kustomize: external-secrets with each store sub-component, and the ClusterSecretStore examples"
+for store in vault aws-secrets-manager; do
+  d=$COMBO_DIR/store-$store; mkdir -p "$d"
+  name=combo+network-policies+external-secrets+store-$store
+  printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: boutique-verify\nresources:\n  - ../../base\ncomponents:\n  - ../../components/network-policies\n  - ../../components/external-secrets\n  - ../../components/external-secrets/%s\n' "$store" > "$d/kustomization.yaml"
+  kubectl kustomize "$d" > "$OUT/$name.yaml" || fail "kustomize $name"
+  grep -q '^kind: SecretStore' "$OUT/$name.yaml" || fail "$name: no SecretStore"
+  if grep -q 'kind: ClusterSecretStore' "$OUT/$name.yaml"; then fail "$name: an ExternalSecret still names the ClusterSecretStore"; fi
+  echo "  $name: $(grep -c '^kind:' "$OUT/$name.yaml") objects"
+  cp "$KDIR/components/external-secrets/cluster-stores/$store.yaml" "$OUT/cluster-store-$store.yaml"
+done
+
 step "Invariants on every render (images tagged, hardened pods, probes, admin port, monitoring objects; promtool on PrometheusRule specs)"
 "$PY" deploy/check_renders.py "$OUT"/*.yaml
 
@@ -105,7 +117,11 @@ full = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
 svcmon = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
 svcmon["monitoring"]["podMonitor"]["enabled"] = False
 svcmon["monitoring"]["serviceMonitor"] = {"enabled": True}
-cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon}
+# The full values create a Vault SecretStore; the same with AWS Secrets Manager (IRSA).
+aws = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
+aws["externalSecrets"]["store"].update(provider="aws", serviceAccount={
+    "name": "boutique-secrets", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/boutique"}})
+cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon, "helm-full-aws-store": aws}
 with helm.Chart.load(chart) as c:
     for name, values in cases.items():
         docs = c.render(values, name="boutique", namespace="boutique")
@@ -128,6 +144,17 @@ with helm.Chart.load(chart) as c:
         sys.exit("the chart rendered a PodMonitor and a ServiceMonitor together")
     except helm.HelmError:
         print("  the chart refuses a PodMonitor and a ServiceMonitor together")
+    for what, values in {
+            "a SecretStore while secretStoreRef names a ClusterSecretStore": {"externalSecrets": {
+                "enabled": True, "store": {"create": True}}},
+            "an IRSA store whose ServiceAccount names no IAM role": {"externalSecrets": {
+                "enabled": True, "secretStoreRef": {"kind": "SecretStore", "name": "s"},
+                "store": {"create": True, "provider": "aws"}}}}.items():
+        try:
+            c.render(values, name="b", namespace="b")
+            sys.exit(f"the chart rendered {what}")
+        except helm.HelmError:
+            print(f"  the chart refuses {what}")
     try:
         c.render({"monitoring": {"tracing": {"collectorAddress": "no-port"}}}, name="b", namespace="b")
         sys.exit("values.schema.json accepted monitoring.tracing.collectorAddress=no-port")
