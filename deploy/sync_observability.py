@@ -25,7 +25,11 @@ kustomize reads files only from inside a kustomization's directory (without
   deploy/helm/boutique/files/alertmanager/alertmanagerconfig.yaml
       an AlertmanagerConfig (monitoring.coreos.com/v1alpha1) converted from alertmanager.yml by
       deploy/alerting.py (credential files become Secret key selectors); the chart's template
-      takes its route and inhibit rules and sets the receivers' channels and addresses from values.
+      takes its route and inhibit rules and sets the receivers' channels and addresses from values;
+  deploy/kubernetes/log-collector/otelcol-logs.yaml
+  deploy/helm/boutique/files/otel-collector/logs-kubernetes.yaml
+      byte copies of deploy/observability/otel-collector/logs-kubernetes.yaml (the log
+      collector's configuration, in its ConfigMap).
 
 deploy/verify.sh runs --check, so a change to the assets without a sync fails CI. Edit the
 assets under deploy/observability, never the copies, then run this script.
@@ -42,6 +46,7 @@ RULES = "deploy/observability/prometheus/rules.yaml"
 DASHBOARDS = "deploy/observability/grafana/dashboards"
 COMPONENT = "deploy/kubernetes/components/observability"
 CHART_FILES = "deploy/helm/boutique/files"
+LOGS_COLLECTOR = "deploy/observability/otel-collector/logs-kubernetes.yaml"
 ALERTMANAGER = "deploy/observability/alertmanager/alertmanager.yml"
 ALERTMANAGER_COMPOSE = "deploy/observability/alertmanager/alertmanager-compose.yml"
 
@@ -131,7 +136,9 @@ def wanted():
              f"{CHART_FILES}/prometheus/rules.yaml": read(RULES, "rb"),
              ALERTMANAGER_COMPOSE: compose,
              f"{COMPONENT}/alertmanagerconfig.yaml": amc,
-             f"{CHART_FILES}/alertmanager/alertmanagerconfig.yaml": amc}
+             f"{CHART_FILES}/alertmanager/alertmanagerconfig.yaml": amc,
+             "deploy/kubernetes/log-collector/otelcol-logs.yaml": read(LOGS_COLLECTOR, "rb"),
+             f"{CHART_FILES}/otel-collector/logs-kubernetes.yaml": read(LOGS_COLLECTOR, "rb")}
     names = sorted(n for n in os.listdir(os.path.join(ROOT, DASHBOARDS)) if n.endswith(".json"))
     if not names:
         sys.exit(f"no dashboards in {DASHBOARDS}")

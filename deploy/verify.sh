@@ -56,6 +56,11 @@ for o in "$KDIR"/overlays/*/; do
   renders+=("$name")
 done
 
+step "kustomize: render the log collector (deploy/kubernetes/log-collector, its own namespace)"
+kubectl kustomize "$KDIR/log-collector" > "$OUT/log-collector.yaml" || fail "kustomize log-collector"
+echo "  log-collector: $(grep -c '^kind:' "$OUT/log-collector.yaml") objects"
+renders+=(log-collector)
+
 step "kustomize: render the base with every combination of the other components, and observability with ${OBS_WITH[*]}"
 COMBO_DIR=$(mktemp -d "$ROOT/$KDIR/.combos.XXXXXX")
 trap 'rm -rf "$COMBO_DIR"' EXIT
