@@ -19,7 +19,8 @@ usage: check_renders.py RENDER.yaml [...]
   (containerPort 9464 named `metrics`, ADMIN_PORT) and every service's Service a `metrics` port; PodMonitors and ServiceMonitors select pods or
   Services with that port; with default deny, scraped pods admit port 9464 and pods that export
   spans (ENABLE_TRACING) may reach the collector port; tracing settings come from ConfigMaps of
-  the render; Grafana dashboard ConfigMaps hold exactly deploy/observability's dashboards;
+  the render; Grafana dashboard ConfigMaps hold exactly deploy/observability's dashboards, and
+  Grafana datasource ConfigMaps its Loki datasource (the url aside);
   every PrometheusRule's spec.groups equal deploy/observability/prometheus/rules.yaml, and each
   distinct spec passes `promtool check rules` (PROMTOOL, default promtool);
 - mesh and network policies: with default deny every pod may reach DNS (53), and every pod
@@ -29,6 +30,7 @@ usage: check_renders.py RENDER.yaml [...]
   principals or namespaces, which come from mTLS certificates), so Prometheus outside the mesh
   can scrape it.
 """
+import copy
 import json
 import os
 import subprocess
@@ -62,6 +64,8 @@ DASHBOARDS = {n: json.load(open(os.path.join(DASH_DIR, n), encoding="utf-8"))
               for n in sorted(os.listdir(DASH_DIR)) if n.endswith(".json")}
 with open(os.path.join(OBS, "otel-collector", "logs-kubernetes.yaml"), encoding="utf-8") as _f:
     LOG_COLLECTOR_CONFIG = yaml.safe_load(_f)
+with open(os.path.join(OBS, "grafana", "provisioning", "datasources-loki", "loki.yaml"), encoding="utf-8") as _f:
+    LOKI_DATASOURCE = yaml.safe_load(_f)
 RULE_SPECS = {}   # distinct PrometheusRule specs (canonical JSON) -> first render that had it
 
 
@@ -421,6 +425,15 @@ def check_telemetry(path, by_kind):
         elif deny and not allows(policies, labels, "Egress", int(addr.rsplit(":", 1)[1])):
             errs.append(f"Deployment/{d} exports spans to {addr}, but no NetworkPolicy lets it out")
     for name, cm in cms.items():
+        if cm["metadata"].get("labels", {}).get("grafana_datasource") == "1":
+            got = [yaml.safe_load(v) for v in cm.get("data", {}).values()]
+            want = copy.deepcopy(LOKI_DATASOURCE)
+            if len(got) == 1 and got[0].get("datasources"):
+                # The URL is the deployment's choice; everything else is the source's.
+                want["datasources"][0]["url"] = got[0]["datasources"][0].get("url")
+            if got != [want]:
+                errs.append(f"ConfigMap/{name}: differs from deploy/observability/grafana/provisioning/"
+                            "datasources-loki/loki.yaml (other than the url)")
         if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1":
             data = cm.get("data", {})
             if sorted(data) != sorted(DASHBOARDS):

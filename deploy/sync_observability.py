@@ -29,7 +29,11 @@ kustomize reads files only from inside a kustomization's directory (without
   deploy/kubernetes/log-collector/otelcol-logs.yaml
   deploy/helm/boutique/files/otel-collector/logs-kubernetes.yaml
       byte copies of deploy/observability/otel-collector/logs-kubernetes.yaml (the log
-      collector's configuration, in its ConfigMap).
+      collector's configuration, in its ConfigMap);
+  deploy/kubernetes/components/observability/datasources/loki.yaml
+  deploy/helm/boutique/files/grafana/loki-datasource.yaml
+      byte copies of the Loki datasource (grafana/provisioning/datasources-loki/loki.yaml), for
+      the Grafana datasource sidecar.
 
 deploy/verify.sh runs --check, so a change to the assets without a sync fails CI. Edit the
 assets under deploy/observability, never the copies, then run this script.
@@ -46,6 +50,7 @@ RULES = "deploy/observability/prometheus/rules.yaml"
 DASHBOARDS = "deploy/observability/grafana/dashboards"
 COMPONENT = "deploy/kubernetes/components/observability"
 CHART_FILES = "deploy/helm/boutique/files"
+LOKI_DATASOURCE = "deploy/observability/grafana/provisioning/datasources-loki/loki.yaml"
 LOGS_COLLECTOR = "deploy/observability/otel-collector/logs-kubernetes.yaml"
 ALERTMANAGER = "deploy/observability/alertmanager/alertmanager.yml"
 ALERTMANAGER_COMPOSE = "deploy/observability/alertmanager/alertmanager-compose.yml"
@@ -138,6 +143,8 @@ def wanted():
              f"{COMPONENT}/alertmanagerconfig.yaml": amc,
              f"{CHART_FILES}/alertmanager/alertmanagerconfig.yaml": amc,
              "deploy/kubernetes/log-collector/otelcol-logs.yaml": read(LOGS_COLLECTOR, "rb"),
+             f"{COMPONENT}/datasources/loki.yaml": read(LOKI_DATASOURCE, "rb"),
+             f"{CHART_FILES}/grafana/loki-datasource.yaml": read(LOKI_DATASOURCE, "rb"),
              f"{CHART_FILES}/otel-collector/logs-kubernetes.yaml": read(LOGS_COLLECTOR, "rb")}
     names = sorted(n for n in os.listdir(os.path.join(ROOT, DASHBOARDS)) if n.endswith(".json"))
     if not names:

@@ -205,6 +205,9 @@ step "Observability: promtool rules, rule tests and config, dashboard queries, m
 "$PY" deploy/observability/check.py --self-test
 "$PY" deploy/observability/check.py --exposition deploy/observability/testdata/sample-exposition.txt
 
+step "Logs: the collector and Fluent Bit configurations and the Loki datasource, applied to real Boutique log lines"
+"$PY" deploy/observability/check_logs.py --self-test
+
 step "Alertmanager: check-config, a tested route for every alert (source, compose copy, every rendered AlertmanagerConfig), a live run"
 mapfile -t amc < <(grep -l '^kind: AlertmanagerConfig' "$OUT"/*.yaml)
 (( ${#amc[@]} )) || fail "no render holds an AlertmanagerConfig"
