@@ -45,7 +45,8 @@ class Handler(BaseHTTPRequestHandler):
     """POST /<receiver>: print the alerts; anything else: 404/405."""
 
     def do_POST(self):  # noqa: N802 (the http.server name)
-        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.headers.get("Content-Length") or "0"
+        length = int(raw) if raw.isdigit() else 0
         if length <= 0 or length > MAX_BODY:
             return self._answer(400, f"body must be 1..{MAX_BODY} bytes")
         receiver = self.path.strip("/") or "webhook"
