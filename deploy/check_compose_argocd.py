@@ -6,7 +6,9 @@ non-root, all capabilities dropped, with a healthcheck; depends_on only on healt
 that have a healthcheck; the call graph's addresses resolve to services and ports of this
 file; published ports bind to loopback by default; bind-mounted host paths exist; every Boutique
 server sets ADMIN_PORT, and the Prometheus configuration mounted into the observability profile
-scrapes exactly those services on their admin ports (other targets must be compose services).
+scrapes exactly those services on their admin ports (other targets must be compose services) and
+sends alerts to a compose service; the profile's Alertmanager mounts the generated compose
+configuration, whose webhook receivers are compose services.
 argocd: every ApplicationSet element points at an existing overlay whose namespace is the
 destination, and the AppProject allows that namespace.
 """
@@ -88,6 +90,24 @@ else:
                     errs.append(f"prometheus.yml job {job['job_name']}: {target} is no compose service")
     for name in sorted(set(admin) - scraped):
         errs.append(f"prometheus.yml scrapes no {name}:{admin[name]}")
+    # Alerts reach the profile's Alertmanager, and its receivers reach services of this file.
+    am_targets = [t for a in (prom.get("alerting") or {}).get("alertmanagers", [])
+                  for sc in a.get("static_configs", []) for t in sc["targets"]]
+    if not am_targets:
+        errs.append("prometheus.yml: no alerting.alertmanagers target")
+    for t in am_targets:
+        if t.rpartition(":")[0] not in svcs:
+            errs.append(f"prometheus.yml: Alertmanager {t} is no compose service")
+am_conf = [str(v).split(":")[0] for v in svcs.get("alertmanager", {}).get("volumes", [])
+           if str(v).split(":")[1] == "/etc/alertmanager/alertmanager.yml"]
+if am_conf != ["./deploy/observability/alertmanager/alertmanager-compose.yml"]:
+    errs.append(f"alertmanager: mounts {am_conf}, expected the generated alertmanager-compose.yml")
+elif os.path.exists(am_conf[0]):
+    for r in yaml.safe_load(open(am_conf[0], encoding="utf-8"))["receivers"]:
+        for w in r.get("webhook_configs", []):
+            host = re.match(r"https?://([^:/]+)", w["url"]).group(1)
+            if host not in svcs:
+                errs.append(f"alertmanager receiver {r['name']}: {w['url']} is no compose service")
 
 appsets = [d for d in yaml.safe_load_all(open("deploy/argocd/applicationset.yaml")) if d]
 proj = yaml.safe_load(open("deploy/argocd/appproject.yaml"))

@@ -8,13 +8,19 @@ usage: check_renders.py RENDER.yaml [...]
 - every image has a tag; Boutique containers run the one image with a known subcommand;
 - the upstream Service names and ports are there (when the base is rendered);
 - custom resources (Istio, Gateway API, External Secrets) have the expected apiVersion and
-  point at objects that exist in the same render (selectors, hosts, backendRefs, secrets);
+  point at objects that exist in the same render (selectors, hosts, backendRefs, secrets,
+  namespaced SecretStores); secret stores are Vault (KV v2, Kubernetes auth) or AWS Secrets
+  Manager (IRSA) and authenticate as a ServiceAccount that mounts no token;
 - NetworkPolicy and Istio selectors select workloads that exist;
+- the log collector DaemonSet: host paths only /var/log/pods (read-only) and its state
+  directory, otherwise hardened like the services; its configuration is
+  deploy/observability/otel-collector/logs-kubernetes.yaml, its settings from a ConfigMap;
 - telemetry: every Boutique container (the load generator's too) has the admin port
   (containerPort 9464 named `metrics`, ADMIN_PORT) and every service's Service a `metrics` port; PodMonitors and ServiceMonitors select pods or
   Services with that port; with default deny, scraped pods admit port 9464 and pods that export
   spans (ENABLE_TRACING) may reach the collector port; tracing settings come from ConfigMaps of
-  the render; Grafana dashboard ConfigMaps hold exactly deploy/observability's dashboards;
+  the render; Grafana dashboard ConfigMaps hold exactly deploy/observability's dashboards, and
+  Grafana datasource ConfigMaps its Loki datasource (the url aside);
   every PrometheusRule's spec.groups equal deploy/observability/prometheus/rules.yaml, and each
   distinct spec passes `promtool check rules` (PROMTOOL, default promtool);
 - mesh and network policies: with default deny every pod may reach DNS (53), and every pod
@@ -24,6 +30,7 @@ usage: check_renders.py RENDER.yaml [...]
   principals or namespaces, which come from mTLS certificates), so Prometheus outside the mesh
   can scrape it.
 """
+import copy
 import json
 import os
 import subprocess
@@ -40,9 +47,10 @@ SUBCOMMANDS = {"frontend", "checkout", "catalog", "currency", "payment", "shippi
 CRDS = {"Gateway": {"networking.istio.io/v1"}, "VirtualService": {"networking.istio.io/v1"},
         "PeerAuthentication": {"security.istio.io/v1"}, "AuthorizationPolicy": {"security.istio.io/v1"},
         "HTTPRoute": {"gateway.networking.k8s.io/v1"}, "ExternalSecret": {"external-secrets.io/v1"},
+        "SecretStore": {"external-secrets.io/v1"}, "ClusterSecretStore": {"external-secrets.io/v1"},
         "PodMonitor": {"monitoring.coreos.com/v1"}, "ServiceMonitor": {"monitoring.coreos.com/v1"},
-        "PrometheusRule": {"monitoring.coreos.com/v1"}}
-BUILTIN = {"Namespace", "ServiceAccount", "Deployment", "Service", "NetworkPolicy",
+        "PrometheusRule": {"monitoring.coreos.com/v1"}, "AlertmanagerConfig": {"monitoring.coreos.com/v1alpha1"}}
+BUILTIN = {"Namespace", "ServiceAccount", "Deployment", "DaemonSet", "Service", "NetworkPolicy",
            "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap"}
 ADMIN_PORT = 9464
 ISTIOD_XDS_PORT = 15012   # sidecars: xDS and certificates from istiod
@@ -54,6 +62,10 @@ with open(os.path.join(OBS, "prometheus", "rules.yaml"), encoding="utf-8") as _f
 DASH_DIR = os.path.join(OBS, "grafana", "dashboards")
 DASHBOARDS = {n: json.load(open(os.path.join(DASH_DIR, n), encoding="utf-8"))
               for n in sorted(os.listdir(DASH_DIR)) if n.endswith(".json")}
+with open(os.path.join(OBS, "otel-collector", "logs-kubernetes.yaml"), encoding="utf-8") as _f:
+    LOG_COLLECTOR_CONFIG = yaml.safe_load(_f)
+with open(os.path.join(OBS, "grafana", "provisioning", "datasources-loki", "loki.yaml"), encoding="utf-8") as _f:
+    LOKI_DATASOURCE = yaml.safe_load(_f)
 RULE_SPECS = {}   # distinct PrometheusRule specs (canonical JSON) -> first render that had it
 
 
@@ -159,7 +171,8 @@ def check(path):
             errs.append(f"unexpected kind {d['kind']} ({d['apiVersion']})")
     deps = by_kind.get("Deployment", {})
     svcs = by_kind.get("Service", {})
-    apps = {d["spec"]["template"]["metadata"]["labels"].get("app") for d in deps.values()}
+    apps = {d["spec"]["template"]["metadata"]["labels"].get("app")
+            for d in [*deps.values(), *by_kind.get("DaemonSet", {}).values()]}
     for name, d in deps.items():
         pod = d["spec"]["template"]["spec"]
         psc = pod.get("securityContext", {})
@@ -214,6 +227,8 @@ def check(path):
         if name in UPSTREAM and not any(p.get("name") == "metrics" and p.get("targetPort") == "metrics"
                                         for p in s["spec"]["ports"]):
             errs.append(f"Service/{name}: no port named metrics (targetPort metrics)")
+    errs += check_secret_stores(by_kind)
+    errs += check_log_collector(by_kind)
     errs += check_telemetry(path, by_kind)
     errs += check_mesh(by_kind)
     for name, p in by_kind.get("NetworkPolicy", {}).items():
@@ -247,6 +262,114 @@ def check(path):
                 if ref and ref["name"] in secrets and ref["key"] not in secrets[ref["name"]]:
                     errs.append(f"Deployment/{name}: secret key {ref['key']} not provided by ExternalSecret")
     return len(docs), errs
+
+
+def check_log_collector(by_kind):
+    """The log collector DaemonSet: the only workload allowed host paths, and only these: the
+    pod logs read-only and its own state directory; otherwise as locked down as the services
+    (no token, read-only root, no capability, no privilege escalation, RuntimeDefault seccomp,
+    requests and limits, probes, a tagged image). Its configuration is logs-kubernetes.yaml, and
+    the namespace it reads (BOUTIQUE_NAMESPACE) and Loki endpoint come from a ConfigMap of the
+    render. A Namespace in the render that it runs in must allow hostPath (Pod Security)."""
+    errs = []
+    cms = by_kind.get("ConfigMap", {})
+    for name, ds in by_kind.get("DaemonSet", {}).items():
+        where = f"DaemonSet/{name}"
+        pod = ds["spec"]["template"]["spec"]
+        if pod.get("automountServiceAccountToken") is not False:
+            errs.append(f"{where}: automountServiceAccountToken is not false")
+        if pod.get("securityContext", {}).get("seccompProfile", {}).get("type") != "RuntimeDefault":
+            errs.append(f"{where}: seccompProfile is not RuntimeDefault")
+        vols = {v["name"]: v for v in pod.get("volumes", [])}
+        host = {n: v["hostPath"]["path"] for n, v in vols.items() if "hostPath" in v}
+        if sorted(host.values()) != ["/var/lib/boutique-log-collector", "/var/log/pods"]:
+            errs.append(f"{where}: host paths {sorted(host.values())}, expected /var/log/pods and its state directory")
+        for c in pod["containers"]:
+            cw = f"{where}/{c['name']}"
+            sc = c.get("securityContext", {})
+            if not (sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False
+                    and sc.get("capabilities", {}).get("drop") == ["ALL"] and not sc.get("capabilities", {}).get("add")
+                    and not sc.get("privileged")):
+                errs.append(f"{cw}: container securityContext not hardened")
+            if ":" not in c["image"].rsplit("/", 1)[-1]:
+                errs.append(f"{cw}: image without a tag")
+            r = c.get("resources", {})
+            if not all(r.get(k, {}).get(x) for k in ("requests", "limits") for x in ("cpu", "memory")):
+                errs.append(f"{cw}: requests and limits for cpu and memory")
+            if not (c.get("readinessProbe") and c.get("livenessProbe")):
+                errs.append(f"{cw}: readiness and liveness probes")
+            for m in c.get("volumeMounts", []):
+                if vols.get(m["name"], {}).get("hostPath", {}).get("path") == "/var/log/pods" and not m.get("readOnly"):
+                    errs.append(f"{cw}: /var/log/pods must be mounted read-only")
+            env = {}
+            for ef in c.get("envFrom", []):
+                ref = ef.get("configMapRef", {}).get("name")
+                if ref not in cms:
+                    errs.append(f"{cw}: envFrom ConfigMap {ref} is not in the render")
+                else:
+                    env.update(cms[ref].get("data", {}))
+            for key in ("BOUTIQUE_NAMESPACE", "LOKI_OTLP_ENDPOINT"):
+                if not env.get(key):
+                    errs.append(f"{cw}: no {key} from a ConfigMap")
+            configs = [cms.get(v["configMap"]["name"], {}).get("data", {}).get("config.yaml")
+                       for v in vols.values() if "configMap" in v]
+            if not configs or configs[0] is None:
+                errs.append(f"{cw}: no ConfigMap with config.yaml mounted")
+            elif yaml.safe_load(configs[0]) != LOG_COLLECTOR_CONFIG:
+                errs.append(f"{cw}: config.yaml differs from deploy/observability/otel-collector/logs-kubernetes.yaml")
+        ns = ds["metadata"].get("namespace")
+        nsobj = by_kind.get("Namespace", {}).get(ns)
+        if nsobj and nsobj["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce", "privileged") != "privileged":
+            errs.append(f"{where}: namespace {ns} enforces Pod Security that forbids hostPath")
+    return errs
+
+
+def check_secret_stores(by_kind):
+    """External Secrets stores: an ExternalSecret that names a namespaced SecretStore finds it
+    in the render; every store has exactly one provider, Vault (KV, Kubernetes auth) or AWS
+    Secrets Manager (IRSA), which authenticates as a ServiceAccount that exists (namespaced
+    stores), mounts no token, and for IRSA names its IAM role."""
+    errs = []
+    stores = {**{("SecretStore", n): s for n, s in by_kind.get("SecretStore", {}).items()},
+              **{("ClusterSecretStore", n): s for n, s in by_kind.get("ClusterSecretStore", {}).items()}}
+    sas = by_kind.get("ServiceAccount", {})
+    for name, es in by_kind.get("ExternalSecret", {}).items():
+        ref = es["spec"]["secretStoreRef"]
+        if ref.get("kind", "SecretStore") == "SecretStore" and ("SecretStore", ref["name"]) not in stores:
+            errs.append(f"ExternalSecret/{name}: SecretStore {ref['name']} is not in the render")
+    for (kind, name), st in stores.items():
+        where = f"{kind}/{name}"
+        providers = st["spec"].get("provider", {})
+        if len(providers) != 1 or set(providers) - {"vault", "aws"}:
+            errs.append(f"{where}: expected one provider, vault or aws, got {sorted(providers)}")
+            continue
+        if "vault" in providers:
+            v = providers["vault"]
+            k8s = v.get("auth", {}).get("kubernetes", {})
+            if not (v.get("server", "").startswith("https://") and v.get("path") and v.get("version", "v2") == "v2"):
+                errs.append(f"{where}: Vault needs an https server and a KV v2 path")
+            if not (k8s.get("role") and k8s.get("mountPath")):
+                errs.append(f"{where}: Vault Kubernetes auth needs a role and a mountPath")
+            sa_ref = k8s.get("serviceAccountRef", {})
+        else:
+            a = providers["aws"]
+            if a.get("service") != "SecretsManager" or not a.get("region"):
+                errs.append(f"{where}: AWS needs service SecretsManager and a region")
+            sa_ref = a.get("auth", {}).get("jwt", {}).get("serviceAccountRef", {})
+        if not sa_ref.get("name"):
+            errs.append(f"{where}: no serviceAccountRef (Kubernetes auth or IRSA)")
+            continue
+        if kind == "ClusterSecretStore" and not sa_ref.get("namespace"):
+            errs.append(f"{where}: a ClusterSecretStore's serviceAccountRef needs a namespace")
+        sa = sas.get(sa_ref["name"])
+        if kind == "SecretStore" and not sa:
+            errs.append(f"{where}: ServiceAccount {sa_ref['name']} is not in the render")
+        if sa is not None:
+            if sa.get("automountServiceAccountToken") is not False:
+                errs.append(f"ServiceAccount/{sa_ref['name']}: automountServiceAccountToken must be false (no pod needs it)")
+            if "aws" in providers and not (sa["metadata"].get("annotations") or {}).get("eks.amazonaws.com/role-arn"):
+                errs.append(f"ServiceAccount/{sa_ref['name']}: IRSA needs the eks.amazonaws.com/role-arn annotation")
+    return errs
 
 
 def check_telemetry(path, by_kind):
@@ -302,6 +425,15 @@ def check_telemetry(path, by_kind):
         elif deny and not allows(policies, labels, "Egress", int(addr.rsplit(":", 1)[1])):
             errs.append(f"Deployment/{d} exports spans to {addr}, but no NetworkPolicy lets it out")
     for name, cm in cms.items():
+        if cm["metadata"].get("labels", {}).get("grafana_datasource") == "1":
+            got = [yaml.safe_load(v) for v in cm.get("data", {}).values()]
+            want = copy.deepcopy(LOKI_DATASOURCE)
+            if len(got) == 1 and got[0].get("datasources"):
+                # The URL is the deployment's choice; everything else is the source's.
+                want["datasources"][0]["url"] = got[0]["datasources"][0].get("url")
+            if got != [want]:
+                errs.append(f"ConfigMap/{name}: differs from deploy/observability/grafana/provisioning/"
+                            "datasources-loki/loki.yaml (other than the url)")
         if cm["metadata"].get("labels", {}).get("grafana_dashboard") == "1":
             data = cm.get("data", {})
             if sorted(data) != sorted(DASHBOARDS):

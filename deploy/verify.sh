@@ -4,7 +4,9 @@
 #
 # Requirements (this script installs nothing):
 #   apt:  kubectl (brings kustomize v5), util-linux (unshare; optional),
-#         prometheus (promtool, for deploy/observability/check.py; the daemon is not needed)
+#         prometheus (promtool, for deploy/observability/check.py; the daemon is not needed),
+#         prometheus-alertmanager (amtool, and the alertmanager binary that
+#         deploy/check_alerting.py --live runs on 127.0.0.1 for a few seconds)
 #   pip:  deploy/requirements.txt (exact pins), in a venv:
 #           python3 -m venv .venv/deploy && .venv/deploy/bin/pip install -r deploy/requirements.txt
 #         A separate venv because checkov pins `packaging<24`, which pytest 9 cannot use.
@@ -31,7 +33,7 @@ step() { printf '\n--> %s (at %d s)\n' "$*" "$SECONDS"; }
 fail() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
 
 step "Tools"
-for t in kubectl promtool "$VENV/bin/yamllint" "$VENV/bin/kubernetes-validate" "$VENV/bin/checkov" "$VENV/bin/hadolint" "$PY"; do
+for t in kubectl promtool amtool prometheus-alertmanager "$VENV/bin/yamllint" "$VENV/bin/kubernetes-validate" "$VENV/bin/checkov" "$VENV/bin/hadolint" "$PY"; do
   command -v "$t" >/dev/null || fail "missing tool: $t (see the requirements at the top of $0)"
 done
 "$PY" -c 'import helm_python, yaml' || fail "helm-python-sdk missing in $VENV"
@@ -53,6 +55,11 @@ for o in "$KDIR"/overlays/*/; do
   echo "  $name: $(grep -c '^kind:' "$OUT/$name.yaml") objects"
   renders+=("$name")
 done
+
+step "kustomize: render the log collector (deploy/kubernetes/log-collector, its own namespace)"
+kubectl kustomize "$KDIR/log-collector" > "$OUT/log-collector.yaml" || fail "kustomize log-collector"
+echo "  log-collector: $(grep -c '^kind:' "$OUT/log-collector.yaml") objects"
+renders+=(log-collector)
 
 step "kustomize: render the base with every combination of the other components, and observability with ${OBS_WITH[*]}"
 COMBO_DIR=$(mktemp -d "$ROOT/$KDIR/.combos.XXXXXX")
@@ -79,6 +86,18 @@ for (( mask = 0; mask < n; mask++ )); do
 done
 echo "  $rendered of the $n combinations rendered"
 
+step "kustomize: external-secrets with each store sub-component, and the ClusterSecretStore examples"
+for store in vault aws-secrets-manager; do
+  d=$COMBO_DIR/store-$store; mkdir -p "$d"
+  name=combo+network-policies+external-secrets+store-$store
+  printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: boutique-verify\nresources:\n  - ../../base\ncomponents:\n  - ../../components/network-policies\n  - ../../components/external-secrets\n  - ../../components/external-secrets/%s\n' "$store" > "$d/kustomization.yaml"
+  kubectl kustomize "$d" > "$OUT/$name.yaml" || fail "kustomize $name"
+  grep -q '^kind: SecretStore' "$OUT/$name.yaml" || fail "$name: no SecretStore"
+  if grep -q 'kind: ClusterSecretStore' "$OUT/$name.yaml"; then fail "$name: an ExternalSecret still names the ClusterSecretStore"; fi
+  echo "  $name: $(grep -c '^kind:' "$OUT/$name.yaml") objects"
+  cp "$KDIR/components/external-secrets/cluster-stores/$store.yaml" "$OUT/cluster-store-$store.yaml"
+done
+
 step "Invariants on every render (images tagged, hardened pods, probes, admin port, monitoring objects; promtool on PrometheusRule specs)"
 "$PY" deploy/check_renders.py "$OUT"/*.yaml
 
@@ -103,7 +122,11 @@ full = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
 svcmon = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
 svcmon["monitoring"]["podMonitor"]["enabled"] = False
 svcmon["monitoring"]["serviceMonitor"] = {"enabled": True}
-cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon}
+# The full values create a Vault SecretStore; the same with AWS Secrets Manager (IRSA).
+aws = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
+aws["externalSecrets"]["store"].update(provider="aws", serviceAccount={
+    "name": "boutique-secrets", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/boutique"}})
+cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon, "helm-full-aws-store": aws}
 with helm.Chart.load(chart) as c:
     for name, values in cases.items():
         docs = c.render(values, name="boutique", namespace="boutique")
@@ -126,6 +149,17 @@ with helm.Chart.load(chart) as c:
         sys.exit("the chart rendered a PodMonitor and a ServiceMonitor together")
     except helm.HelmError:
         print("  the chart refuses a PodMonitor and a ServiceMonitor together")
+    for what, values in {
+            "a SecretStore while secretStoreRef names a ClusterSecretStore": {"externalSecrets": {
+                "enabled": True, "store": {"create": True}}},
+            "an IRSA store whose ServiceAccount names no IAM role": {"externalSecrets": {
+                "enabled": True, "secretStoreRef": {"kind": "SecretStore", "name": "s"},
+                "store": {"create": True, "provider": "aws"}}}}.items():
+        try:
+            c.render(values, name="b", namespace="b")
+            sys.exit(f"the chart rendered {what}")
+        except helm.HelmError:
+            print(f"  the chart refuses {what}")
     try:
         c.render({"monitoring": {"tracing": {"collectorAddress": "no-port"}}}, name="b", namespace="b")
         sys.exit("values.schema.json accepted monitoring.tracing.collectorAddress=no-port")
@@ -170,6 +204,14 @@ step "compose.yaml and Argo CD structure"
 step "Observability: promtool rules, rule tests and config, dashboard queries, metric names (against the sample scrape)"
 "$PY" deploy/observability/check.py --self-test
 "$PY" deploy/observability/check.py --exposition deploy/observability/testdata/sample-exposition.txt
+
+step "Logs: the collector and Fluent Bit configurations and the Loki datasource, applied to real Boutique log lines"
+"$PY" deploy/observability/check_logs.py --self-test
+
+step "Alertmanager: check-config, a tested route for every alert (source, compose copy, every rendered AlertmanagerConfig), a live run"
+mapfile -t amc < <(grep -l '^kind: AlertmanagerConfig' "$OUT"/*.yaml)
+(( ${#amc[@]} )) || fail "no render holds an AlertmanagerConfig"
+"$PY" deploy/check_alerting.py --self-test --live --renders "${amc[@]}"
 
 echo
 echo "deploy/verify.sh: all checks passed"

@@ -5,12 +5,14 @@ Checks, each failure reported with the file, panel or rule at fault:
   1. promtool: `check rules` on prometheus/rules.yaml, `test rules` on
      prometheus/rules_test.yaml, `check config` on prometheus/prometheus.yml, `check metrics`
      on testdata/sample-exposition.txt.
-  2. Rule hygiene: every alert has a severity label, summary, description and runbook
-     annotations, a runbook anchor that exists in README.md, and unit tests that see it
+  2. Rule hygiene: every alert has a severity label, summary, description and runbook_url
+     annotations, a runbook_url whose anchor is a heading of README.md, and unit tests that see it
      both firing and not firing.
   3. Every Grafana dashboard query parses: Grafana variables are replaced by valid values,
      the expressions are written as recording rules and given to `promtool check rules`.
-  4. Every metric name used by a dashboard, a rule or a rule test is emitted: it appears in
+  4. Every Loki (LogQL) dashboard query opens with a stream selector on the index labels the
+     log collector sets (service_name, k8s_namespace_name, k8s_container_name).
+  5. Every metric name used by a dashboard, a rule or a rule test is emitted: it appears in
      the exposition (the text a running shop serves on /metrics; histograms add _bucket,
      _sum and _count), is a recording rule of rules.yaml, or is added by Prometheus itself
      (up, ALERTS, scrape_*).
@@ -39,11 +41,15 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE / "testdata" / "sample-exposition.txt"
-RUNBOOK_PREFIX = "deploy/observability/README.md#"
+# runbook_url: the conventional annotation name (Alertmanager templates, Grafana and kube-prometheus
+# link it); a full URL, so a notification read anywhere leads to the runbook.
+RUNBOOK_PREFIX = "https://github.com/boutique-shop/boutique/blob/main/deploy/observability/README.md#"
 SEVERITIES = {"critical", "warning", "info"}
 # Series Prometheus creates itself, never found in a scrape.
 PROMETHEUS_MADE = {"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_duration_seconds", "scrape_samples_scraped",
                    "scrape_samples_post_metric_relabeling", "scrape_series_added"}
+# The Loki index labels of Boutique's logs (otel-collector/logs-kubernetes.yaml).
+LOKI_LABELS = {"service_name", "k8s_namespace_name", "k8s_container_name"}
 KEYWORDS = {"and", "or", "unless", "by", "without", "offset", "bool", "on", "ignoring", "group_left",
             "group_right", "inf", "nan", "atan2"}
 LABEL_LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
@@ -209,7 +215,7 @@ def dashboard_queries(root):
         values = variable_values(dash)
         for p in _panels(dash.get("panels", [])):
             for t in p.get("targets", []):
-                if t.get("expr"):
+                if t.get("expr") and not is_loki(p, t):
                     where = f"{path.name}: panel {p.get('id')} \"{p.get('title')}\" target {t.get('refId')}"
                     out.append((where, substitute(t["expr"], values)))
         for v in dash.get("templating", {}).get("list", []):
@@ -221,6 +227,41 @@ def dashboard_queries(root):
                 if m:
                     out.append((f"{path.name}: variable {v['name']}", substitute(m.group(1) or m.group(2), values)))
     return out
+
+
+def is_loki(panel, target):
+    return (target.get("datasource") or panel.get("datasource") or {}).get("type") == "loki"
+
+
+def logql_queries(root):
+    """(where, LogQL) for every Loki target of every dashboard."""
+    out = []
+    for path in sorted((root / "grafana" / "dashboards").glob("*.json")):
+        dash = json.loads(path.read_text())
+        for p in _panels(dash.get("panels", [])):
+            for t in p.get("targets", []):
+                if t.get("expr") and is_loki(p, t):
+                    out.append((f"{path.name}: panel {p.get('id')} \"{p.get('title')}\" target {t.get('refId')}", t["expr"]))
+    return out
+
+
+def check_logql(queries):
+    """A LogQL query opens with a stream selector on the index labels the log collector sets
+    (otel-collector/logs-kubernetes.yaml: service.name, k8s.namespace.name, k8s.container.name,
+    which Loki names with underscores); any other label selects nothing."""
+    errors = []
+    for where, expr in queries:
+        m = re.match(r'\s*\{([^}]*)\}', expr)
+        if not m:
+            errors.append(f"{where}: LogQL without a stream selector: {expr}")
+            continue
+        for matcher in filter(None, (x.strip() for x in m.group(1).split(","))):
+            mm = re.fullmatch(r'([A-Za-z_]\w*)\s*(=|!=|=~|!~)\s*"[^"]*"', matcher)
+            if not mm:
+                errors.append(f"{where}: stream selector matcher {matcher!r} does not parse")
+            elif mm.group(1) not in LOKI_LABELS:
+                errors.append(f"{where}: selects on {mm.group(1)}, which is no Loki index label {sorted(LOKI_LABELS)}")
+    return errors
 
 
 # ---------------------------------------------------------------- the checks
@@ -257,12 +298,12 @@ def check_rule_hygiene(root):
         name, ann = r["alert"], r.get("annotations", {})
         if r.get("labels", {}).get("severity") not in SEVERITIES:
             errors.append(f"alert {name}: severity label must be one of {sorted(SEVERITIES)}")
-        for key in ("summary", "description", "runbook"):
+        for key in ("summary", "description", "runbook_url"):
             if not ann.get(key):
                 errors.append(f"alert {name}: no {key} annotation")
-        runbook = ann.get("runbook", "")
+        runbook = ann.get("runbook_url", "")
         if not (runbook.startswith(RUNBOOK_PREFIX) and runbook[len(RUNBOOK_PREFIX):] in anchors):
-            errors.append(f"alert {name}: runbook {runbook!r} is not {RUNBOOK_PREFIX}<a heading of README.md>")
+            errors.append(f"alert {name}: runbook_url {runbook!r} is not {RUNBOOK_PREFIX}<a heading of README.md>")
         for firing, word in ((True, "firing"), (False, "not firing")):
             if firing not in seen.get(name, set()):
                 errors.append(f"alert {name}: no rules_test.yaml case expects it {word}")
@@ -328,6 +369,9 @@ def run_checks(root, expositions, quiet=False):
     errors += check_dashboards_parse(root, queries)
     say("--> metric names: dashboards, rules and rule tests use only emitted metrics")
     errors += check_names(root, queries, emitted)
+    logql = logql_queries(root)
+    say(f"--> dashboards: {len(logql)} Loki queries select on index labels")
+    errors += check_logql(logql)
     return errors
 
 
@@ -386,6 +430,14 @@ def self_test():
     planted("unknown metric in a dashboard", edit_dashboard("sum(rate(boutique_no_such_metric_total[5m]))"),
             "unknown metric(s) boutique_no_such_metric_total")
     planted("unknown metric in a recording rule", edit_rules, "unknown metric(s) boutique_planted_total")
+
+    def loki_by_pod(root):
+        path = root / "grafana" / "dashboards" / "boutique-service-red.json"
+        dash = json.loads(path.read_text())
+        target = next(t for p in _panels(dash["panels"]) for t in p.get("targets", []) if is_loki(p, t))
+        target["expr"] = '{pod="frontend-1"}'
+        path.write_text(json.dumps(dash))
+    planted("logs panel selecting on a label Loki does not index", loki_by_pod, "which is no Loki index label")
 
     with tempfile.TemporaryDirectory() as tmp:
         drop_exposition_metric(Path(tmp))
