@@ -112,6 +112,22 @@ pub(crate) async fn place_order(
 /// with a message meant for the shopper; other failures show no internals.
 fn refusal(error: &BackendError) -> (StatusCode, Notice) {
     match error {
+        // Another order for this cart is being placed (a second tab, a
+        // changed form sent while the first was running): nothing charged.
+        BackendError::Status { status, .. }
+            if error_reason(status).is_some_and(|(reason, _)| reason == reasons::ORDER_IN_PROGRESS) =>
+        {
+            (
+                StatusCode::CONFLICT,
+                Notice {
+                    heading: "Your order is already being placed",
+                    text: "We are placing an order for this cart right now; its confirmation \
+                           follows where you sent it. Nothing more was charged, so there is no \
+                           need to send it again."
+                        .to_owned(),
+                },
+            )
+        }
         BackendError::Status { status, .. }
             if matches!(
                 status.code(),
