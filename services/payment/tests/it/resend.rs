@@ -100,39 +100,26 @@ async fn replica(database_url: &str) -> crate::helpers::TestApp {
     crate::helpers::spawn_app_with(&[("DATABASE_URL", database_url)]).await
 }
 
+/// The transaction id `app` answers a keyed charge with.
+async fn charged(app: &crate::helpers::TestApp, key: &str) -> String {
+    let mut client = app.client.clone();
+    let reply = client.charge(keyed(charge(VISA), key)).await.unwrap();
+    reply.into_inner().transaction_id
+}
+
 /// Two replicas sharing one database answer a resend alike, whichever of them
 /// gets it, and the ledger outlives them both.
 async fn replicas_share_the_ledger(database_url: &str) {
     let a = replica(database_url).await;
     let b = replica(database_url).await;
-    let first = a
-        .client
-        .clone()
-        .charge(keyed(charge(VISA), "order-shared"))
-        .await
-        .unwrap()
-        .into_inner();
-    let resent = b
-        .client
-        .clone()
-        .charge(keyed(charge(VISA), "order-shared"))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(resent.transaction_id, first.transaction_id);
+    let first = charged(&a, "order-shared").await;
+    assert_eq!(charged(&b, "order-shared").await, first);
     a.server.stop().await;
     b.server.stop().await;
 
     // A restart remembers the key.
     let restarted = replica(database_url).await;
-    let again = restarted
-        .client
-        .clone()
-        .charge(keyed(charge(VISA), "order-shared"))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(again.transaction_id, first.transaction_id);
+    assert_eq!(charged(&restarted, "order-shared").await, first);
     restarted.server.stop().await;
 }
 
