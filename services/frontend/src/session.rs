@@ -113,13 +113,15 @@ impl SessionId {
     /// A short, non-reversible stand-in for logs and pages: the first 12 hex
     /// digits of the id's SHA-256.
     pub(crate) fn tag(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let hash = digest::digest(&digest::SHA256, self.0.as_bytes());
-        let mut tag: String = hash
-            .as_ref()
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
-        tag.truncate(TAG_HEX_DIGITS);
+        // Only the bytes the tag shows, without an allocation per byte: it is
+        // made on every request.
+        let mut tag = String::with_capacity(TAG_HEX_DIGITS);
+        for byte in &hash.as_ref()[..TAG_HEX_DIGITS / 2] {
+            tag.push(char::from(HEX[usize::from(byte >> 4)]));
+            tag.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
         tag
     }
 }
