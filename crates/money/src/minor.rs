@@ -13,9 +13,19 @@
 //! everything computed from them after that is exact, so the lines a shopper
 //! is shown add up to the total that is charged.
 
+use std::{
+    collections::HashMap,
+    sync::{LazyLock, PoisonError, RwLock},
+};
+
 use iso_currency::Currency;
 
 use crate::{Money, MoneyError, NANOS_PER_UNIT};
+
+/// Exponents already looked up: the ISO 4217 lookup compares the code with
+/// each of some 180 names, and pages format a dozen prices each. Only
+/// three-letter codes are kept, so the map stays small whatever is asked.
+static LOOKED_UP: LazyLock<RwLock<HashMap<String, u32>>> = LazyLock::new(RwLock::default);
 
 /// Decimals for a code ISO 4217 does not give a minor unit for.
 const DEFAULT_DIGITS: u32 = 2;
@@ -26,10 +36,24 @@ const MAX_DIGITS: u32 = 9;
 /// The number of decimals of `code`'s minor unit (its ISO 4217 exponent):
 /// 2 for USD, 0 for JPY, 3 for BHD; 2 for a code ISO 4217 gives none.
 pub fn minor_unit_digits(code: &str) -> u32 {
-    Currency::from_code(code)
+    if let Some(digits) = LOOKED_UP
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(code)
+    {
+        return *digits;
+    }
+    let digits = Currency::from_code(code)
         .and_then(Currency::exponent)
         .map_or(DEFAULT_DIGITS, u32::from)
-        .min(MAX_DIGITS)
+        .min(MAX_DIGITS);
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        LOOKED_UP
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(code.to_owned(), digits);
+    }
+    digits
 }
 
 /// Nanos in one minor unit of `code`: 10 000 000 for a cent, 10⁹ for a yen.

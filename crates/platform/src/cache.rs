@@ -133,11 +133,17 @@ where
         let Some(entries) = &self.entries else {
             return load().await;
         };
+        // A hit, the common case, needs none of the loading machinery.
+        if let Some(fresh) = entries.get(&key).await {
+            return Ok(fresh.value);
+        }
         let load = async {
             let started = Instant::now();
             load().await.map(|value| Fresh { value, started })
         };
-        match entries.try_get_with(key, load).await {
+        // Boxed: moka's loading future is large, and every caller's future
+        // would otherwise carry (and move) it on every call, hit or miss.
+        match Box::pin(entries.try_get_with(key, load)).await {
             Ok(fresh) => Ok(fresh.value),
             // Every waiter gets the one failure; the last holder need not copy it.
             Err(shared) => Err(Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone())),
