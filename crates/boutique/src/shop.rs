@@ -71,23 +71,18 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
     };
     let admin = Observability::start(&env, admin, &stop).await?;
     let metrics_url = format!("http://{}/metrics", admin.admin_addr);
-    let external: HashMap<&'static str, String> = args
-        .external
-        .into_iter()
-        .map(|(service, addr)| (service.name, addr))
-        .collect();
+    let external: HashMap<&'static ServiceInfo, String> = args.external.into_iter().collect();
 
     // Backends listen on loopback only: `boutique all` is for one machine.
     let mut env = env.with("LISTEN_ADDR", "127.0.0.1").with("PORT", "0");
-    for (name, addr) in &external {
-        let var = directory::find(name).map_or("", |s| s.addr_var);
-        env = env.with(var, addr.clone());
-        tracing::info!(service = name, addr = %addr, "Using a service that runs elsewhere.");
+    for (service, addr) in &external {
+        env = env.with(service.addr_var, addr.clone());
+        tracing::info!(service = service.name, addr = %addr, "Using a service that runs elsewhere.");
     }
     let mut running = Vec::with_capacity(SERVICES.len());
     for launcher in &SERVICES {
         let service = launcher.info;
-        if external.contains_key(service.name) {
+        if external.contains_key(service) {
             continue;
         }
         let service_env = if service == &FRONTEND {

@@ -26,9 +26,7 @@ impl Ctx {
     }
 
     /// The session's short, non-reversible tag, for logs and the footer.
-    pub(crate) fn session_tag(&self) -> String {
-        self.session
-            .as_ref()
-            .map_or_else(|| "none".to_owned(), SessionId::tag)
+    pub(crate) fn session_tag(&self) -> &str {
+        self.session.as_ref().map_or("none", SessionId::tag)
     }
 }

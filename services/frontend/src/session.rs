@@ -102,27 +102,33 @@ impl fmt::Debug for SessionKey {
 /// A shopper's session id. It prints only its [`tag`](Self::tag), so it
 /// cannot reach a log line or a span by accident.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct SessionId(String);
+pub(crate) struct SessionId {
+    id: String,
+    /// Made once with the id: the log line and the footer both show it.
+    tag: String,
+}
 
 impl SessionId {
-    /// The id itself, for the backends (the cart's `user_id`) only.
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// A short, non-reversible stand-in for logs and pages: the first 12 hex
-    /// digits of the id's SHA-256.
-    pub(crate) fn tag(&self) -> String {
+    fn new(id: String) -> Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let hash = digest::digest(&digest::SHA256, self.0.as_bytes());
-        // Only the bytes the tag shows, without an allocation per byte: it is
-        // made on every request.
+        let hash = digest::digest(&digest::SHA256, id.as_bytes());
         let mut tag = String::with_capacity(TAG_HEX_DIGITS);
         for byte in &hash.as_ref()[..TAG_HEX_DIGITS / 2] {
             tag.push(char::from(HEX[usize::from(byte >> 4)]));
             tag.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
-        tag
+        Self { id, tag }
+    }
+
+    /// The id itself, for the backends (the cart's `user_id`) only.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.id
+    }
+
+    /// A short, non-reversible stand-in for logs and pages: the first 12 hex
+    /// digits of the id's SHA-256.
+    pub(crate) fn tag(&self) -> &str {
+        &self.tag
     }
 }
 
@@ -195,7 +201,7 @@ impl Sessions {
         };
         if PROBE_SESSIONS.contains(&value) {
             return Resolved {
-                id: SessionId(value.to_owned()),
+                id: SessionId::new(value.to_owned()),
                 origin: Origin::Probe,
                 cookie: None,
             };
@@ -205,7 +211,7 @@ impl Sessions {
         };
         if self.current.verifies(id, &signature) {
             return Resolved {
-                id: SessionId(id.to_owned()),
+                id: SessionId::new(id.to_owned()),
                 origin: Origin::Kept,
                 cookie: None,
             };
@@ -216,7 +222,7 @@ impl Sessions {
             .is_some_and(|previous| previous.verifies(id, &signature))
         {
             return Resolved {
-                id: SessionId(id.to_owned()),
+                id: SessionId::new(id.to_owned()),
                 origin: Origin::Resigned,
                 cookie: Some(self.cookie_value(id)),
             };
@@ -232,7 +238,7 @@ impl Sessions {
         };
         Resolved {
             cookie: Some(self.cookie_value(&id)),
-            id: SessionId(id),
+            id: SessionId::new(id),
             origin,
         }
     }
@@ -364,12 +370,12 @@ mod tests {
 
     #[test]
     fn ids_print_only_their_tag() {
-        let id = SessionId("0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11".to_owned());
+        let id = SessionId::new("0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11".to_owned());
         let tag = id.tag();
         assert_eq!(tag.len(), TAG_HEX_DIGITS);
         assert!(tag.bytes().all(|b| b.is_ascii_hexdigit()));
         let debug = format!("{id:?}");
-        assert!(!debug.contains(id.as_str()) && debug.contains(&tag));
+        assert!(!debug.contains(id.as_str()) && debug.contains(tag));
         assert_eq!(format!("{:?}", key(1)), "SessionKey(..)");
     }
 }

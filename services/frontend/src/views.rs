@@ -77,7 +77,7 @@ impl Chrome {
             currencies,
             cart_size,
             assistant: config.enable_assistant,
-            session_tag: ctx.session_tag(),
+            session_tag: ctx.session_tag().to_owned(),
             request_id: ctx.request_id.clone(),
             year: current_year(),
             title: title.into(),

@@ -92,44 +92,43 @@ impl Checkout {
                 Ok(_) => Status::unknown("the charge was answered without a transaction id"),
                 Err(status) => status,
             };
-            match status.code() {
-                Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
-                    return Err(ChargeFailure::Declined(status));
-                }
-                // Not refused, not known to be done: the request may have
-                // been carried out with only the answer lost (unavailable
-                // alone may also mean it never left), so resend it.
+            let code = status.code();
+            if matches!(
+                code,
+                Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange
+            ) {
+                return Err(ChargeFailure::Declined(status));
+            }
+            // Not refused, not known to be done: the request may have been
+            // carried out with only the answer lost (unavailable alone may
+            // also mean it never left), so resend it while attempts remain.
+            if matches!(
+                code,
                 Code::Unavailable
-                | Code::Unknown
-                | Code::Internal
-                | Code::DeadlineExceeded
-                | Code::Cancelled
-                | Code::Aborted
-                | Code::ResourceExhausted => {
-                    maybe_charged |= status.code() != Code::Unavailable;
-                    if attempt >= self.charge_attempts {
-                        return Err(if maybe_charged {
-                            ChargeFailure::Uncertain(format!("payment: {}", status.message()))
-                        } else {
-                            ChargeFailure::Failed(status)
-                        });
-                    }
+                    | Code::Unknown
+                    | Code::Internal
+                    | Code::DeadlineExceeded
+                    | Code::Cancelled
+                    | Code::Aborted
+                    | Code::ResourceExhausted
+            ) {
+                maybe_charged |= code != Code::Unavailable;
+                if attempt < self.charge_attempts {
                     tracing::warn!(
                         attempt,
-                        code = ?status.code(),
+                        code = ?code,
                         "No clear answer to the charge; sending it again with the same key."
                     );
                     tokio::time::sleep(CHARGE_BACKOFF * 4_u32.pow(attempt - 1)).await;
                     attempt += 1;
-                }
-                _ => {
-                    return Err(if maybe_charged {
-                        ChargeFailure::Uncertain(format!("payment: {}", status.message()))
-                    } else {
-                        ChargeFailure::Failed(status)
-                    });
+                    continue;
                 }
             }
+            return Err(if maybe_charged {
+                ChargeFailure::Uncertain(format!("payment: {}", status.message()))
+            } else {
+                ChargeFailure::Failed(status)
+            });
         }
     }
 
