@@ -1,4 +1,5 @@
-//! Compiles `proto/demo.proto` with protox (pure Rust), so building needs no `protoc`.
+//! Compiles the protos with protox (pure Rust), so building needs no `protoc`:
+//! upstream's `demo.proto` and ours under `proto/boutique/`.
 
 use std::{env, fs, path::PathBuf};
 
@@ -6,16 +7,20 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let demo = proto_dir.join("demo.proto");
-    println!("cargo:rerun-if-changed={}", demo.display());
+    let files = [
+        "demo.proto",
+        "boutique/orders/v1/orders.proto",
+        "boutique/payment/v1/ledger.proto",
+    ]
+    .map(|file| proto_dir.join(file));
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
 
-    let descriptors = protox::compile([&demo], [&proto_dir])?;
+    let descriptors = protox::compile(&files, [&proto_dir])?;
     // The encoded set feeds gRPC server reflection.
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    fs::write(
-        out_dir.join("hipstershop_descriptor.bin"),
-        descriptors.encode_to_vec(),
-    )?;
+    fs::write(out_dir.join("descriptor.bin"), descriptors.encode_to_vec())?;
 
     tonic_prost_build::configure()
         .build_client(true)

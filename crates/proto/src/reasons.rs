@@ -14,3 +14,11 @@ pub const CHARGED_NOT_SHIPPED: &str = "CHARGED_NOT_SHIPPED";
 /// PlaceOrder: another order for the same cart is being placed right now, so
 /// this one was not started (nothing was charged). Metadata: none.
 pub const ORDER_IN_PROGRESS: &str = "ORDER_IN_PROGRESS";
+
+/// Charge: the idempotency key was settled as never charged (its order was
+/// closed by a reconciler), so no charge may be made under it. Metadata: none.
+pub const CHARGE_VOIDED: &str = "CHARGE_VOIDED";
+
+/// PlaceOrder: the `idempotency-key` was already used for a different
+/// request by the same shopper. Metadata: none.
+pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";

@@ -15,15 +15,18 @@
 //! one writer at a time, so the `SELECT` always finds the winner's row. Rows are
 //! never updated; if one were deleted in between, the insert is tried again.
 //!
+//! An unclear charge is settled with [`ChargeLedger::settle`]: the charge
+//! recorded under its key, or, when there is none, a void row under the key,
+//! so that a charge still on its way with it loses the insert and is refused
+//! ([`Recorded::Voided`]). Either way the key's answer never changes again.
+//!
 //! Only the last four digits of a card are kept, checked here and by the table.
 //! Owner: the payment service (see ARCHITECTURE.md).
-
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use boutique_money::Money;
 use sqlx::AnyPool;
 
-use crate::{Database, StoreError};
+use crate::{Database, StoreError, now_ms};
 
 /// The longest idempotency key accepted (checkout's limit for its own keys).
 pub const MAX_KEY_LEN: usize = 255;
@@ -62,13 +65,25 @@ pub enum Recorded {
     /// answers with instead of its own (compare amounts to detect a key reused
     /// for a different payment).
     Existing(StoredCharge),
+    /// The key was voided by [`ChargeLedger::settle`]: refuse the charge.
+    Voided,
+}
+
+/// What [`ChargeLedger::settle`] found under a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// A charge was recorded under it.
+    Charged(StoredCharge),
+    /// Nothing was, and now nothing can be.
+    Voided,
 }
 
 impl Recorded {
-    /// The stored charge, whichever call stored it.
-    pub fn stored(&self) -> &StoredCharge {
+    /// The stored charge, whichever call stored it (none for a voided key).
+    pub fn stored(&self) -> Option<&StoredCharge> {
         match self {
-            Self::Inserted(stored) | Self::Existing(stored) => stored,
+            Self::Inserted(stored) | Self::Existing(stored) => Some(stored),
+            Self::Voided => None,
         }
     }
 
@@ -85,7 +100,13 @@ pub struct ChargeLedger {
 }
 
 /// The columns of a `payment_charges` row, in `SELECT` order.
-type ChargeRow = (String, String, String, i64, i32, String, i64);
+type ChargeRow = (String, String, String, i64, i32, String, i64, i32);
+
+/// What a key holds: a charge, or a void.
+enum KeyRow {
+    Charge(StoredCharge),
+    Void,
+}
 
 impl ChargeLedger {
     /// The ledger in `db` (migrated).
@@ -127,8 +148,10 @@ impl ChargeLedger {
                     created_at_ms,
                 }));
             }
-            if let Some(first) = self.find_charge(key).await? {
-                return Ok(Recorded::Existing(first));
+            match self.find_key(key).await? {
+                Some(KeyRow::Charge(first)) => return Ok(Recorded::Existing(first)),
+                Some(KeyRow::Void) => return Ok(Recorded::Voided),
+                None => {}
             }
         }
         Err(StoreError::corrupt(
@@ -137,12 +160,19 @@ impl ChargeLedger {
         ))
     }
 
-    /// The charge stored under `key`, if any.
+    /// The charge stored under `key`, if any (none for a voided key).
     pub async fn find_charge(&self, key: &str) -> Result<Option<StoredCharge>, StoreError> {
         validate_key(key)?;
+        Ok(match self.find_key(key).await? {
+            Some(KeyRow::Charge(charge)) => Some(charge),
+            Some(KeyRow::Void) | None => None,
+        })
+    }
+
+    async fn find_key(&self, key: &str) -> Result<Option<KeyRow>, StoreError> {
         let row: Option<ChargeRow> = sqlx::query_as(
-            "SELECT idempotency_key, transaction_id, currency_code, units, nanos, card_last_four, created_at_ms \
-             FROM payment_charges WHERE idempotency_key = $1",
+            "SELECT idempotency_key, transaction_id, currency_code, units, nanos, card_last_four, \
+             created_at_ms, voided FROM payment_charges WHERE idempotency_key = $1",
         )
         .bind(key)
         .fetch_optional(&self.pool)
@@ -151,9 +181,50 @@ impl ChargeLedger {
         row.map(from_row).transpose()
     }
 
-    /// How many charges are stored (for audits and tests).
+    /// Settles `key`: the charge recorded under it, or, when there is none,
+    /// a void that refuses any later charge with it (see the module docs).
+    pub async fn settle(&self, key: &str) -> Result<Settled, StoreError> {
+        validate_key(key)?;
+        for _ in 0..ATTEMPTS {
+            sqlx::query(
+                "INSERT INTO payment_charges \
+                 (idempotency_key, transaction_id, currency_code, units, nanos, card_last_four, created_at_ms, voided) \
+                 VALUES ($1, $2, 'XXX', 0, 0, '0000', $3, 1) \
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(format!("void:{key}"))
+            .bind(now_ms()?)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::query("voiding a charge"))?;
+            match self.find_key(key).await? {
+                Some(KeyRow::Charge(charge)) => return Ok(Settled::Charged(charge)),
+                Some(KeyRow::Void) => return Ok(Settled::Voided),
+                None => {}
+            }
+        }
+        Err(StoreError::corrupt(
+            "charge",
+            "the row under this key kept disappearing between insert and read",
+        ))
+    }
+
+    /// Every charge's `(idempotency key, transaction id)`, voids left out,
+    /// for the audit.
+    pub async fn all(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query_as(
+            "SELECT idempotency_key, transaction_id FROM payment_charges WHERE voided = 0 \
+             ORDER BY idempotency_key",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query("listing charges"))
+    }
+
+    /// How many charges are stored, voids left out (for audits and tests).
     pub async fn count(&self) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM payment_charges")
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM payment_charges WHERE voided = 0")
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::query("counting charges"))?;
@@ -161,7 +232,7 @@ impl ChargeLedger {
     }
 }
 
-fn from_row(row: ChargeRow) -> Result<StoredCharge, StoreError> {
+fn from_row(row: ChargeRow) -> Result<KeyRow, StoreError> {
     let (
         idempotency_key,
         transaction_id,
@@ -170,10 +241,14 @@ fn from_row(row: ChargeRow) -> Result<StoredCharge, StoreError> {
         nanos,
         card_last_four,
         created_at_ms,
+        voided,
     ) = row;
+    if voided != 0 {
+        return Ok(KeyRow::Void);
+    }
     let amount = Money::new(currency_code, units, nanos)
         .map_err(|e| StoreError::corrupt("charge amount", e))?;
-    Ok(StoredCharge {
+    Ok(KeyRow::Charge(StoredCharge {
         idempotency_key,
         charge: Charge {
             transaction_id,
@@ -181,7 +256,7 @@ fn from_row(row: ChargeRow) -> Result<StoredCharge, StoreError> {
             card_last_four,
         },
         created_at_ms,
-    })
+    }))
 }
 
 fn validate_key(key: &str) -> Result<(), StoreError> {
@@ -210,12 +285,4 @@ fn validate_charge(charge: &Charge) -> Result<(), StoreError> {
         ));
     }
     Ok(())
-}
-
-fn now_ms() -> Result<i64, StoreError> {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_millis()).ok())
-        .ok_or_else(|| StoreError::invalid("clock", "the system time is before 1970"))
 }

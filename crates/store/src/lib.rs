@@ -10,8 +10,9 @@
 //! (no SERIAL, `now()` or JSONB), so every query runs unchanged on both engines.
 //!
 //! Each table belongs to one service, which alone reads and writes it through
-//! its repository here. So far: `payment_charges` ([`ChargeLedger`], the
-//! payment service's idempotency ledger).
+//! its repository here: `payment_charges` ([`ChargeLedger`], the payment
+//! service's idempotency ledger) and the `order*` tables ([`OrderBook`], the
+//! orders service's records, cart claims, idempotency keys and outbox).
 //!
 //! # Environment
 //!
@@ -32,9 +33,10 @@ mod charges;
 mod config;
 mod database;
 mod error;
+pub mod orders;
 pub mod redact;
 
-pub use charges::{Charge, ChargeLedger, MAX_KEY_LEN, Recorded, StoredCharge};
+pub use charges::{Charge, ChargeLedger, MAX_KEY_LEN, Recorded, Settled, StoredCharge};
 pub use config::{
     ACQUIRE_TIMEOUT_VAR, DATA_DIR_VAR, DATABASE_FILE, DATABASE_URL_VAR, DEFAULT_ACQUIRE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS, DatabaseUrl, Location, MAX_CONNECTIONS_VAR, StoreConfig,
@@ -42,3 +44,13 @@ pub use config::{
 };
 pub use database::{Backend, Database, SQLITE_BUSY_TIMEOUT};
 pub use error::{Scrubbed, StoreError};
+pub use orders::OrderBook;
+
+/// Now, in milliseconds since the Unix epoch (how every table keeps time).
+pub(crate) fn now_ms() -> Result<i64, StoreError> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .ok_or_else(|| StoreError::invalid("clock", "the system time is before 1970"))
+}

@@ -11,14 +11,21 @@ use boutique_platform::{
     RpcError,
     telemetry::trace::{KeyValue, annotate, attr},
 };
-use boutique_proto::{ChargeRequest, ChargeResponse, payment_service_server::PaymentService};
+use boutique_proto::{
+    ChargeRequest, ChargeResponse,
+    boutique::payment::v1::{
+        SettleChargeRequest, SettleChargeResponse, payment_ledger_server::PaymentLedger,
+    },
+    payment_service_server::PaymentService,
+    reasons,
+};
 use tonic::{Request, Response, Status, metadata::MetadataMap};
 use uuid::Uuid;
 
 use crate::{
     charge::{ChargeError, authorize},
     clock::Clock,
-    ledger::{Charge, IDEMPOTENCY_KEY, Ledger, Recorded, check_key},
+    ledger::{Charge, IDEMPOTENCY_KEY, Ledger, Recorded, Settled, check_key},
     metrics::{DeclineReason, PaymentMetrics},
 };
 
@@ -67,6 +74,15 @@ impl PaymentService for Payment {
                     ))
                     .into());
                 }
+                Ok(Recorded::Voided) => {
+                    tracing::info!("Refused a charge whose key was settled as never charged.");
+                    return Err(RpcError::FailedPrecondition(
+                        "this charge was cancelled: its order was closed without payment"
+                            .to_owned(),
+                    )
+                    .with_reason(reasons::CHARGE_VOIDED, [])
+                    .into());
+                }
                 Err(error) => return Err(RpcError::internal(error).into()),
             }
         }
@@ -84,6 +100,34 @@ impl PaymentService for Payment {
             "Charged card."
         );
         Ok(Response::new(ChargeResponse { transaction_id }))
+    }
+}
+
+#[tonic::async_trait]
+impl PaymentLedger for Payment {
+    async fn settle_charge(
+        &self,
+        request: Request<SettleChargeRequest>,
+    ) -> Result<Response<SettleChargeResponse>, Status> {
+        let key = request.into_inner().idempotency_key;
+        check_key(&key).map_err(RpcError::InvalidArgument)?;
+        let settled = self.ledger.settle(&key).await.map_err(RpcError::internal)?;
+        Ok(Response::new(match settled {
+            Settled::Charged(charge) => {
+                tracing::info!(transaction_id = %charge.transaction_id, "Settled a charge: it was made.");
+                SettleChargeResponse {
+                    transaction_id: charge.transaction_id,
+                    voided: false,
+                }
+            }
+            Settled::Voided => {
+                tracing::info!("Settled a charge: none was made; the key is void.");
+                SettleChargeResponse {
+                    transaction_id: String::new(),
+                    voided: true,
+                }
+            }
+        }))
     }
 }
 

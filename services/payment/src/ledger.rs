@@ -8,6 +8,12 @@
 //! it means a caller bug, not a retry. Charges without a key are not kept (an
 //! upstream caller sends none).
 //!
+//! A caller that never heard back at all (it crashed) settles the key later
+//! ([`Ledger::settle`], served as `boutique.payment.v1.PaymentLedger`): the
+//! charge made under it, or, if none was, a void, after which a charge still
+//! on its way with that key is refused ([`Recorded::Voided`]). Either way the
+//! key's answer is fixed.
+//!
 //! Without `DATABASE_URL` the ledger is in memory: one replica's view, kept
 //! for [`MEMORY_RETENTION`]. With it, keys live in the database's
 //! `payment_charges` table, so every replica answers a resent charge alike and
@@ -30,6 +36,13 @@ pub const MEMORY_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// How many keys the memory ledger holds at most (the oldest go first).
 const MEMORY_CAPACITY: u64 = 1_000_000;
+
+/// What a key holds.
+#[derive(Debug)]
+enum Entry {
+    Charge(Charge),
+    Void,
+}
 
 /// True when `b` charges the same amount to the same card as `a`.
 fn same_charge(a: &Charge, b: &Charge) -> bool {
@@ -54,6 +67,17 @@ pub enum Recorded {
     Replay(Charge),
     /// The key was seen with a different charge.
     Conflict,
+    /// The key was voided by a settle: nothing may be charged under it.
+    Voided,
+}
+
+/// What settling a key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// A charge was made under it.
+    Charged(Charge),
+    /// None was, and now none can be.
+    Voided,
 }
 
 /// Why the ledger could not answer.
@@ -67,12 +91,16 @@ pub trait Ledger: fmt::Debug + Send + Sync + 'static {
     /// Records `charge` under `key` unless the key is known, atomically: of
     /// any number of concurrent calls with one key, exactly one gets `New`.
     async fn record(&self, key: &str, charge: Charge) -> Result<Recorded, LedgerError>;
+
+    /// The charge made under `key`, or a void that refuses any later one,
+    /// atomically with respect to [`Ledger::record`].
+    async fn settle(&self, key: &str) -> Result<Settled, LedgerError>;
 }
 
 /// The ledger in process memory: one replica's view, kept for a day.
 #[derive(Clone)]
 pub struct MemoryLedger {
-    charges: Cache<String, Arc<Charge>>,
+    charges: Cache<String, Arc<Entry>>,
 }
 
 impl fmt::Debug for MemoryLedger {
@@ -107,12 +135,26 @@ impl Ledger for MemoryLedger {
         let entry = self
             .charges
             .entry_by_ref(key)
-            .or_insert_with(async { Arc::new(charge.clone()) })
+            .or_insert_with(async { Arc::new(Entry::Charge(charge.clone())) })
             .await;
-        Ok(if entry.is_fresh() {
-            Recorded::New
-        } else {
-            replay(entry.value().as_ref().clone(), &charge)
+        if entry.is_fresh() {
+            return Ok(Recorded::New);
+        }
+        Ok(match entry.value().as_ref() {
+            Entry::Charge(first) => replay(first.clone(), &charge),
+            Entry::Void => Recorded::Voided,
+        })
+    }
+
+    async fn settle(&self, key: &str) -> Result<Settled, LedgerError> {
+        let entry = self
+            .charges
+            .entry_by_ref(key)
+            .or_insert_with(async { Arc::new(Entry::Void) })
+            .await;
+        Ok(match entry.value().as_ref() {
+            Entry::Charge(charge) => Settled::Charged(charge.clone()),
+            Entry::Void => Settled::Voided,
         })
     }
 }
@@ -139,6 +181,19 @@ impl Ledger for SqlLedger {
         Ok(match recorded {
             boutique_store::Recorded::Inserted(_) => Recorded::New,
             boutique_store::Recorded::Existing(first) => replay(first.charge, &charge),
+            boutique_store::Recorded::Voided => Recorded::Voided,
+        })
+    }
+
+    async fn settle(&self, key: &str) -> Result<Settled, LedgerError> {
+        let settled = self
+            .0
+            .settle(key)
+            .await
+            .map_err(|e| LedgerError(format!("{e:#}")))?;
+        Ok(match settled {
+            boutique_store::Settled::Charged(stored) => Settled::Charged(stored.charge),
+            boutique_store::Settled::Voided => Settled::Voided,
         })
     }
 }
@@ -213,6 +268,21 @@ mod tests {
         }
         assert_eq!(new, 1);
         assert_eq!(replayed.len(), 1, "every retry sees the one first charge");
+    }
+
+    #[tokio::test]
+    async fn settling_fixes_a_keys_answer() {
+        let ledger = MemoryLedger::new();
+        ledger.record("paid", charge("t1", 5)).await.unwrap();
+        assert_eq!(
+            ledger.settle("paid").await.unwrap(),
+            Settled::Charged(charge("t1", 5))
+        );
+        assert_eq!(ledger.settle("lost").await.unwrap(), Settled::Voided);
+        assert_eq!(
+            ledger.record("lost", charge("t2", 5)).await.unwrap(),
+            Recorded::Voided
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //! - A charge resent with the same `idempotency-key` metadata (a caller that
 //!   did not hear the answer) gets the first charge's transaction id and
 //!   charges nothing again; the same key with a different charge is
-//!   `FAILED_PRECONDITION`. See [`ledger`].
+//!   `FAILED_PRECONDITION`. A caller that never heard back settles the key
+//!   with `boutique.payment.v1.PaymentLedger/SettleCharge`: the charge made
+//!   under it, or a void that refuses any later charge with it. See [`ledger`].
 //!
 //! # Environment
 //!
@@ -40,13 +42,16 @@ mod metrics;
 use std::{net::SocketAddr, sync::Arc};
 
 use boutique_platform::{App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry};
-use boutique_proto::{directory, payment_service_server::PaymentServiceServer};
+use boutique_proto::{
+    boutique::payment::v1::payment_ledger_server::PaymentLedgerServer, directory,
+    payment_service_server::PaymentServiceServer,
+};
 use boutique_store::{ChargeLedger, DATABASE_URL_VAR, Database, StoreConfig};
 
 pub use card::{Brand, CardNumber, NumberError};
 pub use charge::{Authorized, ChargeError, authorize};
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use ledger::{Ledger, MemoryLedger, SqlLedger};
+pub use ledger::{Ledger, MemoryLedger, Settled, SqlLedger};
 
 /// Payment settings.
 #[derive(Debug, Clone)]
@@ -87,6 +92,7 @@ impl ServiceConfig for Config {
         };
         let server = GrpcServer::bind(&telemetry, self.listen)
             .await?
+            .add_service(PaymentLedgerServer::new(handler.clone()))
             .add_service(PaymentServiceServer::new(handler));
         Ok(server.into())
     }

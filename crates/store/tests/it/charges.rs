@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use boutique_money::Money;
-use boutique_store::{Charge, ChargeLedger, MAX_KEY_LEN, Recorded, StoreError};
+use boutique_store::{Charge, ChargeLedger, MAX_KEY_LEN, Recorded, Settled, StoreError};
 use tokio::sync::Barrier;
 
 use crate::helpers::{TestDb, chain, charge, on_every_backend};
@@ -12,6 +12,8 @@ on_every_backend!(
     record_charge_is_insert_or_get,
     concurrent_records_of_one_key_store_one_row,
     rejects_what_it_must_not_keep,
+    settling_returns_the_charge_or_voids_the_key,
+    a_settle_racing_a_charge_leaves_one_answer,
 );
 
 async fn record_charge_is_insert_or_get(db: TestDb) {
@@ -80,18 +82,18 @@ async fn concurrent_records_of_one_key_store_one_row(db: TestDb) {
         1,
         "exactly one call must insert: {results:?}"
     );
-    let winner = winners[0].stored().clone();
+    let winner = winners[0].stored().cloned();
     for recorded in &results {
         assert_eq!(
-            recorded.stored(),
-            &winner,
+            recorded.stored().cloned(),
+            winner,
             "every caller gets the first charge"
         );
     }
     assert_eq!(ledger.count().await.unwrap(), 1);
     assert_eq!(
         ledger.find_charge("one-cart").await.unwrap(),
-        Some(winner),
+        winner,
         "the stored row is the one every caller was given"
     );
 }
@@ -130,4 +132,44 @@ async fn rejects_what_it_must_not_keep(db: TestDb) {
         .unwrap_err();
     assert!(matches!(err, StoreError::Query { .. }), "{err:?}");
     assert_eq!(ledger.count().await.unwrap(), 1);
+}
+
+async fn settling_returns_the_charge_or_voids_the_key(db: TestDb) {
+    let ledger = ChargeLedger::new(&db.open().await);
+    ledger.record_charge("paid", &charge("tx-1")).await.unwrap();
+    let Settled::Charged(stored) = ledger.settle("paid").await.unwrap() else {
+        panic!("a recorded charge settles as charged");
+    };
+    assert_eq!(stored.charge, charge("tx-1"));
+
+    assert_eq!(ledger.settle("lost").await.unwrap(), Settled::Voided);
+    assert_eq!(
+        ledger.settle("lost").await.unwrap(),
+        Settled::Voided,
+        "for good"
+    );
+    // A charge arriving late with a voided key is refused, and nothing is kept.
+    let late = ledger.record_charge("lost", &charge("tx-2")).await.unwrap();
+    assert_eq!(late, Recorded::Voided);
+    assert_eq!(ledger.find_charge("lost").await.unwrap(), None);
+    assert_eq!(ledger.count().await.unwrap(), 1, "voids are not charges");
+    assert_eq!(
+        ledger.all().await.unwrap(),
+        [("paid".to_owned(), "tx-1".to_owned())]
+    );
+}
+
+async fn a_settle_racing_a_charge_leaves_one_answer(db: TestDb) {
+    let ledger = ChargeLedger::new(&db.open().await);
+    for round in 0..20 {
+        let key = format!("race-{round}");
+        let paid = charge(&format!("tx-{round}"));
+        let (charged, settled) =
+            tokio::join!(ledger.record_charge(&key, &paid), ledger.settle(&key));
+        match (charged.unwrap(), settled.unwrap()) {
+            (Recorded::Inserted(stored), Settled::Charged(seen)) => assert_eq!(stored, seen),
+            (Recorded::Voided, Settled::Voided) => {}
+            other => panic!("the charge and the settle disagree: {other:?}"),
+        }
+    }
 }

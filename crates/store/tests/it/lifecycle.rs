@@ -46,11 +46,11 @@ async fn data_survives_reopening(db: TestDb) {
             .await
             .unwrap();
         first.close().await;
-        recorded.stored().clone()
+        recorded.stored().cloned()
     };
     let reopened = db.open().await;
     let ledger = ChargeLedger::new(&reopened);
-    assert_eq!(ledger.find_charge("kept").await.unwrap(), Some(before));
+    assert_eq!(ledger.find_charge("kept").await.unwrap(), before);
     assert!(
         !ledger
             .record_charge("kept", &charge("tx-new"))

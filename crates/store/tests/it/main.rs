@@ -6,3 +6,4 @@ mod charges;
 mod config;
 mod helpers;
 mod lifecycle;
+mod orders;
