@@ -15,7 +15,7 @@ use crate::error::LaunchError;
 
 /// Every service, in the directory's order (each after the services it
 /// calls). Adding a service: its directory entry, its crate, and a line here.
-pub(crate) static SERVICES: [Launcher; 10] = [
+pub(crate) static SERVICES: [Launcher; 11] = [
     Launcher::of::<boutique_catalog::Config>(),
     Launcher::of::<boutique_currency::Config>(),
     Launcher::of::<boutique_payment::Config>(),
@@ -24,6 +24,7 @@ pub(crate) static SERVICES: [Launcher; 10] = [
     Launcher::of::<boutique_cart::Config>(),
     Launcher::of::<boutique_ad::Config>(),
     Launcher::of::<boutique_recommendation::Config>(),
+    Launcher::of::<boutique_orders::Config>(),
     Launcher::of::<boutique_checkout::Config>(),
     Launcher::of::<boutique_frontend::Config>(),
 ];
@@ -126,6 +127,7 @@ impl clap::Subcommand for RunService {
             let api = match info.protocol {
                 directory::Protocol::Grpc(name) => format!("`{name}`"),
                 directory::Protocol::Http => "HTTP".to_owned(),
+                directory::Protocol::Worker => "worker".to_owned(),
             };
             let mut sub = Command::new(info.name)
                 .about(format!("{} ({api}, port {})", info.about, info.port));

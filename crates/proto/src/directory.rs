@@ -15,6 +15,9 @@ pub enum Protocol {
     Grpc(&'static str),
     /// HTTP (the storefront).
     Http,
+    /// No API of its own: it consumes events and serves only health and
+    /// metrics (the dispatch worker).
+    Worker,
 }
 
 /// Who a service is. Compared by identity: there is one entry per service.
@@ -24,7 +27,8 @@ pub struct ServiceInfo {
     /// `service_name` label of metrics.
     pub name: &'static str,
     /// Upstream's name for it (`productcatalogservice`), accepted wherever a
-    /// service is named on the command line.
+    /// service is named on the command line; for our own services, a name in
+    /// upstream's style (`orderservice`).
     pub upstream: &'static str,
     /// The port upstream's container listens on, and ours by default.
     pub port: u16,
@@ -140,6 +144,17 @@ pub static RECOMMENDATION: ServiceInfo = ServiceInfo {
     calls: &[&CATALOG],
 };
 
+/// Order records and their state machine.
+pub static ORDERS: ServiceInfo = ServiceInfo {
+    name: "orders",
+    upstream: "orderservice",
+    port: 5060,
+    addr_var: "ORDERS_SERVICE_ADDR",
+    protocol: Protocol::Grpc("boutique.orders.v1.OrderService"),
+    about: "Order records, their states and history, and order events",
+    calls: &[],
+};
+
 /// Order placement.
 pub static CHECKOUT: ServiceInfo = ServiceInfo {
     name: "checkout",
@@ -148,7 +163,20 @@ pub static CHECKOUT: ServiceInfo = ServiceInfo {
     addr_var: "CHECKOUT_SERVICE_ADDR",
     protocol: Protocol::Grpc("hipstershop.CheckoutService"),
     about: "Order placement: cart to paid, shipped order",
-    calls: &[&CART, &CATALOG, &CURRENCY, &SHIPPING, &PAYMENT, &EMAIL],
+    calls: &[
+        &CART, &CATALOG, &CURRENCY, &SHIPPING, &PAYMENT, &EMAIL, &ORDERS,
+    ],
+};
+
+/// The warehouse: moves shipped orders to dispatched and delivered.
+pub static DISPATCH: ServiceInfo = ServiceInfo {
+    name: "dispatch",
+    upstream: "dispatchservice",
+    port: 5070,
+    addr_var: "DISPATCH_SERVICE_ADDR",
+    protocol: Protocol::Worker,
+    about: "Order dispatch: consumes order events, moves orders to dispatched and delivered",
+    calls: &[&ORDERS],
 };
 
 /// The storefront.
@@ -168,12 +196,13 @@ pub static FRONTEND: ServiceInfo = ServiceInfo {
         &CHECKOUT,
         &SHIPPING,
         &AD,
+        &ORDERS,
     ],
 };
 
 /// Every service, each after the services it calls, so starting them in this
 /// order starts every dependency first.
-pub static ALL: [&ServiceInfo; 10] = [
+pub static ALL: [&ServiceInfo; 12] = [
     &CATALOG,
     &CURRENCY,
     &PAYMENT,
@@ -182,7 +211,9 @@ pub static ALL: [&ServiceInfo; 10] = [
     &CART,
     &AD,
     &RECOMMENDATION,
+    &ORDERS,
     &CHECKOUT,
+    &DISPATCH,
     &FRONTEND,
 ];
 
@@ -239,8 +270,9 @@ mod tests {
         let descriptor = String::from_utf8_lossy(crate::FILE_DESCRIPTOR_SET);
         for service in ALL {
             if let Protocol::Grpc(full) = service.protocol {
-                let short = full.trim_start_matches("hipstershop.");
-                assert!(descriptor.contains(short), "{full} is not in demo.proto");
+                let (package, short) = full.rsplit_once('.').unwrap();
+                assert!(descriptor.contains(short), "{full} is not in the protos");
+                assert!(descriptor.contains(package), "{full} is not in the protos");
             }
         }
     }

@@ -30,8 +30,8 @@ use std::{
 };
 
 use prometheus::{
-    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder, core::Collector,
+    CounterVec, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder, core::Collector,
 };
 
 /// Latency buckets in seconds, from 100 µs: most of our calls finish in well
@@ -303,6 +303,17 @@ impl ServiceMetrics {
         }
     }
 
+    /// This service's gauge family `name` (a level that goes up and down: a
+    /// backlog, a queue depth), labelled like [`ServiceMetrics::counter`].
+    pub fn gauge(&self, name: &str, help: &str, labels: &[&str]) -> Gauge {
+        let family = GaugeVec::new(Opts::new(name, help), &with_service("service_name", labels));
+        Gauge {
+            family: self.metrics.service_family(family),
+            service: self.service,
+            recording: self.recording,
+        }
+    }
+
     /// This service's family `name` of running totals of non-negative
     /// amounts (revenue, say), labelled like [`ServiceMetrics::counter`].
     pub fn sum(&self, name: &str, help: &str, labels: &[&str]) -> Sum {
@@ -358,6 +369,34 @@ impl Counter {
     pub fn start_at_zero(&self, values: &[&str]) {
         self.family
             .with_label_values(&with_service(self.service, values));
+    }
+}
+
+/// A gauge family of one service ([`ServiceMetrics::gauge`]).
+#[derive(Clone)]
+pub struct Gauge {
+    family: GaugeVec,
+    service: &'static str,
+    recording: bool,
+}
+
+impl fmt::Debug for Gauge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gauge")
+            .field("name", &self.family.desc()[0].fq_name)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gauge {
+    /// Sets the level with these label values.
+    pub fn set(&self, values: &[&str], level: f64) {
+        if self.recording {
+            self.family
+                .with_label_values(&with_service(self.service, values))
+                .set(level);
+        }
     }
 }
 

@@ -37,7 +37,7 @@ use opentelemetry::{Context, trace::TracerProvider as _};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 pub use logs::{LogConfig, LogFormat, init};
-pub use metrics::{Counter, Metrics, ServiceMetrics, Sum};
+pub use metrics::{Counter, Gauge, Metrics, ServiceMetrics, Sum};
 
 use crate::config::{ConfigError, Env, parse_flag, parse_service_addr};
 

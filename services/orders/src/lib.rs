@@ -1,0 +1,117 @@
+//! The orders service (`boutique.orders.v1.OrderService`): the record of
+//! every order, its state machine and history.
+//!
+//! Ours, not upstream's. Checkout opens, prices and moves orders through it;
+//! the storefront and the REST API read them; the dispatch service moves
+//! shipped orders on. The service owns the `order*` tables of the database
+//! (see `boutique_store::orders`, where the guarantees live):
+//!
+//! - **One order per cart at a time**, across every replica: `BeginOrder`
+//!   claims the cart in the database; a second order for it is refused with
+//!   `FAILED_PRECONDITION` and the reason `ORDER_IN_PROGRESS` until the cart
+//!   is emptied or the order ends with nothing charged.
+//! - **Idempotency keys for the life of the order**: the same key (per owner)
+//!   answers with the order it opened; reused for another request, it is
+//!   refused (`IDEMPOTENCY_KEY_REUSED`).
+//! - **Moves follow the state machine** (created → charged → shipped →
+//!   dispatched → delivered; declined, failed, payment uncertain, needs
+//!   attention), each stored with its time, each announced by an event
+//!   written to the outbox in the same transaction.
+//!
+//! # Environment
+//!
+//! | Variable | Default | Meaning |
+//! |---|---|---|
+//! | `PORT` | `5060` | Port to listen on. |
+//! | `LISTEN_ADDR` | `0.0.0.0` | Host to listen on. |
+//! | `DATABASE_URL` | unset: an SQLite file in `DATA_DIR` | `postgres://…` for PostgreSQL (shared by replicas), `sqlite::memory:` for a throwaway database; see `boutique_store` for `DATA_DIR` and the pool settings. |
+//! | `STUCK_AFTER` | `60s` | How long an order may sit in an intermediate state before `boutique_orders_stuck` counts it (set it to the reconcile interval or more). |
+
+mod convert;
+mod handlers;
+mod metrics;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use boutique_platform::{
+    App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
+    config::parse_go_duration,
+};
+use boutique_proto::{boutique::orders::v1::order_service_server::OrderServiceServer, directory};
+use boutique_store::{Database, OrderBook, StoreConfig};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The variable setting when an unfinished order counts as stuck.
+pub const STUCK_AFTER_VAR: &str = "STUCK_AFTER";
+
+/// When an unfinished order counts as stuck by default: twice the default
+/// reconcile interval, so one missed round does not alert.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(60);
+
+/// How often the backlog and stuck gauges are refreshed.
+const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Orders settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen (`LISTEN_ADDR`, `PORT`).
+    pub listen: SocketAddr,
+    /// The database (`DATABASE_URL`, `DATA_DIR`, pool settings).
+    pub database: StoreConfig,
+    /// When an unfinished order counts as stuck (`STUCK_AFTER`).
+    pub stuck_after: Duration,
+}
+
+impl ServiceConfig for Config {
+    const SERVICE: &'static directory::ServiceInfo = &directory::ORDERS;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: env.listen_addr(Self::SERVICE.port)?,
+            database: StoreConfig::from_env(env)?,
+            stuck_after: env
+                .parse_with(STUCK_AFTER_VAR, parse_go_duration)?
+                .unwrap_or(DEFAULT_STUCK_AFTER),
+        })
+    }
+
+    async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
+        let book = open(&self.database).await?;
+        let handler = handlers::Orders {
+            book: book.clone(),
+            metrics: metrics::OrdersMetrics::register(&telemetry),
+            relay: Arc::new(Notify::new()),
+        };
+        let stop = CancellationToken::new();
+        let watching = tokio::spawn(metrics::watch(
+            book,
+            handler.metrics.clone(),
+            GAUGE_INTERVAL,
+            self.stuck_after,
+            stop.clone(),
+        ));
+        let server = GrpcServer::bind(&telemetry, self.listen)
+            .await?
+            .add_service(OrderServiceServer::new(handler));
+        let addr = server.local_addr();
+        Ok(App::new(addr, move |shutdown| async move {
+            let served = server.run_until(shutdown).await;
+            stop.cancel();
+            let _ = watching.await;
+            served
+        }))
+    }
+}
+
+/// Connects to the database and applies the migrations.
+async fn open(config: &StoreConfig) -> Result<OrderBook, ServerError> {
+    let setup = |source: boutique_store::StoreError| ServerError::Setup {
+        what: "the order database",
+        source: source.into(),
+    };
+    let database = Database::connect(config).await.map_err(setup)?;
+    database.migrate().await.map_err(setup)?;
+    tracing::info!(database = %config.location, "Orders are kept in the database.");
+    Ok(OrderBook::new(&database))
+}
