@@ -32,6 +32,16 @@ impl CallContext {
         }
     }
 
+    /// A context of its own, not tied to any caller: every call shares
+    /// `budget`, counted from now. For work that must finish whether or not
+    /// the caller still waits (an order after its charge).
+    pub fn with_budget(budget: Duration) -> Self {
+        Self {
+            deadline: Some(Instant::now() + budget),
+            default_timeout: budget,
+        }
+    }
+
     /// The time the next call may take: what is left of the caller's
     /// deadline, or the per-call default.
     fn next_timeout(&self, service: &str) -> Result<Duration, Status> {

@@ -1,4 +1,4 @@
-//! The six services checkout calls, and the cached list of supported currencies.
+//! The services checkout calls, and the cached list of supported currencies.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -6,8 +6,15 @@ use boutique_platform::RpcError;
 use boutique_platform::cache::TtlCache;
 use boutique_platform::telemetry::grpc::TracedChannel;
 use boutique_proto::{
-    Empty, cart_service_client::CartServiceClient, currency_service_client::CurrencyServiceClient,
-    email_service_client::EmailServiceClient, payment_service_client::PaymentServiceClient,
+    Empty,
+    boutique::{
+        orders::v1::order_service_client::OrderServiceClient,
+        payment::v1::payment_ledger_client::PaymentLedgerClient,
+    },
+    cart_service_client::CartServiceClient,
+    currency_service_client::CurrencyServiceClient,
+    email_service_client::EmailServiceClient,
+    payment_service_client::PaymentServiceClient,
     product_catalog_service_client::ProductCatalogServiceClient,
     shipping_service_client::ShippingServiceClient,
 };
@@ -24,6 +31,11 @@ pub(crate) struct Clients {
     pub(crate) shipping: ShippingServiceClient<TracedChannel>,
     pub(crate) payment: PaymentServiceClient<TracedChannel>,
     pub(crate) email: EmailServiceClient<TracedChannel>,
+    /// The order records.
+    pub(crate) orders: OrderServiceClient<TracedChannel>,
+    /// Payment's ledger, for settling a charge whose answer was lost (on the
+    /// payment channel; an upstream payment service answers UNIMPLEMENTED).
+    pub(crate) ledger: PaymentLedgerClient<TracedChannel>,
 }
 
 /// How long the supported-currency list is trusted. The list only changes

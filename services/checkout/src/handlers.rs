@@ -1,4 +1,4 @@
-//! The gRPC handler for `hipstershop.CheckoutService`: validate, key, then run
+//! The gRPC handler for `hipstershop.CheckoutService`: validate, then run
 //! the order in its own task.
 
 use std::{sync::Arc, time::Duration};
@@ -9,14 +9,12 @@ use boutique_platform::{
     telemetry::trace::{KeyValue, annotate, attr, in_current_context},
 };
 use boutique_proto::{
-    PlaceOrderRequest, PlaceOrderResponse, checkout_service_server::CheckoutService, reasons,
+    PlaceOrderRequest, PlaceOrderResponse, checkout_service_server::CheckoutService,
 };
 use tonic::{Request, Response, Status, metadata::MetadataMap};
 
 use crate::{
-    claims::CartClaims,
     downstream::SupportedCurrencies,
-    idempotency::{Fingerprinter, Registry},
     metrics::CheckoutStage,
     place::{Attempt, Checkout},
     validate::validate,
@@ -25,16 +23,13 @@ use crate::{
 /// The metadata key a client may set to name an order attempt.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// The longest `idempotency-key` accepted.
+/// The longest `idempotency-key` accepted (the order store's limit).
 const MAX_KEY_LEN: usize = 255;
 
 #[derive(Debug, Clone)]
 pub(crate) struct CheckoutHandler {
     pub(crate) checkout: Arc<Checkout>,
     pub(crate) currencies: Arc<SupportedCurrencies>,
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) fingerprinter: Arc<Fingerprinter>,
-    pub(crate) claims: Arc<CartClaims>,
     /// How long each downstream call may take when the caller set no deadline.
     pub(crate) call_timeout: Duration,
 }
@@ -52,7 +47,7 @@ impl CheckoutService for CheckoutHandler {
                 .checkout_failed(CheckoutStage::Validation);
             error
         };
-        let explicit_key = idempotency_key(request.metadata()).map_err(invalid)?;
+        let key = idempotency_key(request.metadata()).map_err(invalid)?;
         let request = validate(request.into_inner()).map_err(invalid)?;
         annotate([KeyValue::new(attr::USER_CURRENCY, request.currency.clone())]);
         self.currencies
@@ -66,47 +61,18 @@ impl CheckoutService for CheckoutHandler {
                 self.checkout.metrics.checkout_failed(stage);
                 error
             })?;
-
-        let fingerprint = self.fingerprinter.request(&request);
-        let key = match &explicit_key {
-            Some(key) => self.fingerprinter.explicit(&request.user_id, key),
-            None => fingerprint,
-        };
-        // A concurrent duplicate waits here until the first one is done.
-        let slot = self.registry.acquire(key).await;
-        // A different request for the same cart while an order runs is
-        // refused, not placed as a second charge of the same cart.
-        let claim = self
-            .claims
-            .try_claim(&request.user_id, key)
-            .ok_or_else(|| {
-                self.checkout
-                    .metrics
-                    .checkout_failed(CheckoutStage::Validation);
-                RpcError::FailedPrecondition(
-                    "This order is already being placed; its confirmation follows. \
-                 Please do not submit it again."
-                        .to_owned(),
-                )
-                .with_reason(reasons::ORDER_IN_PROGRESS, [])
-            })?;
         let attempt = Attempt {
             calls,
             request,
-            fingerprint,
-            explicit_key: explicit_key.is_some(),
+            key,
         };
         // The order runs in its own task: if the caller hangs up mid-way, the
-        // order still reaches a recorded state and its outcome is kept for
-        // the retry, instead of being dropped between charge and shipment.
+        // order still reaches a recorded state instead of being dropped
+        // between charge and shipment.
         let checkout = self.checkout.clone();
-        let order = tokio::spawn(in_current_context(async move {
-            let placed = checkout.place(slot, attempt).await;
-            drop(claim);
-            placed
-        }))
-        .await
-        .map_err(RpcError::internal)??;
+        let order = tokio::spawn(in_current_context(checkout.place(attempt)))
+            .await
+            .map_err(RpcError::internal)??;
         Ok(Response::new(PlaceOrderResponse { order: Some(order) }))
     }
 }

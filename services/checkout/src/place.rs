@@ -1,90 +1,72 @@
-//! PlaceOrder, step by step, in upstream's order.
+//! PlaceOrder, step by step.
 //!
 //! [`Checkout::place`] is the order of operations; each step is a method here:
 //!
-//! 1. `prepare`: GetCart. An empty cart is refused (upstream charged $0 for
-//!    it); a repeated request gets the earlier outcome instead.
-//! 2. `quote`: price every line (GetProduct, then Convert to the shopper's
-//!    currency) and quote shipping (GetQuote, then Convert), concurrently (up
-//!    to 16 lines at a time): the calls do not depend on one another. Each
-//!    converted amount is rounded once to the currency's minor unit; total =
-//!    shipping + Σ unit cost × quantity, exactly (`pricing`).
-//! 3. `record`: record the order as pending.
-//! 4. `charge`: Charge the total.
-//! 5. `ship`: ShipOrder.
-//! 6. `finish`: EmptyCart, SendOrderConfirmation, the completed record.
+//! 1. `begin`: BeginOrder at the orders service. It claims the cart before the
+//!    cart is read (one order per cart at a time, across replicas) and
+//!    records the idempotency key; a key seen before answers with the outcome
+//!    of the order it opened (see `replay`).
+//! 2. `read_cart`: GetCart. An empty cart is refused (upstream charged $0 for
+//!    it), unless the shopper's last order was placed from it moments ago:
+//!    then this is a retry, answered with that order.
+//! 3. `quote`: price every line and the shipping (see `pricing`), then
+//!    PriceOrder: the order is on record with its total before any charge.
+//!    A failure in steps 2-3 abandons the order (nothing was charged).
+//! 4. `charge`: Charge the total with the order id as `idempotency-key`; the
+//!    result moves the order (charged, declined, failed, payment uncertain).
+//! 5. `settle_cart`: EmptyCart right after the charge, so a charged cart can
+//!    never be charged again; this frees the cart's claim.
+//! 6. `ship`: ShipOrder, and the order moves to shipped.
+//! 7. `confirm`: SendOrderConfirmation, noted on the order.
 //!
-//! From step 3 on, every step moves the order record along, so a failure
-//! after the charge leaves the order on record with its transaction id, is
-//! logged at error level, and is told to the shopper plainly. A failed
-//! EmptyCart or email after a successful shipment does not fail the order:
-//! it is noted on the record and logged as a warning. The single downstream
-//! calls are in `calls`, the record keeping in `records`.
+//! Steps 5-7 run on a time budget of their own ([`crate::Config`]'s
+//! `post_charge_timeout`), not the caller's deadline, in a task the caller
+//! cannot cancel. Whatever they leave undone (a crash, an outage) is on
+//! record and finished by the reconciler (`crate::reconcile`). The single
+//! downstream calls are in `calls`, the order-service calls in `records`.
 
 mod calls;
-mod pricing;
+pub(crate) mod pricing;
 mod records;
+pub(crate) mod replay;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use boutique_money::Money;
 use boutique_platform::{RpcError, call::CallContext};
-use boutique_proto::{Address, CartItem, CreditCardInfo, OrderItem, OrderResult, reasons};
+use boutique_proto::{CartItem, OrderResult, boutique::orders::v1::OrderState as State, reasons};
 use tonic::Code;
-use uuid::Uuid;
 
 use crate::{
     downstream::Clients,
-    idempotency::{Failure, Fingerprint, Outcome, Slot, cart_contents},
     metrics::{CheckoutMetrics, CheckoutStage},
-    store::{OrderRecord, OrderState, OrderStore},
-    validate::{ValidRequest, last_four},
+    validate::ValidRequest,
 };
 use calls::ChargeFailure;
 use pricing::Priced;
-use records::Retries;
 
 /// What the order steps share across requests.
 #[derive(Debug)]
 pub(crate) struct Checkout {
     pub(crate) clients: Clients,
-    pub(crate) orders: Arc<dyn OrderStore>,
-    /// The node part of this process's UUIDv1 order ids: random, so ids
-    /// reveal no hardware address.
-    pub(crate) node_id: [u8; 6],
     pub(crate) metrics: CheckoutMetrics,
     /// How many times one charge is sent at most (see `request_charge`).
     pub(crate) charge_attempts: u32,
+    /// The time budget of the steps after the charge.
+    pub(crate) post_charge_timeout: Duration,
 }
 
-/// One PlaceOrder request, validated and keyed.
+/// One PlaceOrder request, validated.
 #[derive(Debug)]
 pub(crate) struct Attempt {
     pub(crate) calls: CallContext,
     pub(crate) request: ValidRequest,
-    /// The fingerprint of the request itself.
-    pub(crate) fingerprint: Fingerprint,
-    /// Whether the client sent an `idempotency-key`.
-    pub(crate) explicit_key: bool,
+    /// The client's `idempotency-key`, if it sent one.
+    pub(crate) key: Option<String>,
 }
 
-/// What `prepare` found.
-#[derive(Debug)]
-enum Prepared {
-    /// The cart to order, and its contents as retries are compared by.
-    Cart(Vec<CartItem>, Vec<(String, i64)>),
-    /// A repeated request: the outcome the earlier one got.
-    Replay(Result<OrderResult, RpcError>),
-}
-
-/// A charged and shipped order.
-#[derive(Debug)]
-struct Placed {
-    order_id: String,
-    transaction_id: String,
-    tracking_id: String,
-    priced: Priced,
-}
+/// How recent the shopper's last order must be for an empty cart to count
+/// as a retry of it (the first attempt emptied the cart).
+const RETRY_WINDOW_MS: i64 = 10 * 60 * 1000;
 
 impl Checkout {
     /// Counts a failed PlaceOrder at `stage` and passes the error on.
@@ -93,103 +75,80 @@ impl Checkout {
         error
     }
 
-    /// Places the order held by `slot`'s key, or replays the outcome a
-    /// previous identical request got.
-    pub(crate) async fn place(
-        self: Arc<Self>,
-        slot: Slot,
-        attempt: Attempt,
-    ) -> Result<OrderResult, RpcError> {
+    /// Places the order, or answers with the outcome of the order this
+    /// request repeats.
+    pub(crate) async fn place(self: Arc<Self>, attempt: Attempt) -> Result<OrderResult, RpcError> {
         let Attempt {
             calls,
             request,
-            fingerprint,
-            explicit_key,
+            key,
         } = attempt;
-        let prepared = self
-            .prepare(&calls, &slot, &request, fingerprint, explicit_key)
-            .await?;
-        let (cart, contents) = match prepared {
-            Prepared::Cart(cart, contents) => (cart, contents),
-            Prepared::Replay(outcome) => return outcome,
+        let order = match self.begin(&calls, &request, key.as_deref()).await? {
+            records::Opened::New(order) => order,
+            records::Opened::Replay(order) => {
+                tracing::info!(order_id = %order.id, "Answered a repeated request with its order.");
+                return replay::outcome(&order);
+            }
         };
-        let priced = self.quote(&calls, &cart, &request).await?;
-        let order_id = self.record(&request, &priced).await?;
-        // Everything from here on is kept for retries only once money may
-        // have moved.
-        let mut retries = Retries {
-            slot,
-            fingerprint,
-            cart: contents,
+        let order_id = order.id;
+        let cart = match self.read_cart(&calls, &request, &order_id).await? {
+            Cart::Items(cart) => cart,
+            Cart::JustOrdered(result) => return result,
         };
-        let transaction_id = self
-            .charge(
-                &calls,
-                &mut retries,
-                &order_id,
-                &priced.total,
-                &request.card,
-            )
-            .await?;
-        let tracking_id = self
-            .ship(
-                &calls,
-                &mut retries,
-                &order_id,
-                &transaction_id,
-                &request.address,
-                &cart,
-            )
-            .await?;
-        let placed = Placed {
-            order_id,
-            transaction_id,
-            tracking_id,
-            priced,
+        let priced = match self.quote(&calls, &cart, &request).await {
+            Ok(priced) => priced,
+            Err(error) => {
+                self.abandon(&order_id).await;
+                return Err(error);
+            }
         };
-        Ok(self.finish(&calls, &mut retries, &request, placed).await)
+        self.record_price(&order_id, &priced).await?;
+        let transaction_id = self.charge(&calls, &order_id, &priced, &request).await?;
+        // From here the card is charged: the rest gets its own budget and
+        // is recorded step by step, so nothing depends on the caller.
+        let after = CallContext::with_budget(self.post_charge_timeout);
+        self.settle_cart(&after, &order_id, &request.user_id).await;
+        let tracking_id = self.ship(&after, &order_id, &request, &cart).await?;
+        let result = replay::order_result(&order_id, &tracking_id, &request.address, &priced);
+        self.confirm(&after, &order_id, &request.email, &result)
+            .await;
+        self.report(&request, &order_id, &transaction_id, &tracking_id, &priced);
+        Ok(result)
     }
 
-    /// Step 1: the cart to order, or the earlier outcome of a repeated
-    /// request (the same `idempotency-key`, or without one, a retry of the
-    /// same request for the same cart). An empty cart is refused.
-    async fn prepare(
+    /// Step 2: the cart to order. An empty cart abandons the order; it is a
+    /// retry of the shopper's last order if that one emptied it just now.
+    async fn read_cart(
         &self,
         calls: &CallContext,
-        slot: &Slot,
         request: &ValidRequest,
-        fingerprint: Fingerprint,
-        explicit_key: bool,
-    ) -> Result<Prepared, RpcError> {
-        if explicit_key && let Some(entry) = slot.recent() {
-            if entry.request != fingerprint {
-                return Err(RpcError::invalid(
-                    "this idempotency-key was already used for a different order request",
-                ));
+        order_id: &str,
+    ) -> Result<Cart, RpcError> {
+        let cart = match self.get_cart(calls, &request.user_id).await {
+            Ok(cart) => cart,
+            Err(error) => {
+                self.abandon(order_id).await;
+                return Err(self.failed(CheckoutStage::Cart, error));
             }
-            tracing::info!("Answered a repeated idempotency-key with the earlier outcome.");
-            return Ok(Prepared::Replay(entry.outcome.replay()));
+        };
+        if !cart.is_empty() {
+            return Ok(Cart::Items(cart));
         }
-
-        let cart = self
-            .get_cart(calls, &request.user_id)
-            .await
-            .map_err(|e| self.failed(CheckoutStage::Cart, e))?;
-        let contents = cart_contents(&cart);
-        if !explicit_key && let Some(entry) = slot.recent().filter(|e| e.is_retry_with(&contents)) {
-            tracing::info!("Answered a retried order with the earlier outcome.");
-            return Ok(Prepared::Replay(entry.outcome.replay()));
+        self.abandon(order_id).await;
+        if let Some(last) = self.last_order(calls, &request.user_id).await
+            && last.cart_emptied
+            && records::now_ms().saturating_sub(last.updated_at_ms) < RETRY_WINDOW_MS
+        {
+            tracing::info!(order_id = %last.id, "Answered a retried order with the order that emptied the cart.");
+            return Ok(Cart::JustOrdered(replay::outcome(&last)));
         }
-        if cart.is_empty() {
-            return Err(self.failed(
-                CheckoutStage::Validation,
-                RpcError::FailedPrecondition("cart is empty".to_owned()),
-            ));
-        }
-        Ok(Prepared::Cart(cart, contents))
+        Err(self.failed(
+            CheckoutStage::Validation,
+            RpcError::FailedPrecondition("cart is empty".to_owned()),
+        ))
     }
 
-    /// Step 2: every line and the shipping in the shopper's currency, and
+    /// Step 3: every line and the shipping in the shopper's currency, and
     /// the total (see `pricing`).
     async fn quote(
         &self,
@@ -202,225 +161,198 @@ impl Checkout {
             .map_err(|staged| self.failed(staged.stage, staged.error))
     }
 
-    /// Step 3: records the order as pending under a new id. Without a
-    /// record we must not charge: the order could be lost.
-    async fn record(&self, request: &ValidRequest, priced: &Priced) -> Result<String, RpcError> {
-        let order_id = Uuid::now_v1(&self.node_id).to_string();
-        self.orders
-            .insert(OrderRecord::pending(
-                order_id.clone(),
-                request.user_id.clone(),
-                request.email.clone(),
-                request.address.clone(),
-                priced.lines.clone(),
-                priced.shipping.clone(),
-                priced.total.clone(),
-                last_four(&request.card.credit_card_number),
-            ))
-            .await
-            .map_err(|e| {
-                self.failed(
-                    CheckoutStage::Store,
-                    RpcError::Unavailable(format!("order store: {e}")),
-                )
-            })?;
-        Ok(order_id)
-    }
-
-    /// Step 4: charges the total; the transaction id. A decline or a
-    /// payment outage ends the order with nothing charged; an unclear
-    /// answer (the card may have been charged) is kept for retries, so a
-    /// retry cannot charge again.
+    /// Step 4: charges the total; the transaction id. The outcome moves the
+    /// order: a decline or a payment outage ends it with nothing charged (and
+    /// frees the cart); an unclear answer leaves it payment-uncertain, for
+    /// the reconciler to settle with the payment ledger.
     async fn charge(
         &self,
         calls: &CallContext,
-        retries: &mut Retries,
         order_id: &str,
-        total: &Money,
-        card: &CreditCardInfo,
+        priced: &Priced,
+        request: &ValidRequest,
     ) -> Result<String, RpcError> {
-        let charged = self.request_charge(calls, order_id, total, card).await;
+        let charged = self
+            .request_charge(calls, order_id, &priced.total, &request.card)
+            .await;
         if charged.is_err() {
             self.metrics.checkout_failed(CheckoutStage::Payment);
         }
-        let transaction_id = match charged {
-            Ok(id) => id,
+        match charged {
+            Ok(transaction_id) => {
+                // Recorded on a budget of its own: the charge stands even
+                // if the caller is gone.
+                let after = CallContext::with_budget(self.post_charge_timeout);
+                if let Err(error) = self
+                    .advance(
+                        &after,
+                        order_id,
+                        State::Charged,
+                        Some(&transaction_id),
+                        None,
+                        "",
+                    )
+                    .await
+                {
+                    // The reconciler settles the charge from the ledger.
+                    tracing::error!(order_id, transaction_id = %transaction_id, %error, "Charged, but the order could not be marked charged; left to the reconciler.");
+                    return Err(charged_not_shipped(
+                        order_id,
+                        "the order record could not be updated",
+                        true,
+                    ));
+                }
+                Ok(transaction_id)
+            }
             Err(ChargeFailure::Declined(status)) => {
                 let reason = status.message().to_owned();
-                self.note_state(order_id, OrderState::PaymentDeclined { reason })
-                    .await;
-                tracing::info!(order_id = %order_id, reason = status.message(), "Card declined.");
+                tracing::info!(order_id, reason = %reason, "Card declined.");
+                self.end(order_id, State::Declined, &reason).await;
                 // The payment service's own words, so the shopper sees why.
-                return Err(match status.code() {
-                    Code::FailedPrecondition => {
-                        RpcError::FailedPrecondition(status.message().to_owned())
-                    }
-                    _ => RpcError::InvalidArgument(status.message().to_owned()),
-                });
+                Err(match status.code() {
+                    Code::FailedPrecondition => RpcError::FailedPrecondition(reason),
+                    _ => RpcError::InvalidArgument(reason),
+                })
             }
             Err(ChargeFailure::Failed(status)) => {
                 let error = RpcError::from_downstream("payment", &status);
-                let reason = error.to_string();
-                self.note_state(order_id, OrderState::PaymentFailed { reason })
-                    .await;
-                return Err(error);
+                self.end(order_id, State::Failed, &error.to_string()).await;
+                Err(error)
             }
             Err(ChargeFailure::Uncertain(reason)) => {
-                tracing::error!(
-                    order_id = %order_id,
-                    error = %reason,
-                    "No clear answer to the charge: the card may have been charged. Recorded for follow-up."
-                );
-                self.note_state(order_id, OrderState::PaymentUncertain { reason })
-                    .await;
-                let failure = Failure {
-                    unavailable: true,
-                    message: format!(
-                        "We could not confirm whether your card was charged. Your order \
-                         {order_id} is recorded and will be checked; please do not pay for it \
-                         again."
-                    ),
-                    reason: reasons::PAYMENT_UNCERTAIN,
-                    order_id: order_id.to_owned(),
-                };
-                retries.keep(false, Outcome::Failed(failure.clone()));
-                return Err(failure.into());
+                tracing::error!(order_id, error = %reason, "No clear answer to the charge: the card may have been charged. Left to the reconciler.");
+                self.end(order_id, State::PaymentUncertain, &reason).await;
+                Err(payment_uncertain(order_id))
             }
-        };
-        self.note_state(
-            order_id,
-            OrderState::Charged {
-                transaction_id: transaction_id.clone(),
-            },
-        )
-        .await;
-        Ok(transaction_id)
+        }
     }
 
-    /// Step 5: ships the cart; the tracking id. The card is charged by now,
-    /// so a failure is recorded for follow-up, told to the shopper as such,
-    /// and kept for retries; the cart is kept, so the shopper still has it.
+    /// Step 5: empties the cart, which frees its claim. A failure is left to
+    /// the reconciler (the claim keeps the cart from being charged again).
+    async fn settle_cart(&self, calls: &CallContext, order_id: &str, user_id: &str) {
+        match self.empty_cart(calls, user_id).await {
+            Ok(()) => self.note(calls, order_id, true, false, None).await,
+            Err(status) => {
+                let warning = format!("cart not emptied: {}", status.message());
+                tracing::warn!(order_id, problem = %warning, "Charged order with a problem; left to the reconciler.");
+                self.note(calls, order_id, false, false, Some(warning))
+                    .await;
+            }
+        }
+    }
+
+    /// Step 6: ships the cart; the tracking id. The card is charged by now,
+    /// so a failure is told to the shopper as such and left to the
+    /// reconciler, which ships later or hands the order to a person.
     async fn ship(
         &self,
         calls: &CallContext,
-        retries: &mut Retries,
         order_id: &str,
-        transaction_id: &str,
-        address: &Address,
+        request: &ValidRequest,
         cart: &[CartItem],
     ) -> Result<String, RpcError> {
-        let tracking_id = match self.request_shipment(calls, address, cart).await {
+        let tracking_id = match self.request_shipment(calls, &request.address, cart).await {
             Ok(id) => id,
             Err(status) => {
                 self.metrics.checkout_failed(CheckoutStage::Shipping);
                 let reason = format!("shipping: {}", status.message());
-                tracing::error!(
-                    order_id = %order_id,
-                    transaction_id = %transaction_id,
-                    error = %reason,
-                    "The card was charged but the order could not be shipped. Recorded for follow-up."
+                tracing::error!(order_id, error = %reason, "The card was charged but the order could not be shipped yet; left to the reconciler.");
+                let unavailable = matches!(
+                    status.code(),
+                    Code::Unavailable
+                        | Code::Unknown
+                        | Code::Cancelled
+                        | Code::ResourceExhausted
+                        | Code::DeadlineExceeded
                 );
-                self.note_state(
-                    order_id,
-                    OrderState::ShippingFailedAfterCharge {
-                        transaction_id: transaction_id.to_owned(),
-                        reason: reason.clone(),
-                    },
-                )
-                .await;
-                let message = format!(
-                    "Your card was charged, but your order could not be shipped ({reason}). \
-                     Your order {order_id} is recorded and will be followed up; \
-                     please do not pay for it again."
-                );
-                let failure = Failure {
-                    unavailable: matches!(
-                        status.code(),
-                        Code::Unavailable
-                            | Code::Unknown
-                            | Code::Cancelled
-                            | Code::ResourceExhausted
-                            | Code::DeadlineExceeded
-                    ),
-                    message,
-                    reason: reasons::CHARGED_NOT_SHIPPED,
-                    order_id: order_id.to_owned(),
-                };
-                retries.keep(false, Outcome::Failed(failure.clone()));
-                return Err(failure.into());
+                return Err(charged_not_shipped(order_id, &reason, unavailable));
             }
         };
-        self.note_state(
-            order_id,
-            OrderState::Shipped {
-                transaction_id: transaction_id.to_owned(),
-                tracking_id: tracking_id.clone(),
-            },
-        )
-        .await;
+        if let Err(error) = self
+            .advance(
+                calls,
+                order_id,
+                State::Shipped,
+                None,
+                Some(&tracking_id),
+                "",
+            )
+            .await
+        {
+            tracing::error!(order_id, tracking_id = %tracking_id, %error, "Shipped, but the order could not be marked shipped.");
+        }
         Ok(tracking_id)
     }
 
-    /// Step 6: the order is placed. Empties the cart and sends the
-    /// confirmation (a failure of either is noted on the record, not
-    /// fatal), completes the record, reports the order, and keeps the
-    /// result for retries.
-    async fn finish(
+    /// Step 7: sends the confirmation and notes it; a failure is noted and
+    /// left to the reconciler, and does not fail the order.
+    async fn confirm(
         &self,
         calls: &CallContext,
-        retries: &mut Retries,
-        request: &ValidRequest,
-        placed: Placed,
-    ) -> OrderResult {
-        let result = order_result(request, &placed);
-        let order_id = placed.order_id.as_str();
-        let cart_emptied = match self.empty_cart(calls, &request.user_id).await {
-            Ok(()) => true,
+        order_id: &str,
+        email: &str,
+        result: &OrderResult,
+    ) {
+        match self.send_confirmation(calls, email, result).await {
+            Ok(()) => self.note(calls, order_id, false, true, None).await,
             Err(status) => {
-                self.warn(order_id, format!("cart not emptied: {}", status.message()))
+                let warning = format!("confirmation email not sent yet: {}", status.message());
+                tracing::warn!(order_id, problem = %warning, "Order placed with a problem.");
+                self.note(calls, order_id, false, false, Some(warning))
                     .await;
-                false
             }
-        };
-        if let Err(status) = self.send_confirmation(calls, &request.email, &result).await {
-            self.warn(
-                order_id,
-                format!("confirmation email not sent: {}", status.message()),
-            )
-            .await;
         }
-        self.note_state(
-            order_id,
-            OrderState::Completed {
-                transaction_id: placed.transaction_id.clone(),
-                tracking_id: placed.tracking_id.clone(),
-            },
-        )
-        .await;
-        self.report(request, &placed);
-        retries.keep(cart_emptied, Outcome::Placed(result.clone()));
-        result
     }
 }
 
-/// The answer to PlaceOrder, as upstream shapes it: each line's unit cost.
-fn order_result(request: &ValidRequest, placed: &Placed) -> OrderResult {
-    OrderResult {
-        order_id: placed.order_id.clone(),
-        shipping_tracking_id: placed.tracking_id.clone(),
-        shipping_cost: Some(placed.priced.shipping.clone().into()),
-        shipping_address: Some(request.address.clone()),
-        items: placed
-            .priced
-            .lines
-            .iter()
-            .map(|line| OrderItem {
-                item: Some(CartItem {
-                    product_id: line.product_id.clone(),
-                    quantity: line.quantity,
-                }),
-                cost: Some(line.unit_cost.clone().into()),
-            })
-            .collect(),
-    }
+/// What step 2 found.
+#[derive(Debug)]
+enum Cart {
+    /// The cart to order.
+    Items(Vec<CartItem>),
+    /// Empty, because the shopper's last order emptied it just now: its outcome.
+    JustOrdered(Result<OrderResult, RpcError>),
+}
+
+/// The answer when the charge got no clear answer.
+pub(crate) fn payment_uncertain(order_id: &str) -> RpcError {
+    RpcError::Unavailable(format!(
+        "We could not confirm whether your card was charged. Your order {order_id} is \
+         recorded and will be checked; please do not pay for it again."
+    ))
+    .with_reason(
+        reasons::PAYMENT_UNCERTAIN,
+        [("order_id", order_id.to_owned())],
+    )
+}
+
+/// The answer when the card is charged and the order is not shipped yet.
+pub(crate) fn charged_not_shipped(order_id: &str, reason: &str, unavailable: bool) -> RpcError {
+    let message = format!(
+        "Your card was charged, but your order could not be shipped yet ({reason}). Your \
+         order {order_id} is recorded and its shipping confirmation follows; please do not \
+         pay for it again."
+    );
+    let error = if unavailable {
+        RpcError::Unavailable(message)
+    } else {
+        RpcError::FailedPrecondition(message)
+    };
+    error.with_reason(
+        reasons::CHARGED_NOT_SHIPPED,
+        [("order_id", order_id.to_owned())],
+    )
+}
+
+/// The answer while another order holds the cart.
+pub(crate) fn in_progress(order_id: &str) -> RpcError {
+    RpcError::FailedPrecondition(
+        "This order is already being placed; its confirmation follows. Please do not submit \
+         it again."
+            .to_owned(),
+    )
+    .with_reason(
+        reasons::ORDER_IN_PROGRESS,
+        [("order_id", order_id.to_owned())],
+    )
 }

@@ -133,7 +133,7 @@ impl Checkout {
     }
 
     /// Ships the cart to `address`; the tracking id on success.
-    pub(super) async fn request_shipment(
+    pub(crate) async fn request_shipment(
         &self,
         calls: &CallContext,
         address: &Address,
@@ -152,7 +152,7 @@ impl Checkout {
         Ok(reply.tracking_id)
     }
 
-    pub(super) async fn empty_cart(
+    pub(crate) async fn empty_cart(
         &self,
         calls: &CallContext,
         user_id: &str,
@@ -169,7 +169,7 @@ impl Checkout {
         Ok(())
     }
 
-    pub(super) async fn send_confirmation(
+    pub(crate) async fn send_confirmation(
         &self,
         calls: &CallContext,
         email: &str,

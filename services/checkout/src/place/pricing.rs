@@ -23,17 +23,28 @@ use futures::{StreamExt, TryStreamExt, stream};
 use tonic::Code;
 
 use super::Checkout;
-use crate::{metrics::CheckoutStage, store::OrderLine, validate::ValidRequest};
+use crate::{metrics::CheckoutStage, validate::ValidRequest};
 
 /// How many cart lines are priced at once.
 const MAX_CONCURRENT_LINES: usize = 16;
 
+/// One priced line of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OrderLine {
+    /// The catalog id.
+    pub(crate) product_id: String,
+    /// How many.
+    pub(crate) quantity: i32,
+    /// The price of one, in the shopper's currency.
+    pub(crate) unit_cost: Money,
+}
+
 /// The priced order, in the shopper's currency.
 #[derive(Debug)]
-pub(super) struct Priced {
-    pub(super) lines: Vec<OrderLine>,
-    pub(super) shipping: Money,
-    pub(super) total: Money,
+pub(crate) struct Priced {
+    pub(crate) lines: Vec<OrderLine>,
+    pub(crate) shipping: Money,
+    pub(crate) total: Money,
 }
 
 /// A failure and the step of PlaceOrder it happened in, for
