@@ -35,8 +35,9 @@ fn main() {
             ("aiosmtpd", "AIOSMTPD_BIN"),
             ("prometheus", "PROMETHEUS_BIN"),
             ("postgres", "POSTGRES_BIN_DIR"),
+            ("rabbitmq-server", "RABBITMQ_SERVER_BIN"),
         ],
-        &debian_postgres_dirs(),
+        &[debian_postgres_dirs(), debian_rabbitmq_dirs()].concat(),
     );
 }
 
@@ -53,6 +54,16 @@ pub(crate) fn debian_postgres_dirs() -> Vec<PathBuf> {
         .flatten()
         .map(|version| version.path().join("bin"))
         .collect()
+}
+
+/// Where Debian keeps RabbitMQ's programs, off `PATH` (the `rabbitmq-server` on
+/// `PATH` is a wrapper that runs the machine's broker as the `rabbitmq` user).
+#[allow(
+    dead_code,
+    reason = "unused where another build script includes this file as a module"
+)]
+pub(crate) fn debian_rabbitmq_dirs() -> Vec<PathBuf> {
+    vec![PathBuf::from("/usr/lib/rabbitmq/bin")]
 }
 
 /// For each `(program, override_var)`: declares the cfg `missing_<program>`

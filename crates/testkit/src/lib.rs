@@ -1,6 +1,6 @@
 //! Real servers for tests, started on loopback by the test itself.
 //!
-//! Where users run Redis, PostgreSQL, an SMTP relay or Prometheus, our tests use the real
+//! Where users run Redis, PostgreSQL, RabbitMQ, an SMTP relay or Prometheus, our tests use the real
 //! thing. When the program is not installed on a developer machine, the test
 //! is reported as `ignored` with the reason: the build script of its package
 //! (the rule is in this crate's `build.rs`) sets a `missing_<program>` cfg
@@ -13,6 +13,7 @@
 pub mod logs;
 pub mod postgres;
 pub mod prometheus;
+pub mod rabbitmq;
 pub mod redis;
 pub mod smtp;
 
