@@ -10,11 +10,13 @@
 use std::{
     collections::HashMap,
     net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::PathBuf,
     time::Instant,
 };
 
 use boutique_platform::{ConfigError, Env, config::parse_service_addr, shutdown};
 use boutique_proto::directory::{self, FRONTEND, ServiceInfo};
+use boutique_store::{DATABASE_FILE, DATABASE_URL_VAR, default_data_dir, redact::redact_url};
 use futures::future::try_join_all;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +40,30 @@ pub(crate) struct AllArgs {
     /// `ADMIN_PORT` (9464), or a free port if 9464 is taken and `ADMIN_PORT` is unset].
     #[arg(long, value_name = "IP:PORT")]
     admin: Option<SocketAddr>,
+    /// Where the shop keeps its database (orders, charges) when `DATABASE_URL` is unset
+    /// [default: `DATA_DIR`, else `$XDG_DATA_HOME/boutique`, else `~/.local/share/boutique`].
+    #[arg(long, value_name = "DIR", conflicts_with = "memory")]
+    data: Option<PathBuf>,
+    /// Keep everything in memory, lost at exit (tests, demos), unless `DATABASE_URL` is set.
+    #[arg(long)]
+    memory: bool,
+}
+
+/// Where the shop's database is, as `DATABASE_URL` for every service: the
+/// one the environment names, else memory (`--memory`), else the SQLite file
+/// in the data directory (`--data`, `DATA_DIR`, the platform default), so
+/// orders and charges survive a restart. Shown at start.
+fn database_url(args: &AllArgs, env: &Env) -> String {
+    if let Some(url) = env.get(DATABASE_URL_VAR) {
+        return url.to_owned();
+    }
+    if args.memory {
+        return "sqlite::memory:".to_owned();
+    }
+    let dir = args.data.clone().unwrap_or_else(|| default_data_dir(env));
+    let file =
+        std::path::absolute(dir.join(DATABASE_FILE)).unwrap_or_else(|_| dir.join(DATABASE_FILE));
+    format!("sqlite://{}", file.display())
 }
 
 fn parse_external(text: &str) -> Result<(&'static ServiceInfo, String), String> {
@@ -71,10 +97,14 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
     };
     let admin = Observability::start(&env, admin, &stop).await?;
     let metrics_url = format!("http://{}/metrics", admin.admin_addr);
+    let database = database_url(&args, &env);
     let external: HashMap<&'static ServiceInfo, String> = args.external.into_iter().collect();
 
     // Backends listen on loopback only: `boutique all` is for one machine.
-    let mut env = env.with("LISTEN_ADDR", "127.0.0.1").with("PORT", "0");
+    let mut env = env
+        .with("LISTEN_ADDR", "127.0.0.1")
+        .with("PORT", "0")
+        .with(DATABASE_URL_VAR, database.clone());
     for (service, addr) in &external {
         env = env.with(service.addr_var, addr.clone());
         tracing::info!(service = service.name, addr = %addr, "Using a service that runs elsewhere.");
@@ -108,7 +138,10 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
     tracing::info!(services = running.len(), startup_ms = started.elapsed().as_millis(), url = %shop_url, metrics = %metrics_url, "Boutique is ready.");
     // The one line a person needs: where to shop. On stderr, so stdout stays
     // pure JSON lines when logs are collected.
-    eprintln!("Boutique is open at {shop_url}  (metrics: {metrics_url}; Ctrl-C to stop)");
+    eprintln!(
+        "Boutique is open at {shop_url}  (metrics: {metrics_url}; data: {}; Ctrl-C to stop)",
+        redact_url(&database)
+    );
     let (hub, admin) = admin.into_parts();
     let admin = tokio::spawn(admin);
 

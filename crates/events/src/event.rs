@@ -58,6 +58,8 @@ pub enum EventKind {
     OrderDelivered,
     /// The order cannot be completed.
     OrderFailed,
+    /// The charge got no clear answer; the order is being checked.
+    OrderPaymentUncertain,
     /// The order is stuck and a person must look at it.
     OrderNeedsAttention,
 }
@@ -112,13 +114,14 @@ impl OrderEvent {
 
 impl EventKind {
     /// Every kind, in the order an order usually goes through them.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::OrderPlaced,
         Self::OrderCharged,
         Self::OrderShipped,
         Self::OrderDispatched,
         Self::OrderDelivered,
         Self::OrderFailed,
+        Self::OrderPaymentUncertain,
         Self::OrderNeedsAttention,
     ];
 
@@ -133,8 +136,14 @@ impl EventKind {
             Self::OrderDispatched => "order.dispatched",
             Self::OrderDelivered => "order.delivered",
             Self::OrderFailed => "order.failed",
+            Self::OrderPaymentUncertain => "order.payment_uncertain",
             Self::OrderNeedsAttention => "order.needs_attention",
         }
+    }
+
+    /// The kind named `name` (as [`EventKind::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
     /// The kind's name as serialized (`"OrderPlaced"`); also the AMQP `type` property.
@@ -146,6 +155,7 @@ impl EventKind {
             Self::OrderDispatched => "OrderDispatched",
             Self::OrderDelivered => "OrderDelivered",
             Self::OrderFailed => "OrderFailed",
+            Self::OrderPaymentUncertain => "OrderPaymentUncertain",
             Self::OrderNeedsAttention => "OrderNeedsAttention",
         }
     }

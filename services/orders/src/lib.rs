@@ -16,7 +16,9 @@
 //! - **Moves follow the state machine** (created → charged → shipped →
 //!   dispatched → delivered; declined, failed, payment uncertain, needs
 //!   attention), each stored with its time, each announced by an event
-//!   written to the outbox in the same transaction.
+//!   written to the outbox in the same transaction, which the relay
+//!   publishes (see `relay`): to RabbitMQ with `AMQP_URL`, else to the
+//!   process's in-memory hub (`boutique all`, where dispatch shares it).
 //!
 //! # Environment
 //!
@@ -25,14 +27,17 @@
 //! | `PORT` | `5060` | Port to listen on. |
 //! | `LISTEN_ADDR` | `0.0.0.0` | Host to listen on. |
 //! | `DATABASE_URL` | unset: an SQLite file in `DATA_DIR` | `postgres://…` for PostgreSQL (shared by replicas), `sqlite::memory:` for a throwaway database; see `boutique_store` for `DATA_DIR` and the pool settings. |
+//! | `AMQP_URL` | unset: the in-process hub | RabbitMQ, `amqp://USER:PASSWORD@HOST:PORT/VHOST`; see `boutique_events` for the other `EVENTS_*` settings. |
 //! | `STUCK_AFTER` | `60s` | How long an order may sit in an intermediate state before `boutique_orders_stuck` counts it (set it to the reconcile interval or more). |
 
 mod convert;
 mod handlers;
 mod metrics;
+mod relay;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use boutique_events::{Bus, EventsConfig};
 use boutique_platform::{
     App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
@@ -61,6 +66,8 @@ pub struct Config {
     pub database: StoreConfig,
     /// When an unfinished order counts as stuck (`STUCK_AFTER`).
     pub stuck_after: Duration,
+    /// Where order events go (`AMQP_URL`, `EVENTS_*`).
+    pub events: EventsConfig,
 }
 
 impl ServiceConfig for Config {
@@ -73,17 +80,22 @@ impl ServiceConfig for Config {
             stuck_after: env
                 .parse_with(STUCK_AFTER_VAR, parse_go_duration)?
                 .unwrap_or(DEFAULT_STUCK_AFTER),
+            events: EventsConfig::from_env(env)?,
         })
     }
 
     async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
         let book = open(&self.database).await?;
+        let wake = Arc::new(Notify::new());
         let handler = handlers::Orders {
             book: book.clone(),
             metrics: metrics::OrdersMetrics::register(&telemetry),
-            relay: Arc::new(Notify::new()),
+            relay: wake.clone(),
         };
         let stop = CancellationToken::new();
+        let bus = Bus::new(self.events);
+        tracing::info!(events = %bus, "Order events are published.");
+        let relaying = tokio::spawn(relay::run(book.clone(), bus, wake, stop.clone()));
         let watching = tokio::spawn(metrics::watch(
             book,
             handler.metrics.clone(),
@@ -98,7 +110,7 @@ impl ServiceConfig for Config {
         Ok(App::new(addr, move |shutdown| async move {
             let served = server.run_until(shutdown).await;
             stop.cancel();
-            let _ = watching.await;
+            let _ = tokio::join!(watching, relaying);
             served
         }))
     }

@@ -1,0 +1,104 @@
+//! The dispatch service: a simulated warehouse that moves shipped orders on.
+//!
+//! Ours, not upstream's. It consumes order events (see `boutique_events`:
+//! RabbitMQ with `AMQP_URL`, else the in-process hub it shares with the
+//! orders service in `boutique all`) and moves orders along:
+//!
+//! - `OrderShipped` → after `DISPATCH_DELAY`, the order is `dispatched`;
+//! - `OrderDispatched` → after `DELIVERY_DELAY`, it is `delivered`;
+//! - every other event is acknowledged and left alone.
+//!
+//! Each move names the event that caused it, and the orders service makes a
+//! move once per cause, so a redelivered or republished event changes
+//! nothing (counted as `duplicate`). An orders service that cannot be reached
+//! is retried with backoff (the event goes back to the queue); an event that
+//! cannot be handled (not an order event, an unknown order) is poison and
+//! goes to the dead-letter queue. It serves gRPC health and metrics only.
+//!
+//! # Environment
+//!
+//! | Variable | Default | Meaning |
+//! |---|---|---|
+//! | `PORT` | `5070` | Port of its health service. |
+//! | `LISTEN_ADDR` | `0.0.0.0` | Host to listen on. |
+//! | `ORDERS_SERVICE_ADDR` | required | The orders service. |
+//! | `AMQP_URL` | unset: the in-process hub | RabbitMQ; see `boutique_events` for the `EVENTS_*` settings. |
+//! | `DISPATCH_DELAY` | `1s` | How long the warehouse takes to dispatch a shipped order. |
+//! | `DELIVERY_DELAY` | `2s` | How long delivery takes after dispatch. |
+
+mod metrics;
+mod warehouse;
+
+use std::{net::SocketAddr, time::Duration};
+
+use boutique_events::{Bus, EventsConfig};
+use boutique_platform::{
+    App, ConfigError, Env, GrpcServer, Peers, ServerError, ServiceConfig, Telemetry,
+    config::parse_go_duration,
+};
+use boutique_proto::{
+    boutique::orders::v1::order_service_client::OrderServiceClient,
+    directory::{self, ORDERS},
+};
+use tokio_util::sync::CancellationToken;
+
+/// How long dispatch takes by default.
+pub const DEFAULT_DISPATCH_DELAY: Duration = Duration::from_secs(1);
+/// How long delivery takes by default.
+pub const DEFAULT_DELIVERY_DELAY: Duration = Duration::from_secs(2);
+
+/// Dispatch settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where its health service listens (`LISTEN_ADDR`, `PORT`).
+    pub listen: SocketAddr,
+    /// The orders service (`ORDERS_SERVICE_ADDR`).
+    pub peers: Peers,
+    /// Where order events come from (`AMQP_URL`, `EVENTS_*`).
+    pub events: EventsConfig,
+    /// Shipped to dispatched (`DISPATCH_DELAY`).
+    pub dispatch_delay: Duration,
+    /// Dispatched to delivered (`DELIVERY_DELAY`).
+    pub delivery_delay: Duration,
+}
+
+impl ServiceConfig for Config {
+    const SERVICE: &'static directory::ServiceInfo = &directory::DISPATCH;
+
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: env.listen_addr(Self::SERVICE.port)?,
+            peers: Peers::from_env(env, Self::SERVICE)?,
+            events: EventsConfig::from_env(env)?,
+            dispatch_delay: env
+                .parse_with("DISPATCH_DELAY", parse_go_duration)?
+                .unwrap_or(DEFAULT_DISPATCH_DELAY),
+            delivery_delay: env
+                .parse_with("DELIVERY_DELAY", parse_go_duration)?
+                .unwrap_or(DEFAULT_DELIVERY_DELAY),
+        })
+    }
+
+    async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
+        let bus = Bus::new(self.events);
+        let metrics = metrics::DispatchMetrics::register(&telemetry);
+        let warehouse = warehouse::Warehouse {
+            orders: OrderServiceClient::new(self.peers.channel(&ORDERS, &telemetry)?),
+            dispatch_delay: self.dispatch_delay,
+            delivery_delay: self.delivery_delay,
+            metrics: metrics.clone(),
+        };
+        let server = GrpcServer::bind(&telemetry, self.listen).await?;
+        let addr = server.local_addr();
+        let stop = CancellationToken::new();
+        tracing::info!(events = %bus, "Consuming order events.");
+        let consuming = tokio::spawn(warehouse::run(warehouse, bus.clone(), stop.clone()));
+        let watching = tokio::spawn(metrics::watch(bus, metrics, stop.clone()));
+        Ok(App::new(addr, move |shutdown| async move {
+            let served = server.run_until(shutdown).await;
+            stop.cancel();
+            let _ = tokio::join!(consuming, watching);
+            served
+        }))
+    }
+}
