@@ -11,6 +11,7 @@ usage: check_renders.py RENDER.yaml [...]
 - the upstream Service names and ports are there (when the base is rendered), and orders's
   (5060), and dispatch's (5070) with its Deployment; every literal *_SERVICE_ADDR names a
   Service port of the render;
+- no Secret but the Helm chart's (made from values at install);
 - backends: DATABASE_URL and AMQP_URL come from Secrets, never literal values (they hold
   passwords); orders without DATABASE_URL (SQLite in DATA_DIR) runs one replica with strategy
   Recreate, no HPA, and DATA_DIR on a volume; with DATABASE_URL a migrate Job reads the same
@@ -58,6 +59,10 @@ UPSTREAM = {"frontend": 80, "cartservice": 7070, "productcatalogservice": 3550, 
 OURS = {"orders": 5060, "dispatch": 5070}
 SUBCOMMANDS = {"frontend", "checkout", "catalog", "currency", "payment", "shipping", "email", "cart",
                "recommendation", "ad", "orders", "dispatch", "loadgen", "migrate"}
+# The address variables of the shop's own services (the service directory's); COLLECTOR_SERVICE_ADDR
+# and the like point outside the render.
+PEER_VARS = {f"{v}_SERVICE_ADDR" for v in ("AD", "CART", "CHECKOUT", "CURRENCY", "EMAIL", "PAYMENT", "PRODUCT_CATALOG",
+                                           "RECOMMENDATION", "SHIPPING", "ORDERS", "DISPATCH")}
 # Run to completion: no admin port, no probes.
 ONE_SHOT = {"migrate"}
 # Workloads of optional components: policies (network-policies, istio) may name them while the
@@ -71,7 +76,7 @@ CRDS = {"Gateway": {"networking.istio.io/v1"}, "VirtualService": {"networking.is
         "PodMonitor": {"monitoring.coreos.com/v1"}, "ServiceMonitor": {"monitoring.coreos.com/v1"},
         "PrometheusRule": {"monitoring.coreos.com/v1"}, "AlertmanagerConfig": {"monitoring.coreos.com/v1alpha1"}}
 BUILTIN = {"Namespace", "ServiceAccount", "Deployment", "StatefulSet", "Job", "DaemonSet", "Service",
-           "NetworkPolicy", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap"}
+           "NetworkPolicy", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap", "Secret"}
 ADMIN_PORT = 9464
 ISTIOD_XDS_PORT = 15012   # sidecars: xDS and certificates from istiod
 MTLS_ONLY = ("principals", "notPrincipals", "namespaces", "notNamespaces")
@@ -197,6 +202,9 @@ def check(path):
             errs.append(f"{d['kind']}/{d['metadata']['name']}: apiVersion {d['apiVersion']}")
         if d["kind"] not in CRDS and d["kind"] not in BUILTIN:
             errs.append(f"unexpected kind {d['kind']} ({d['apiVersion']})")
+        # No Secret is committed: only the chart makes one, at install, from values.
+        if d["kind"] == "Secret" and d["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") != "Helm":
+            errs.append(f"Secret/{d['metadata']['name']}: a Secret in the manifests (secrets come from the cluster)")
     deps = by_kind.get("Deployment", {})
     svcs = by_kind.get("Service", {})
     workloads = [(kind, name, d) for kind in WORKLOADS for name, d in by_kind.get(kind, {}).items()]
@@ -241,7 +249,7 @@ def check(path):
                     errs.append(f"{cw}: `boutique {c['args'][0]}` in a {kind}")
                 env = {e["name"]: e.get("value") for e in c.get("env", [])}
                 for e in c.get("env", []):
-                    if e["name"].endswith("_SERVICE_ADDR") and e.get("value"):
+                    if e["name"] in PEER_VARS and e.get("value"):
                         host, _, port = e["value"].rpartition(":")
                         ports = [p["port"] for p in svcs.get(host, {}).get("spec", {}).get("ports", [])]
                         if host in svcs and str(port) not in map(str, ports):

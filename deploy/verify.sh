@@ -170,7 +170,13 @@ svcmon["monitoring"]["serviceMonitor"] = {"enabled": True}
 aws = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
 aws["externalSecrets"]["store"].update(provider="aws", serviceAccount={
     "name": "boutique-secrets", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/boutique"}})
-cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon, "helm-full-aws-store": aws}
+# PostgreSQL and RabbitMQ from URLs in the values (the chart makes the Secrets), with autoscaling
+# and Istio; and autoscaling on SQLite (orders stays at one replica, without an HPA).
+urls = {"database": {"enabled": True, "url": "postgres://boutique@db.example.internal:5432/boutique"},
+        "amqp": {"enabled": True, "url": "amqps://boutique@mq.example.internal:5671/%2f"},
+        "autoscaling": {"enabled": True}, "istio": {"enabled": True}}
+cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon, "helm-full-aws-store": aws,
+         "helm-backends-urls": urls, "helm-sqlite-autoscaling": {"autoscaling": {"enabled": True}}}
 with helm.Chart.load(chart) as c:
     for name, values in cases.items():
         docs = c.render(values, name="boutique", namespace="boutique")
@@ -199,6 +205,15 @@ with helm.Chart.load(chart) as c:
             "an IRSA store whose ServiceAccount names no IAM role": {"externalSecrets": {
                 "enabled": True, "secretStoreRef": {"kind": "SecretStore", "name": "s"},
                 "store": {"create": True, "provider": "aws"}}}}.items():
+        try:
+            c.render(values, name="b", namespace="b")
+            sys.exit(f"the chart rendered {what}")
+        except helm.HelmError:
+            print(f"  the chart refuses {what}")
+    for what, values in {
+            "more than one orders replica on SQLite": {"services": {"orders": {"replicas": 2}}},
+            "database.enabled without a URL, an existing Secret or external secrets": {"database": {"enabled": True}},
+            "amqp.url next to amqp.existingSecret": {"amqp": {"enabled": True, "url": "amqp://mq", "existingSecret": "s"}}}.items():
         try:
             c.render(values, name="b", namespace="b")
             sys.exit(f"the chart rendered {what}")
