@@ -33,7 +33,8 @@ usage: check_renders.py RENDER.yaml [...]
   every PrometheusRule's spec.groups equal deploy/observability/prometheus/rules.yaml, and each
   distinct spec passes `promtool check rules` (PROMTOOL, default promtool);
 - mesh and network policies: with default deny every pod may reach DNS (53), and every pod
-  with an Istio sidecar may reach istiod (15012) in another namespace; when one workload asks
+  with an Istio sidecar whose egress a policy limits may reach istiod (15012) in another
+  namespace; when one workload asks
   for a sidecar, every workload does (a component listed after istio would be cut off by STRICT
   mTLS), and a Job's is a native sidecar (a classic one never exits, so the Job would never
   complete); with tracing on one service, it is on for every service (the same for a component
@@ -163,11 +164,16 @@ def check_mesh(by_kind):
             errs.append(f"{where}: an Istio sidecar that is not native never exits, so the Job never completes")
         if deny and not allows(policies, labels, "Egress", 53):
             errs.append(f"{where}: default deny, but no NetworkPolicy lets it reach DNS (53)")
-        if deny and labels.get("sidecar.istio.io/inject") == "true" and not any(
+        # Any policy that selects the pod for egress (default deny, or a component's own policy
+        # without the network-policies component) shuts its sidecar out of istiod unless a
+        # policy lets it through.
+        egress_limited = any("Egress" in p["spec"].get("policyTypes", ["Ingress"])
+                             and selects(p["spec"]["podSelector"], labels) for p in policies)
+        if egress_limited and labels.get("sidecar.istio.io/inject") == "true" and not any(
                 peer.get("namespaceSelector", {}).get("matchLabels") and peer.get("podSelector", {}).get("matchLabels")
                 for peer in egress_peers(policies, labels, ISTIOD_XDS_PORT)):
-            errs.append(f"{where}: Istio sidecar under default deny, but no NetworkPolicy lets it reach "
-                        f"istiod pods in their namespace on {ISTIOD_XDS_PORT}")
+            errs.append(f"{where}: Istio sidecar with its egress limited by NetworkPolicy, but no policy lets it "
+                        f"reach istiod pods in their namespace on {ISTIOD_XDS_PORT}")
         mports = [p["containerPort"] for c in tmpl["spec"]["containers"] for p in c.get("ports", [])
                   if p.get("name") == "metrics"]
         if not (strict and mports):
