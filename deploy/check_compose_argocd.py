@@ -3,11 +3,13 @@
 
 compose: every Boutique service runs the one image with a known subcommand, read-only,
 non-root, all capabilities dropped, with a healthcheck; depends_on only on healthy services
-that have a healthcheck; the call graph's addresses resolve to services and ports of this
-file; published ports bind to loopback by default; bind-mounted host paths exist; every Boutique
-server sets ADMIN_PORT, and the Prometheus configuration mounted into the observability profile
-scrapes exactly those services on their admin ports (other targets must be compose services) and
-sends alerts to a compose service; the profile's Alertmanager mounts the generated compose
+that have a healthcheck, or on one-shots (restart "no") that complete; a dependency that is not
+required is a service of a profile; the call graph's addresses resolve to services and ports of
+this file; published ports bind to loopback by default; bind-mounted host paths exist; every
+Boutique server sets ADMIN_PORT, and the Prometheus configuration mounted into the observability
+profile scrapes exactly those services on their admin ports (static targets, or a DNS name for a
+service of a profile, which then has no target while it does not run; other targets must be
+compose services) and sends alerts to a compose service; the profile's Alertmanager mounts the generated compose
 configuration, whose webhook receivers are compose services.
 argocd: every ApplicationSet element points at an existing overlay whose namespace is the
 destination, and the AppProject allows that namespace.
@@ -19,7 +21,9 @@ import sys
 import yaml
 
 SUBCOMMANDS = {"frontend", "checkout", "catalog", "currency", "payment", "shipping", "email", "cart",
-               "recommendation", "ad", "loadgen"}
+               "recommendation", "ad", "orders", "dispatch", "loadgen", "migrate"}
+# Not servers: no admin port to scrape.
+NOT_SCRAPED = {"loadgen", "migrate"}
 errs = []
 c = yaml.safe_load(open("compose.yaml", encoding="utf-8"))
 svcs = c["services"]
@@ -46,6 +50,10 @@ for name, s in svcs.items():
                 errs.append(f"{name}: depends_on unknown {d}")
             elif cond.get("condition") == "service_healthy" and not svcs[d].get("healthcheck", {}).get("test"):
                 errs.append(f"{name}: waits for {d} to be healthy, but {d} has no healthcheck")
+            elif cond.get("condition") == "service_completed_successfully" and svcs[d].get("restart") != "no":
+                errs.append(f"{name}: waits for {d} to complete, but {d} is restarted (not a one-shot)")
+            if d in svcs and cond.get("required") is False and not svcs[d].get("profiles"):
+                errs.append(f"{name}: {d} is not required, but it always runs (it has no profile)")
     for k, v in s.get("environment", {}).items():
         if k.endswith("_ADDR") and k != "LISTEN_ADDR":
             host, _, port = str(v).partition(":")
@@ -63,7 +71,7 @@ for name, s in svcs.items():
         src = str(v).split(":", 1)[0]
         if src.startswith(".") and not os.path.exists(src):
             errs.append(f"{name}: volume source {src} does not exist")
-    if "boutique-shop/boutique" in str(s.get("image", "")) and s.get("command", [None])[0] != "loadgen":
+    if "boutique-shop/boutique" in str(s.get("image", "")) and s.get("command", [None])[0] not in NOT_SCRAPED:
         if "ADMIN_PORT" not in s.get("environment", {}):
             errs.append(f"{name}: no ADMIN_PORT (the metrics port Prometheus scrapes)")
         else:
@@ -79,6 +87,18 @@ else:
             errs.append(f"prometheus.yml: rule file {rf} is not in {prom_dirs[0]}")
     scraped = set()
     for job in prom["scrape_configs"]:
+        # A DNS name resolves only while its service runs: for the services of a profile.
+        for sd in job.get("dns_sd_configs", []):
+            for host in sd.get("names", []):
+                if host in admin:
+                    scraped.add(host)
+                    if str(sd.get("port")) != admin[host] or sd.get("type", "SRV") != "A":
+                        errs.append(f"prometheus.yml job {job['job_name']}: DNS {host} (type A) on port "
+                                    f"{admin[host]}, got {sd.get('type', 'SRV')} {sd.get('port')}")
+                    if not svcs[host].get("profiles"):
+                        errs.append(f"prometheus.yml job {job['job_name']}: {host} always runs: a static target")
+                else:
+                    errs.append(f"prometheus.yml job {job['job_name']}: DNS {host} is no Boutique server of compose")
         for sc in job.get("static_configs", []):
             for target in sc["targets"]:
                 host, _, port = target.rpartition(":")

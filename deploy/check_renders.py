@@ -2,11 +2,20 @@
 """Invariants kubernetes-validate and checkov do not know, on rendered manifests.
 
 usage: check_renders.py RENDER.yaml [...]
-- every Deployment is hardened (non-root 65532, read-only root, no privilege escalation,
-  drop ALL, seccomp RuntimeDefault, no service-account token), has requests and limits, a
-  grace period longer than the 10 s drain (except the load generator), and probes;
+- every workload (Deployment, StatefulSet, Job) is hardened (non-root 65532, read-only root, no
+  privilege escalation, drop ALL, seccomp RuntimeDefault, no service-account token), has
+  requests and limits; Deployments and StatefulSets have a grace period longer than the 10 s
+  drain (except the load generator) and probes, Jobs run to completion (restartPolicy Never or
+  OnFailure, a backoffLimit, a deadline);
 - every image has a tag; Boutique containers run the one image with a known subcommand;
-- the upstream Service names and ports are there (when the base is rendered);
+- the upstream Service names and ports are there (when the base is rendered), and orders's
+  (5060), and dispatch's (5070) with its Deployment; every literal *_SERVICE_ADDR names a
+  Service port of the render;
+- no Secret but the Helm chart's (made from values at install);
+- backends: DATABASE_URL and AMQP_URL come from Secrets, never literal values (they hold
+  passwords); orders without DATABASE_URL (SQLite in DATA_DIR) runs one replica with strategy
+  Recreate, no HPA, and DATA_DIR on a volume; with DATABASE_URL a migrate Job reads the same
+  Secret; dispatch and orders read AMQP_URL from the same Secret;
 - custom resources (Istio, Gateway API, External Secrets) have the expected apiVersion and
   point at objects that exist in the same render (selectors, hosts, backendRefs, secrets,
   namespaced SecretStores); secret stores are Vault (KV v2, Kubernetes auth) or AWS Secrets
@@ -24,7 +33,12 @@ usage: check_renders.py RENDER.yaml [...]
   every PrometheusRule's spec.groups equal deploy/observability/prometheus/rules.yaml, and each
   distinct spec passes `promtool check rules` (PROMTOOL, default promtool);
 - mesh and network policies: with default deny every pod may reach DNS (53), and every pod
-  with an Istio sidecar may reach istiod (15012) in another namespace; with STRICT mTLS every
+  with an Istio sidecar whose egress a policy limits may reach istiod (15012) in another
+  namespace; when one workload asks
+  for a sidecar, every workload does (a component listed after istio would be cut off by STRICT
+  mTLS), and a Job's is a native sidecar (a classic one never exits, so the Job would never
+  complete); with tracing on one service, it is on for every service (the same for a component
+  listed after observability); with STRICT mTLS every
   pod with an admin port has it PERMISSIVE (a workload PeerAuthentication that keeps the other
   ports STRICT) and an ALLOW AuthorizationPolicy for it that plain text can match (no source
   principals or namespaces, which come from mTLS certificates), so Prometheus outside the mesh
@@ -42,16 +56,28 @@ import yaml
 UPSTREAM = {"frontend": 80, "cartservice": 7070, "productcatalogservice": 3550, "currencyservice": 7000,
             "paymentservice": 50051, "shippingservice": 50051, "emailservice": 5000, "checkoutservice": 5050,
             "recommendationservice": 8080, "adservice": 9555}
+# Ours, with no upstream counterpart: orders is in the base, dispatch comes with components/rabbitmq.
+OURS = {"orders": 5060, "dispatch": 5070}
 SUBCOMMANDS = {"frontend", "checkout", "catalog", "currency", "payment", "shipping", "email", "cart",
-               "recommendation", "ad", "loadgen"}
+               "recommendation", "ad", "orders", "dispatch", "loadgen", "migrate"}
+# The address variables of the shop's own services (the service directory's); COLLECTOR_SERVICE_ADDR
+# and the like point outside the render.
+PEER_VARS = {f"{v}_SERVICE_ADDR" for v in ("AD", "CART", "CHECKOUT", "CURRENCY", "EMAIL", "PAYMENT", "PRODUCT_CATALOG",
+                                           "RECOMMENDATION", "SHIPPING", "ORDERS", "DISPATCH")}
+# Run to completion: no admin port, no probes.
+ONE_SHOT = {"migrate"}
+# Workloads of optional components: policies (network-policies, istio) may name them while the
+# component is off, which opens nothing.
+OPTIONAL_APPS = {"redis-cart", "dispatch", "migrate", "postgres", "rabbitmq"}
+WORKLOADS = ("Deployment", "StatefulSet", "Job")
 CRDS = {"Gateway": {"networking.istio.io/v1"}, "VirtualService": {"networking.istio.io/v1"},
         "PeerAuthentication": {"security.istio.io/v1"}, "AuthorizationPolicy": {"security.istio.io/v1"},
         "HTTPRoute": {"gateway.networking.k8s.io/v1"}, "ExternalSecret": {"external-secrets.io/v1"},
         "SecretStore": {"external-secrets.io/v1"}, "ClusterSecretStore": {"external-secrets.io/v1"},
         "PodMonitor": {"monitoring.coreos.com/v1"}, "ServiceMonitor": {"monitoring.coreos.com/v1"},
         "PrometheusRule": {"monitoring.coreos.com/v1"}, "AlertmanagerConfig": {"monitoring.coreos.com/v1alpha1"}}
-BUILTIN = {"Namespace", "ServiceAccount", "Deployment", "DaemonSet", "Service", "NetworkPolicy",
-           "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap"}
+BUILTIN = {"Namespace", "ServiceAccount", "Deployment", "StatefulSet", "Job", "DaemonSet", "Service",
+           "NetworkPolicy", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap", "Secret"}
 ADMIN_PORT = 9464
 ISTIOD_XDS_PORT = 15012   # sidecars: xDS and certificates from istiod
 MTLS_ONLY = ("principals", "notPrincipals", "namespaces", "notNamespaces")
@@ -124,17 +150,30 @@ def check_mesh(by_kind):
     pas = list(by_kind.get("PeerAuthentication", {}).values())
     aps = list(by_kind.get("AuthorizationPolicy", {}).values())
     strict = any(not pa["spec"].get("selector") and pa["spec"].get("mtls", {}).get("mode") == "STRICT" for pa in pas)
-    for name, d in by_kind.get("Deployment", {}).items():
+    workloads = [(f"{kind}/{name}", d) for kind in WORKLOADS for name, d in by_kind.get(kind, {}).items()]
+    meshed = [w for w, d in workloads
+              if d["spec"]["template"]["metadata"].get("labels", {}).get("sidecar.istio.io/inject") == "true"]
+    for where, d in workloads:
         tmpl = d["spec"]["template"]
         labels = tmpl["metadata"].get("labels", {})
-        where = f"Deployment/{name}"
+        if meshed and where not in meshed:
+            errs.append(f"{where}: no Istio sidecar while {meshed[0]} has one: list the component that adds "
+                        "it before istio (STRICT mTLS and the AuthorizationPolicies cut it off)")
+        if where in meshed and where.startswith("Job/") and \
+                tmpl["metadata"].get("annotations", {}).get("sidecar.istio.io/nativeSidecar") != "true":
+            errs.append(f"{where}: an Istio sidecar that is not native never exits, so the Job never completes")
         if deny and not allows(policies, labels, "Egress", 53):
             errs.append(f"{where}: default deny, but no NetworkPolicy lets it reach DNS (53)")
-        if deny and labels.get("sidecar.istio.io/inject") == "true" and not any(
+        # Any policy that selects the pod for egress (default deny, or a component's own policy
+        # without the network-policies component) shuts its sidecar out of istiod unless a
+        # policy lets it through.
+        egress_limited = any("Egress" in p["spec"].get("policyTypes", ["Ingress"])
+                             and selects(p["spec"]["podSelector"], labels) for p in policies)
+        if egress_limited and labels.get("sidecar.istio.io/inject") == "true" and not any(
                 peer.get("namespaceSelector", {}).get("matchLabels") and peer.get("podSelector", {}).get("matchLabels")
                 for peer in egress_peers(policies, labels, ISTIOD_XDS_PORT)):
-            errs.append(f"{where}: Istio sidecar under default deny, but no NetworkPolicy lets it reach "
-                        f"istiod pods in their namespace on {ISTIOD_XDS_PORT}")
+            errs.append(f"{where}: Istio sidecar with its egress limited by NetworkPolicy, but no policy lets it "
+                        f"reach istiod pods in their namespace on {ISTIOD_XDS_PORT}")
         mports = [p["containerPort"] for c in tmpl["spec"]["containers"] for p in c.get("ports", [])
                   if p.get("name") == "metrics"]
         if not (strict and mports):
@@ -169,14 +208,23 @@ def check(path):
             errs.append(f"{d['kind']}/{d['metadata']['name']}: apiVersion {d['apiVersion']}")
         if d["kind"] not in CRDS and d["kind"] not in BUILTIN:
             errs.append(f"unexpected kind {d['kind']} ({d['apiVersion']})")
+        # No Secret is committed: only the chart makes one, at install, from values.
+        if d["kind"] == "Secret" and d["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") != "Helm":
+            errs.append(f"Secret/{d['metadata']['name']}: a Secret in the manifests (secrets come from the cluster)")
     deps = by_kind.get("Deployment", {})
     svcs = by_kind.get("Service", {})
+    workloads = [(kind, name, d) for kind in WORKLOADS for name, d in by_kind.get(kind, {}).items()]
     apps = {d["spec"]["template"]["metadata"]["labels"].get("app")
-            for d in [*deps.values(), *by_kind.get("DaemonSet", {}).values()]}
-    for name, d in deps.items():
+            for d in [*(w for _, _, w in workloads), *by_kind.get("DaemonSet", {}).values()]}
+    for kind, name, d in workloads:
         pod = d["spec"]["template"]["spec"]
         psc = pod.get("securityContext", {})
-        where = f"Deployment/{name}"
+        where = f"{kind}/{name}"
+        job = kind == "Job"
+        if job and (pod.get("restartPolicy") not in ("Never", "OnFailure") or "backoffLimit" not in d["spec"]
+                    or not d["spec"].get("activeDeadlineSeconds")):
+            errs.append(f"{where}: a Job needs restartPolicy Never or OnFailure, a backoffLimit and an "
+                        "activeDeadlineSeconds")
         if pod.get("automountServiceAccountToken") is not False:
             errs.append(f"{where}: automountServiceAccountToken is not false")
         if pod.get("serviceAccountName") in (None, "default"):
@@ -184,7 +232,7 @@ def check(path):
         if not (psc.get("runAsNonRoot") and psc.get("runAsUser") == 65532
                 and psc.get("seccompProfile", {}).get("type") == "RuntimeDefault"):
             errs.append(f"{where}: pod securityContext not hardened")
-        if name != "loadgenerator" and pod.get("terminationGracePeriodSeconds", 30) <= 10:
+        if not job and name != "loadgenerator" and pod.get("terminationGracePeriodSeconds", 30) <= 10:
             errs.append(f"{where}: grace period must exceed the 10 s drain")
         for c in pod["containers"]:
             sc = c.get("securityContext", {})
@@ -198,14 +246,26 @@ def check(path):
             r = c.get("resources", {})
             if not all(r.get(k, {}).get(x) for k in ("requests", "limits") for x in ("cpu", "memory")):
                 errs.append(f"{cw}: requests and limits for cpu and memory")
-            if not (c.get("readinessProbe") and c.get("livenessProbe")):
+            if not job and not (c.get("readinessProbe") and c.get("livenessProbe")):
                 errs.append(f"{cw}: readiness and liveness probes")
             if "boutique-shop/boutique" in img:
                 if len(c.get("args", [])) != 1 or c["args"][0] not in SUBCOMMANDS:
                     errs.append(f"{cw}: args must be one boutique subcommand, got {c.get('args')}")
+                elif job != (c["args"][0] in ONE_SHOT):
+                    errs.append(f"{cw}: `boutique {c['args'][0]}` in a {kind}")
                 env = {e["name"]: e.get("value") for e in c.get("env", [])}
+                for e in c.get("env", []):
+                    if e["name"] in PEER_VARS and e.get("value"):
+                        host, _, port = e["value"].rpartition(":")
+                        ports = [p["port"] for p in svcs.get(host, {}).get("spec", {}).get("ports", [])]
+                        if host in svcs and str(port) not in map(str, ports):
+                            errs.append(f"{cw}: {e['name']}={e['value']}, but Service {host} has ports {ports}")
+                        elif host not in svcs and "frontend" in deps:
+                            errs.append(f"{cw}: {e['name']}={e['value']}: no Service {host} in the render")
                 mports = [p for p in c.get("ports", []) if p.get("name") == "metrics"]
-                if not mports:
+                if job:
+                    pass
+                elif not mports:
                     errs.append(f"{cw}: no container port named metrics (the admin port)")
                 elif str(mports[0]["containerPort"]) != env.get("ADMIN_PORT"):
                     errs.append(f"{cw}: metrics port {mports[0]['containerPort']} != ADMIN_PORT {env.get('ADMIN_PORT')}")
@@ -216,28 +276,32 @@ def check(path):
                     if str(port) != env.get("PORT"):
                         errs.append(f"{cw}: gRPC probe port {port} != PORT {env.get('PORT')}")
     if "frontend" in deps:
-        for s, port in UPSTREAM.items():
+        expected = {**UPSTREAM, "orders": OURS["orders"]}
+        if "dispatch" in deps:
+            expected["dispatch"] = OURS["dispatch"]
+        for s, port in expected.items():
             if s not in svcs:
                 errs.append(f"Service {s} missing")
             elif svcs[s]["spec"]["ports"][0]["port"] != port:
-                errs.append(f"Service {s}: port {svcs[s]['spec']['ports'][0]['port']} != upstream {port}")
+                errs.append(f"Service {s}: port {svcs[s]['spec']['ports'][0]['port']} != {port}")
     for name, s in svcs.items():
         if s["spec"]["selector"].get("app") not in apps:
-            errs.append(f"Service/{name} selects no Deployment")
-        if name in UPSTREAM and not any(p.get("name") == "metrics" and p.get("targetPort") == "metrics"
-                                        for p in s["spec"]["ports"]):
+            errs.append(f"Service/{name} selects no workload")
+        if (name in UPSTREAM or name in OURS) and not any(p.get("name") == "metrics" and p.get("targetPort") == "metrics"
+                                                          for p in s["spec"]["ports"]):
             errs.append(f"Service/{name}: no port named metrics (targetPort metrics)")
     errs += check_secret_stores(by_kind)
     errs += check_log_collector(by_kind)
     errs += check_telemetry(path, by_kind)
     errs += check_mesh(by_kind)
+    errs += check_backends(by_kind)
     for name, p in by_kind.get("NetworkPolicy", {}).items():
         sel = p["spec"]["podSelector"].get("matchLabels", {}).get("app")
-        if sel and sel not in apps:
+        if sel and sel not in apps and sel not in OPTIONAL_APPS:
             errs.append(f"NetworkPolicy/{name} selects app={sel}, which is not deployed")
     for name, p in by_kind.get("AuthorizationPolicy", {}).items():
         sel = p.get("spec", {}).get("selector", {}).get("matchLabels", {}).get("app")
-        if sel and sel not in apps and sel != "redis-cart":
+        if sel and sel not in apps and sel not in OPTIONAL_APPS:
             errs.append(f"AuthorizationPolicy/{name} selects app={sel}, which is not deployed")
     for name, vs in by_kind.get("VirtualService", {}).items():
         for gw in vs["spec"].get("gateways", []):
@@ -255,13 +319,63 @@ def check(path):
                     errs.append(f"HTTPRoute/{name}: backend {b['name']}:{b['port']} is no Service port")
     secrets = {es["spec"]["target"]["name"]: {x["secretKey"] for x in es["spec"]["data"]}
                for es in by_kind.get("ExternalSecret", {}).values()}
-    for name, d in deps.items():
+    for kind, name, d in workloads:
         for c in d["spec"]["template"]["spec"]["containers"]:
             for e in c.get("env", []):
                 ref = e.get("valueFrom", {}).get("secretKeyRef")
                 if ref and ref["name"] in secrets and ref["key"] not in secrets[ref["name"]]:
-                    errs.append(f"Deployment/{name}: secret key {ref['key']} not provided by ExternalSecret")
+                    errs.append(f"{kind}/{name}: secret key {ref['key']} not provided by ExternalSecret")
     return len(docs), errs
+
+
+def env_of(workload):
+    """{name: env entry} of a workload's first container."""
+    return {e["name"]: e for e in workload["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+
+
+def check_backends(by_kind):
+    """PostgreSQL, RabbitMQ and the services that need them: URLs from Secrets, orders on SQLite
+    kept at one replica, the migrate Job next to a database, one broker for orders and dispatch."""
+    errs = []
+    deps = by_kind.get("Deployment", {})
+    jobs = by_kind.get("Job", {})
+    for kind in WORKLOADS:
+        for name, d in by_kind.get(kind, {}).items():
+            for var, e in env_of(d).items():
+                if var in ("DATABASE_URL", "AMQP_URL") and "secretKeyRef" not in e.get("valueFrom", {}):
+                    errs.append(f"{kind}/{name}: {var} must come from a Secret (secretKeyRef): it holds a password")
+    orders = deps.get("orders")
+    if orders:
+        env = env_of(orders)
+        pod = orders["spec"]["template"]["spec"]
+        if "DATABASE_URL" not in env:
+            where = "Deployment/orders on SQLite (no DATABASE_URL)"
+            if orders["spec"].get("replicas", 1) > 1:
+                errs.append(f"{where}: {orders['spec']['replicas']} replicas would be as many databases; one only")
+            if orders["spec"].get("strategy", {}).get("type") != "Recreate":
+                errs.append(f"{where}: strategy must be Recreate (a rolling update runs two databases at once)")
+            for hpa in by_kind.get("HorizontalPodAutoscaler", {}).values():
+                if hpa["spec"]["scaleTargetRef"].get("name") == "orders":
+                    errs.append(f"{where}: HorizontalPodAutoscaler/{hpa['metadata']['name']} scales it")
+            data_dir = env.get("DATA_DIR", {}).get("value")
+            mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0].get("volumeMounts", [])}
+            vols = {v["name"]: v for v in pod.get("volumes", [])}
+            if not data_dir or data_dir not in mounts or mounts[data_dir] not in vols:
+                errs.append(f"{where}: DATA_DIR must be a mounted volume (the root filesystem is read-only)")
+        else:
+            ref = env["DATABASE_URL"].get("valueFrom", {}).get("secretKeyRef")
+            if not any(env_of(j).get("DATABASE_URL", {}).get("valueFrom", {}).get("secretKeyRef") == ref
+                       and j["spec"]["template"]["spec"]["containers"][0].get("args") == ["migrate"]
+                       for j in jobs.values()):
+                errs.append("Deployment/orders has DATABASE_URL, but no migrate Job reads the same Secret")
+    dispatch = deps.get("dispatch")
+    if dispatch:
+        ref = env_of(dispatch).get("AMQP_URL", {}).get("valueFrom", {}).get("secretKeyRef")
+        if not ref:
+            errs.append("Deployment/dispatch: no AMQP_URL (its in-process queue would never see an event)")
+        elif orders and env_of(orders).get("AMQP_URL", {}).get("valueFrom", {}).get("secretKeyRef") != ref:
+            errs.append("Deployment/orders does not publish to dispatch's broker (AMQP_URL from another Secret, or none)")
+    return errs
 
 
 def check_log_collector(by_kind):
@@ -416,8 +530,18 @@ def check_telemetry(path, by_kind):
     for d in sorted(scraped):
         if deny and not allows(policies, pods[d][0], "Ingress", ADMIN_PORT):
             errs.append(f"Deployment/{d} is scraped, but no NetworkPolicy admits port {ADMIN_PORT}")
+    def on(env):
+        return str(env.get("ENABLE_TRACING", "0")).lower() in ("1", "true", "yes", "on")
+
+    servers = [d for d, dep in by_kind.get("Deployment", {}).items()
+               for c in dep["spec"]["template"]["spec"]["containers"][:1]
+               if "boutique-shop/boutique" in c["image"] and c.get("args", [""])[0] not in ("loadgen", *ONE_SHOT)]
+    traced = [d for d in servers if on(pods[d][2])]
+    for d in sorted(set(servers) - set(traced)) if traced else []:
+        errs.append(f"Deployment/{d}: tracing is off while {traced[0]} exports spans: list the component that adds "
+                    "it before observability")
     for d, (labels, _, env) in pods.items():
-        if str(env.get("ENABLE_TRACING", "0")).lower() not in ("1", "true", "yes", "on"):
+        if not on(env):
             continue
         addr = env.get("COLLECTOR_SERVICE_ADDR")
         if not addr or ":" not in addr:

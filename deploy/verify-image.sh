@@ -214,6 +214,7 @@ SERVICES=(
   "cartservice cart CART_SERVICE_ADDR"
   "recommendationservice recommendation RECOMMENDATION_SERVICE_ADDR"
   "adservice ad AD_SERVICE_ADDR"
+  "orders orders ORDERS_SERVICE_ADDR"
   "checkoutservice checkout CHECKOUT_SERVICE_ADDR"
   "frontend frontend -"
 )
@@ -245,7 +246,7 @@ shop_up() {
     printf '  %-22s %-15s 127.0.0.1:%s healthy, admin port %s\n' "$name" "$cmd" "${PORTS[$i]}" "${ADMIN_PORTS[$i]}"
   done
 }
-timed "shop: 10 containers up and healthy" shop_up
+timed "shop: ${#SERVICES[@]} containers up and healthy" shop_up
 
 step "boutique loadgen (container, host network): 5 users, 20 s, zero failures allowed"
 loadgen() {
@@ -276,7 +277,7 @@ shop_metrics() {
   done
   echo "  ${#SERVICES[@]} admin ports answer; cart counts grpc_server_handled_total, frontend http_server_requests_total"
 }
-timed "metrics: 10 admin ports" shop_metrics
+timed "metrics: ${#SERVICES[@]} admin ports" shop_metrics
 
 step "Stop the shop"
 timed "shop: stop and remove" podman rm -f -i -t 15 "${CONTAINERS[@]}" >/dev/null

@@ -22,7 +22,9 @@ K8S_VERSION=1.30.0
 OUT=${VERIFY_OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
 KDIR=deploy/kubernetes
-COMPONENTS=(redis-cart network-policies hpa-pdb istio gateway-api external-secrets loadgenerator observability)
+# In this order in every render: istio and observability patch the workloads of the components
+# listed before them (sidecars, tracing), so they come after those that add workloads.
+COMPONENTS=(redis-cart network-policies hpa-pdb loadgenerator gateway-api external-secrets istio observability)
 # The observability component is rendered with every subset of the components it interacts with
 # (the Deployments and policies it patches or relies on) and with all components at once, not
 # with all 128 subsets of the others: hpa-pdb and gateway-api touch nothing it touches, and
@@ -86,6 +88,48 @@ for (( mask = 0; mask < n; mask++ )); do
 done
 echo "  $rendered of the $n combinations rendered"
 
+# PostgreSQL and RabbitMQ: the components that wire the services to them (postgres, rabbitmq)
+# with managed servers or with the in-cluster ones, rendered with every subset of the components
+# they interact with (policies for their edges, sidecars for their workloads, the secrets of
+# their URLs, scraping and tracing of dispatch), and each backend alone; then everything at once.
+# Not with all 256 subsets: the others touch nothing of theirs.
+declare -A BACKENDS=(
+  [managed]="postgres rabbitmq"
+  [in-cluster]="postgres postgres/in-cluster rabbitmq rabbitmq/in-cluster"
+  [postgres-only]="postgres postgres/in-cluster"
+  [rabbitmq-only]="rabbitmq rabbitmq/in-cluster"
+)
+BACKEND_WITH=(network-policies istio external-secrets observability)
+step "kustomize: PostgreSQL and RabbitMQ (managed, in-cluster, each alone) with subsets of ${BACKEND_WITH[*]}, and with every component"
+backend_render() { # backend_render NAME COMPONENT...
+  local name=$1 d comps="" c; shift
+  for c in "$@"; do comps+="  - ../../components/$c"$'\n'; done
+  d=$COMBO_DIR/$name; mkdir -p "$d"
+  printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: boutique-verify\nresources:\n  - ../../base\ncomponents:\n%s' "$comps" > "$d/kustomization.yaml"
+  kubectl kustomize "$d" > "$OUT/$name.yaml" 2> "$OUT/$name.err" || { cat "$OUT/$name.err"; fail "kustomize $name"; }
+}
+brendered=0
+for b in "${!BACKENDS[@]}"; do
+  read -r -a bcomps <<< "${BACKENDS[$b]}"
+  for (( mask = 0; mask < 1 << ${#BACKEND_WITH[@]}; mask++ )); do
+    # Each backend alone: bare, and with all four.
+    if [[ $b == *-only ]] && (( mask != 0 && mask != (1 << ${#BACKEND_WITH[@]}) - 1 )); then continue; fi
+    name=backends-$b; with=()
+    for i in "${!BACKEND_WITH[@]}"; do
+      if (( mask >> i & 1 )); then name+="+${BACKEND_WITH[$i]}"; with+=("${BACKEND_WITH[$i]}"); fi
+    done
+    backend_render "$name" "${bcomps[@]}" "${with[@]}"
+    brendered=$((brendered + 1))
+  done
+done
+for b in managed in-cluster; do
+  read -r -a bcomps <<< "${BACKENDS[$b]}"
+  backend_render "backends-$b+all" redis-cart "${bcomps[@]}" network-policies hpa-pdb hpa-pdb/orders-dispatch \
+    loadgenerator gateway-api external-secrets istio observability
+  brendered=$((brendered + 1))
+done
+echo "  $brendered renders with the backends"
+
 step "kustomize: external-secrets with each store sub-component, and the ClusterSecretStore examples"
 for store in vault aws-secrets-manager; do
   d=$COMBO_DIR/store-$store; mkdir -p "$d"
@@ -126,7 +170,13 @@ svcmon["monitoring"]["serviceMonitor"] = {"enabled": True}
 aws = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
 aws["externalSecrets"]["store"].update(provider="aws", serviceAccount={
     "name": "boutique-secrets", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/boutique"}})
-cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon, "helm-full-aws-store": aws}
+# PostgreSQL and RabbitMQ from URLs in the values (the chart makes the Secrets), with autoscaling
+# and Istio; and autoscaling on SQLite (orders stays at one replica, without an HPA).
+urls = {"database": {"enabled": True, "url": "postgres://boutique@db.example.internal:5432/boutique"},
+        "amqp": {"enabled": True, "url": "amqps://boutique@mq.example.internal:5671/%2f"},
+        "autoscaling": {"enabled": True}, "istio": {"enabled": True}}
+cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon, "helm-full-aws-store": aws,
+         "helm-backends-urls": urls, "helm-sqlite-autoscaling": {"autoscaling": {"enabled": True}}}
 with helm.Chart.load(chart) as c:
     for name, values in cases.items():
         docs = c.render(values, name="boutique", namespace="boutique")
@@ -160,6 +210,15 @@ with helm.Chart.load(chart) as c:
             sys.exit(f"the chart rendered {what}")
         except helm.HelmError:
             print(f"  the chart refuses {what}")
+    for what, values in {
+            "more than one orders replica on SQLite": {"services": {"orders": {"replicas": 2}}},
+            "database.enabled without a URL, an existing Secret or external secrets": {"database": {"enabled": True}},
+            "amqp.url next to amqp.existingSecret": {"amqp": {"enabled": True, "url": "amqp://mq", "existingSecret": "s"}}}.items():
+        try:
+            c.render(values, name="b", namespace="b")
+            sys.exit(f"the chart rendered {what}")
+        except helm.HelmError:
+            print(f"  the chart refuses {what}")
     try:
         c.render({"monitoring": {"tracing": {"collectorAddress": "no-port"}}}, name="b", namespace="b")
         sys.exit("values.schema.json accepted monitoring.tracing.collectorAddress=no-port")
@@ -179,7 +238,7 @@ for f in "$OUT"/combo*+network-policies*.yaml; do
   [ "$(tr -cd + <<<"$b" | wc -c)" -le 2 ] && scan+=("$b")
 done
 all=combo; for c in "${COMPONENTS[@]}"; do all+="+$c"; done
-scan+=("$all")
+scan+=("$all" backends-managed+network-policies backends-in-cluster+network-policies backends-managed+all backends-in-cluster+all)
 reports=()
 for name in "${scan[@]}"; do
   "${NET[@]}" "$VENV/bin/checkov" -f "$OUT/$name.yaml" --framework kubernetes --skip-download --quiet --compact \

@@ -9,14 +9,14 @@ frontend:
   port: 8080
   servicePort: 80
   portName: http
-  calls: [adservice, cartservice, checkoutservice, currencyservice, productcatalogservice, recommendationservice, shippingservice]
+  calls: [adservice, cartservice, checkoutservice, currencyservice, orders, productcatalogservice, recommendationservice, shippingservice]
 checkoutservice:
   cmd: checkout
   port: 5050
   servicePort: 5050
   portName: grpc
   addrEnv: CHECKOUT_SERVICE_ADDR
-  calls: [cartservice, currencyservice, emailservice, paymentservice, productcatalogservice, shippingservice]
+  calls: [cartservice, currencyservice, emailservice, orders, paymentservice, productcatalogservice, shippingservice]
 productcatalogservice:
   cmd: catalog
   port: 3550
@@ -73,6 +73,58 @@ adservice:
   portName: grpc
   addrEnv: AD_SERVICE_ADDR
   calls: []
+orders:
+  cmd: orders
+  port: 5060
+  servicePort: 5060
+  portName: grpc
+  addrEnv: ORDERS_SERVICE_ADDR
+  calls: []
+dispatch:
+  cmd: dispatch
+  port: 5070
+  servicePort: 5070
+  portName: grpc
+  addrEnv: DISPATCH_SERVICE_ADDR
+  calls: [orders]
+{{- end }}
+
+{{/*
+Whether service .name is deployed: services.<name>.enabled, and for dispatch also amqp.enabled
+(it consumes the order events from RabbitMQ; without RabbitMQ orders keeps them in an
+in-process queue that no other process can read). "true" or empty.
+*/}}
+{{- define "boutique.deployed" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- if and $svc.enabled (or (ne .name "dispatch") .root.Values.amqp.enabled) }}true{{ end -}}
+{{- end }}
+
+{{/* Whether orders keeps its tables in SQLite (no database.enabled): one replica only. */}}
+{{- define "boutique.ordersOnSqlite" -}}
+{{- if not .Values.database.enabled }}true{{ end -}}
+{{- end }}
+
+{{/* The Secret with key `url` for DATABASE_URL (database.existingSecret or boutique-database). */}}
+{{- define "boutique.databaseSecret" -}}
+{{- .Values.database.existingSecret | default "boutique-database" -}}
+{{- end }}
+
+{{/* The Secret with key `url` for AMQP_URL (amqp.existingSecret or boutique-amqp). */}}
+{{- define "boutique.amqpSecret" -}}
+{{- .Values.amqp.existingSecret | default "boutique-amqp" -}}
+{{- end }}
+
+{{/* An egress rule to a managed backend: database.egress or amqp.egress (ports; `to` peers,
+none for any address). */}}
+{{- define "boutique.backendEgress" -}}
+{{- with .to }}
+to: {{- toYaml . | nindent 2 }}
+{{- end }}
+ports:
+{{- range .ports }}
+  - port: {{ . }}
+    protocol: TCP
+{{- end }}
 {{- end }}
 
 {{- define "boutique.labels" -}}
