@@ -900,6 +900,19 @@ impl OrderBook {
         })
     }
 
+    /// Every order, oldest first (audits, tests; not for request paths).
+    pub async fn all(&self) -> Result<Vec<Order>, StoreError> {
+        let rows = sqlx::query(select_orders!("ORDER BY created_at_ms, id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::query("listing every order"))?;
+        let mut orders = Vec::with_capacity(rows.len());
+        for row in &rows {
+            orders.push(self.with_history(from_row(row)?).await?);
+        }
+        Ok(orders)
+    }
+
     /// Every charged order's `(order id, transaction id)`, for the audit.
     pub async fn charged(&self) -> Result<Vec<(String, String)>, StoreError> {
         sqlx::query_as(

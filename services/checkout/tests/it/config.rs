@@ -5,13 +5,14 @@ use boutique_platform::{Env, ServiceConfig};
 use boutique_proto::directory::EMAIL;
 
 /// Upstream's names, written out: the directory must keep them.
-const VARS: [&str; 6] = [
+const VARS: [&str; 7] = [
     "CART_SERVICE_ADDR",
     "PRODUCT_CATALOG_SERVICE_ADDR",
     "CURRENCY_SERVICE_ADDR",
     "SHIPPING_SERVICE_ADDR",
     "PAYMENT_SERVICE_ADDR",
     "EMAIL_SERVICE_ADDR",
+    "ORDERS_SERVICE_ADDR",
 ];
 
 fn full_env() -> Env {

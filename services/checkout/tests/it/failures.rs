@@ -1,7 +1,7 @@
 //! Outages: before the charge nothing is charged; after it the order is on
 //! record and the shopper is told.
 
-use boutique_checkout::OrderState;
+use boutique_store::orders::OrderState;
 use tonic::Code;
 
 use crate::{
@@ -32,12 +32,8 @@ async fn a_payment_outage_is_unavailable_and_charges_nothing() {
 
     let records = shop.records().await;
     assert_eq!(records.len(), 2);
-    assert!(
-        matches!(records[1].state, OrderState::PaymentFailed { .. }),
-        "{:?}",
-        records[1].state
-    );
-    assert!(!records[1].history.iter().any(|c| c.state.is_charged()));
+    assert_eq!(records[1].state, OrderState::Failed);
+    assert_eq!(records[1].transaction_id, None);
     assert_eq!(shop.cart_of("patient").await.len(), 1, "cart kept");
 
     // One order placed, one failed at payment, nothing else.
@@ -88,36 +84,73 @@ async fn a_shipping_outage_after_the_charge_is_recorded_and_explained() {
     let record = &records[0];
     let message = status.message();
     assert!(message.contains("card was charged"), "{message}");
-    assert!(message.contains(&record.order_id), "{message}");
+    assert!(message.contains(&record.id), "{message}");
     assert!(message.contains("recorded"), "{message}");
     assert!(!message.contains("4432801561520454"), "{message}");
     // Callers recognise the outcome by its reason, not by these words.
     let (reason, metadata) = boutique_platform::error::error_reason(&status).unwrap();
     assert_eq!(reason, boutique_proto::reasons::CHARGED_NOT_SHIPPED);
-    assert_eq!(metadata["order_id"], record.order_id);
-    match &record.state {
-        OrderState::ShippingFailedAfterCharge {
-            transaction_id,
-            reason,
-        } => {
-            uuid::Uuid::parse_str(transaction_id).unwrap();
-            assert!(reason.contains("carrier is not answering"), "{reason}");
-        }
-        other => panic!("expected ShippingFailedAfterCharge, got {other:?}"),
-    }
-    assert!(record.state.needs_follow_up());
-    assert_eq!(shop.cart_of("stranded").await.len(), 1, "cart kept");
+    assert_eq!(metadata["order_id"], record.id);
+    assert_eq!(record.state, OrderState::Charged);
+    uuid::Uuid::parse_str(record.transaction_id.as_deref().unwrap()).unwrap();
+    assert!(record.cart_emptied, "a charged cart is emptied");
+    assert!(shop.cart_of("stranded").await.is_empty());
 
-    // Retrying does not charge again: it gets the same answer.
+    // Retrying does not charge again: it gets the charged order's outcome.
     let again = shop
         .client
         .place_order(order_request("stranded", "USD"))
         .await
         .unwrap_err();
-    assert_eq!(again.code(), Code::Unavailable);
-    assert_eq!(again.message(), message);
+    let (reason, metadata) = boutique_platform::error::error_reason(&again).unwrap();
+    assert_eq!(reason, boutique_proto::reasons::CHARGED_NOT_SHIPPED);
+    assert_eq!(metadata["order_id"], record.id);
     assert_eq!(payment.charges(), 1);
     assert_eq!(shop.records().await.len(), 1);
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn the_reconciler_hands_an_unshippable_order_to_a_person_after_bounded_tries() {
+    let payment = CountingPayment::default();
+    let shipping = FakeShipping {
+        ship_fails: true,
+        ..FakeShipping::default()
+    };
+    let mut shop = Shop::start_configured(
+        vec![
+            ("payment", payment.spawn().await),
+            ("shipping", shipping.spawn().await),
+        ],
+        |config| {
+            config.post_charge_timeout = std::time::Duration::from_millis(200);
+            config.reconcile_interval = std::time::Duration::from_millis(50);
+            config.reconcile_max_attempts = 2;
+        },
+    )
+    .await;
+    shop.add("stranded", "L9ECAV7KIM", 1).await;
+    shop.client
+        .place_order(order_request("stranded", "USD"))
+        .await
+        .unwrap_err();
+    let order = shop
+        .wait_for(|o| o.state == OrderState::NeedsAttention)
+        .await;
+    assert!(
+        order.reason.contains("not shipped after 2 tries"),
+        "{}",
+        order.reason
+    );
+    assert!(order.reconcile_attempts >= 2);
+    assert_eq!(payment.charges(), 1, "never charged again");
+    assert!(shop.cart_of("stranded").await.is_empty());
+    assert!(
+        shop.counter(
+            "boutique_reconciler_actions_total",
+            ("action", "needs_attention")
+        ) >= 1.0
+    );
     shop.stop().await;
 }
 
@@ -136,11 +169,8 @@ async fn an_email_failure_after_shipment_does_not_fail_the_order() {
         .order
         .unwrap();
     let record = shop.record(&order.order_id).await;
-    assert!(
-        matches!(record.state, OrderState::Completed { .. }),
-        "{:?}",
-        record.state
-    );
+    assert_eq!(record.state, OrderState::Shipped);
+    assert!(!record.confirmation_sent, "left for the reconciler");
     assert_eq!(record.warnings.len(), 1, "{:?}", record.warnings);
     assert!(
         record.warnings[0].starts_with("confirmation email not sent"),

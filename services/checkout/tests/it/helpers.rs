@@ -1,9 +1,9 @@
 //! Starts the real shop (catalog, currency, payment, shipping, email, cart)
 //! on loopback ports, checkout pointed at it, and hands out clients.
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
-use boutique_checkout::{Config, OrderRecord, OrderStore};
+use boutique_checkout::Config;
 use boutique_money::Money;
 use boutique_platform::{Env, GrpcServer, ServiceConfig, Telemetry, testing::TestServer};
 use boutique_proto::{
@@ -12,6 +12,7 @@ use boutique_proto::{
     checkout_service_client::CheckoutServiceClient, currency_service_client::CurrencyServiceClient,
     product_catalog_service_client::ProductCatalogServiceClient,
 };
+use boutique_store::{Database, Location, OrderBook, StoreConfig, orders::Order};
 use tonic::transport::Channel;
 
 pub(crate) fn loopback() -> Env {
@@ -54,7 +55,8 @@ pub(crate) async fn spawn_currency() -> TestServer {
 }
 
 /// The dependency variables, by the service name used in [`Shop`].
-const VARS: [(&str, &str); 6] = [
+const VARS: [(&str, &str); 7] = [
+    ("orders", "ORDERS_SERVICE_ADDR"),
     ("catalog", "PRODUCT_CATALOG_SERVICE_ADDR"),
     ("currency", "CURRENCY_SERVICE_ADDR"),
     ("payment", "PAYMENT_SERVICE_ADDR"),
@@ -74,7 +76,10 @@ pub(crate) struct Shop {
     pub(crate) cart: CartServiceClient<Channel>,
     pub(crate) catalog: ProductCatalogServiceClient<Channel>,
     pub(crate) currency: CurrencyServiceClient<Channel>,
-    pub(crate) orders: Arc<dyn OrderStore>,
+    /// The orders service's tables, read directly.
+    pub(crate) book: OrderBook,
+    /// Where the orders service keeps them (deleted with the shop).
+    _data: tempfile::TempDir,
     /// Checkout's own metrics.
     pub(crate) telemetry: Telemetry,
 }
@@ -104,6 +109,12 @@ impl Shop {
         backends.insert("shipping", spawn_real!(boutique_shipping));
         backends.insert("email", spawn_real!(boutique_email));
         backends.insert("cart", spawn_real!(boutique_cart));
+        let data = tempfile::tempdir().unwrap();
+        let database = StoreConfig::at(Location::SqliteFile(data.path().join("orders.db")));
+        let mut orders = boutique_orders::Config::from_env(&loopback()).unwrap();
+        orders.database = database.clone();
+        backends.insert("orders", TestServer::start(orders).await);
+        let book = OrderBook::new(&Database::connect(&database).await.unwrap());
 
         let mut env = loopback();
         for (name, var) in VARS {
@@ -115,7 +126,6 @@ impl Shop {
         }
         let mut config = Config::from_env(&env).unwrap();
         configure(&mut config);
-        let orders = config.orders.clone();
         let checkout = TestServer::start(config).await;
         let telemetry = checkout.telemetry().clone();
         Self {
@@ -126,7 +136,8 @@ impl Shop {
             backends,
             fakes: fakes.into_iter().map(|(_, fake)| fake).collect(),
             checkout,
-            orders,
+            book,
+            _data: data,
             telemetry,
         }
     }
@@ -213,16 +224,37 @@ impl Shop {
         Money::try_from(converted).unwrap()
     }
 
-    pub(crate) async fn records(&self) -> Vec<OrderRecord> {
-        self.orders.list().await.unwrap()
+    /// Every order on record, oldest first.
+    pub(crate) async fn records(&self) -> Vec<Order> {
+        self.book.all().await.unwrap()
     }
 
-    pub(crate) async fn record(&self, order_id: &str) -> OrderRecord {
-        self.orders
+    pub(crate) async fn record(&self, order_id: &str) -> Order {
+        self.book
             .get(order_id)
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("order {order_id} is not recorded"))
+    }
+}
+
+impl Shop {
+    /// Waits (up to 20 s) until the only order on record satisfies `done`.
+    pub(crate) async fn wait_for(&self, done: impl Fn(&Order) -> bool) -> Order {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let records = self.records().await;
+            if let [order] = records.as_slice()
+                && done(order)
+            {
+                return order.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never reached: {records:#?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }
 

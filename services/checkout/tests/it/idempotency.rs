@@ -67,8 +67,8 @@ async fn a_retry_after_success_gets_the_same_order_without_a_second_charge() {
 }
 
 #[tokio::test]
-async fn concurrent_duplicates_make_one_charge() {
-    const DUPLICATES: usize = 4;
+async fn concurrent_checkouts_of_one_cart_make_one_charge() {
+    const DUPLICATES: usize = 6;
     let payment = CountingPayment::default();
     let real_currency = spawn_currency().await;
     // Every duplicate is held at the currency check until all have arrived,
@@ -83,15 +83,28 @@ async fn concurrent_duplicates_make_one_charge() {
     .await;
     shop.add("eager", "66VCHSJNUP", 2).await;
 
-    let attempts = (0..DUPLICATES).map(|_| {
+    // The same cart, from tabs whose forms differ (and two identical ones).
+    let attempts = (0..DUPLICATES).map(|i| {
         let mut client = shop.client.clone();
-        async move { client.place_order(order_request("eager", "USD")).await }
+        let request = PlaceOrderRequest {
+            email: format!("tab-{}@example.com", i.min(DUPLICATES - 2)),
+            ..order_request("eager", "USD")
+        };
+        async move { client.place_order(request).await }
     });
     let responses = futures::future::join_all(attempts).await;
-    let ids: Vec<String> = responses
-        .into_iter()
-        .map(|r| order_id(&r.unwrap().into_inner()).to_owned())
-        .collect();
+    let mut ids = Vec::new();
+    for response in responses {
+        match response {
+            Ok(placed) => ids.push(order_id(&placed.into_inner()).to_owned()),
+            Err(status) => {
+                assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+                let (reason, _) = boutique_platform::error::error_reason(&status).unwrap();
+                assert_eq!(reason, boutique_proto::reasons::ORDER_IN_PROGRESS);
+            }
+        }
+    }
+    assert!(!ids.is_empty(), "one of them is placed");
     assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
     assert_eq!(payment.charges(), 1);
     assert_eq!(shop.records().await.len(), 1);
