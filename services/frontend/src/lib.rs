@@ -16,7 +16,7 @@
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `PRODUCT_CATALOG_SERVICE_ADDR`, `CURRENCY_SERVICE_ADDR`, `CART_SERVICE_ADDR`, `RECOMMENDATION_SERVICE_ADDR`, `CHECKOUT_SERVICE_ADDR`, `SHIPPING_SERVICE_ADDR`, `AD_SERVICE_ADDR` | required | `host:port` of each backend. |
+//! | `PRODUCT_CATALOG_SERVICE_ADDR`, `CURRENCY_SERVICE_ADDR`, `CART_SERVICE_ADDR`, `RECOMMENDATION_SERVICE_ADDR`, `CHECKOUT_SERVICE_ADDR`, `SHIPPING_SERVICE_ADDR`, `AD_SERVICE_ADDR`, `ORDERS_SERVICE_ADDR` | required | `host:port` of each backend (the directory's list of the storefront's calls). |
 //! | `PORT` | `8080` | Listen port. |
 //! | `LISTEN_ADDR` | `0.0.0.0` | Listen host. |
 //! | `BASE_URL` | empty | Path prefix of every route, link and cookie, e.g. `/online-boutique`. |

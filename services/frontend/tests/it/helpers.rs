@@ -17,6 +17,7 @@ pub(crate) enum Svc {
     Payment,
     Email,
     Checkout,
+    Orders,
 }
 
 /// Every backend plus the frontend, running.
@@ -55,6 +56,12 @@ impl Shop {
         let ad = start!(boutique_ad, loopback());
         let payment = start!(boutique_payment, loopback());
         let email = start!(boutique_email, loopback());
+        // Orders in a throwaway in-memory database, private to this shop.
+        let orders = TestServer::start(boutique_orders::Config {
+            database: boutique_store::StoreConfig::memory(),
+            ..boutique_orders::Config::from_env(&loopback()).unwrap()
+        })
+        .await;
         let recommendation = start!(
             boutique_recommendation,
             loopback().with("PRODUCT_CATALOG_SERVICE_ADDR", catalog_addr.clone())
@@ -68,6 +75,7 @@ impl Shop {
                 .with("SHIPPING_SERVICE_ADDR", shipping.addr().to_string())
                 .with("PAYMENT_SERVICE_ADDR", payment.addr().to_string())
                 .with("EMAIL_SERVICE_ADDR", email.addr().to_string())
+                .with("ORDERS_SERVICE_ADDR", orders.addr().to_string())
         );
 
         let mut env = loopback()
@@ -80,7 +88,8 @@ impl Shop {
             )
             .with("CHECKOUT_SERVICE_ADDR", checkout.addr().to_string())
             .with("SHIPPING_SERVICE_ADDR", shipping.addr().to_string())
-            .with("AD_SERVICE_ADDR", ad.addr().to_string());
+            .with("AD_SERVICE_ADDR", ad.addr().to_string())
+            .with("ORDERS_SERVICE_ADDR", orders.addr().to_string());
         let base_env = env.clone();
         for (name, value) in frontend_env {
             env = env.with(name, *value);
@@ -97,6 +106,7 @@ impl Shop {
             (Svc::Payment, payment),
             (Svc::Email, email),
             (Svc::Checkout, checkout),
+            (Svc::Orders, orders),
         ]);
         Self {
             backends,
