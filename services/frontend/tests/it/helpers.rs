@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use boutique_platform::{Env, ServiceConfig, testing::TestServer};
+use boutique_proto::boutique::orders::v1::order_service_client::OrderServiceClient;
 use reqwest::{Client, Response, StatusCode, redirect::Policy};
+use tonic::transport::Channel;
 
 /// A backend the tests can stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,6 +146,14 @@ impl Shop {
         self.frontend.stop().await;
     }
 
+    /// A gRPC client of the shop's orders service, to make orders directly.
+    pub(crate) async fn orders(&self) -> OrderServiceClient<Channel> {
+        let addr = self.backends[&Svc::Orders].addr();
+        OrderServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap()
+    }
+
     /// A browser with an empty cookie jar that does not follow redirects.
     pub(crate) fn browser(&self) -> Browser {
         Browser {
@@ -207,6 +217,17 @@ impl Browser {
         let response = self.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "GET {path}");
         response.text().await.unwrap()
+    }
+
+    /// Starts this browser's session and returns its id (the orders'
+    /// `owner`), read from the signed cookie the shop sets: `<id>.<signature>`.
+    /// A page that needs no backend mints it.
+    pub(crate) async fn session_id(&self) -> String {
+        let response = self.get("/assistant").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = cookie_value(&set_cookies(&response), "shop_session-id")
+            .expect("a new browser gets a session");
+        cookie.split_once('.').unwrap().0.to_owned()
     }
 
     pub(crate) async fn add_to_cart(&self, product_id: &str, quantity: u32) {

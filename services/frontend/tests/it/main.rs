@@ -8,6 +8,7 @@ mod assistant;
 mod browse;
 mod degraded;
 mod helpers;
+mod orders;
 mod security;
 mod sessions;
 mod snapshots;
