@@ -23,7 +23,7 @@
 //! | `GET /product/{id}` | A product, with an ad and recommendations (both optional). |
 //! | `GET /cart`, `POST /cart` | The cart and checkout form; add a product (302 to the cart). |
 //! | `POST /cart/empty` | Empty the cart (302 home). |
-//! | `POST /cart/checkout` | Place the order and show the confirmation. |
+//! | `POST /cart/checkout` | Place the order; the confirmation links to the order's page. |
 //! | `GET /orders` | The session's orders, newest first, 20 a page (`?page_token=`, a "More orders" link). |
 //! | `GET /orders/{id}` | One order: lines, address, total, tracking id, timeline (UTC), warnings. Another session's order is a 404, like an unknown id. |
 //! | `GET /api/v1/orders` | The session's orders as JSON: `{"orders": [...], "next_page_token": ...}` (`?page_size=` 1–100, `?page_token=`). |

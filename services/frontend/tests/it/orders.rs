@@ -14,7 +14,7 @@ use reqwest::{StatusCode, header};
 use serde_json::Value;
 use tonic::transport::Channel;
 
-use crate::helpers::{Browser, Shop, testid};
+use crate::helpers::{Browser, Shop, as_pairs, checkout_form, testid, this_year};
 
 type Orders = OrderServiceClient<Channel>;
 
@@ -219,6 +219,7 @@ async fn the_orders_page_lists_the_sessions_own_orders_newest_first() {
         Some("You haven't placed any orders yet.")
     );
     assert_eq!(rows(&empty), 0);
+    assert!(empty.contains("href=\"/orders\""), "the header links here");
 
     let older = shipped_order(&mut orders, &alice_id).await;
     // Orders are ordered by their creation time, in milliseconds: this
@@ -594,6 +595,24 @@ fn percent_encode(text: &str) -> String {
 }
 
 #[tokio::test]
+async fn the_confirmation_links_to_the_orders_page() {
+    let shop = Shop::start().await;
+    let browser = shop.browser();
+    browser.add_to_cart("OLJCESPC7Z", 1).await;
+    let form = checkout_form("4432801561520454", this_year() + 1);
+    let response = browser.post("/cart/checkout", &as_pairs(&form)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    let order_id = testid(&html, "order-id").unwrap();
+    assert!(
+        html.contains(&format!(
+            "href=\"/orders/{order_id}\" data-testid=\"order-link\""
+        )),
+        "{html}"
+    );
+}
+
+#[tokio::test]
 async fn order_routes_live_under_base_url() {
     let shop = Shop::start_with(&[("BASE_URL", "/shop")]).await;
     let mut orders = shop.orders().await;
@@ -601,6 +620,7 @@ async fn order_routes_live_under_base_url() {
     let order = shipped_order(&mut orders, &alice.session_id().await).await;
     let html = alice.page("/orders").await;
     assert!(html.contains(&format!("href=\"/shop/orders/{}\"", order.id)));
+    assert!(html.contains("href=\"/shop/orders\""));
     alice.page(&format!("/orders/{}", order.id)).await;
     let (status, _, listed) = get_json(&alice, "/api/orders").await;
     assert_eq!(status, StatusCode::OK);
