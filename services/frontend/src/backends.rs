@@ -1,4 +1,4 @@
-//! The gRPC clients of the seven backends, behind one cloneable handle.
+//! The gRPC clients of the eight backends, behind one cloneable handle.
 //!
 //! Each backend has one lazily connecting channel made at startup and cloned
 //! per call (a clone shares the connection), so the frontend starts while its
@@ -14,6 +14,10 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use boutique_money::Money;
 use boutique_platform::{Peers, ServerError, Telemetry, telemetry::grpc::TracedChannel as Channel};
+use boutique_proto::boutique::orders::v1::{
+    GetOrderRequest, ListOrdersRequest, ListOrdersResponse, Order,
+    order_service_client::OrderServiceClient,
+};
 use boutique_proto::{
     Ad, AdRequest, AddItemRequest, CartItem, CurrencyConversionRequest, Empty, EmptyCartRequest,
     GetCartRequest, GetProductRequest, GetQuoteRequest, ListRecommendationsRequest, OrderResult,
@@ -26,7 +30,9 @@ use boutique_proto::{
 };
 use tonic::{Code, Status, metadata::MetadataValue};
 
-use boutique_proto::directory::{AD, CART, CATALOG, CHECKOUT, CURRENCY, RECOMMENDATION, SHIPPING};
+use boutique_proto::directory::{
+    AD, CART, CATALOG, CHECKOUT, CURRENCY, ORDERS, RECOMMENDATION, SHIPPING,
+};
 
 use crate::cache::{Caches, DEFAULT_TTL};
 
@@ -57,6 +63,8 @@ pub enum Backend {
     Shipping,
     /// Ads.
     Ad,
+    /// Order records.
+    Orders,
 }
 
 impl Backend {
@@ -70,6 +78,7 @@ impl Backend {
             Self::Checkout => "checkout",
             Self::Shipping => "shipping",
             Self::Ad => "ad",
+            Self::Orders => "orders",
         }
     }
 }
@@ -138,6 +147,7 @@ pub struct Backends {
     checkout: CheckoutServiceClient<Channel>,
     shipping: ShippingServiceClient<Channel>,
     ad: AdServiceClient<Channel>,
+    orders: OrderServiceClient<Channel>,
     /// Shared by every clone, so all requests reuse the same answers.
     caches: Arc<Caches>,
 }
@@ -156,6 +166,7 @@ impl Backends {
             checkout: CheckoutServiceClient::new(peers.channel(&CHECKOUT, telemetry)?),
             shipping: ShippingServiceClient::new(peers.channel(&SHIPPING, telemetry)?),
             ad: AdServiceClient::new(peers.channel(&AD, telemetry)?),
+            orders: OrderServiceClient::new(peers.channel(&ORDERS, telemetry)?),
             caches: Arc::new(Caches::new(DEFAULT_TTL)),
         })
     }
@@ -405,6 +416,46 @@ impl Backends {
         reply
             .order
             .ok_or_else(|| BackendError::malformed(Backend::Checkout, "no order in the reply"))
+    }
+}
+
+// === Orders ===
+//
+// Never cached: a shopper who just placed an order, or watches one move,
+// must see it as it is now.
+
+impl Backends {
+    /// One page of `owner`'s orders, newest first: at most `page_size`
+    /// (the orders service caps it), after the position `page_token` names
+    /// (empty for the first page).
+    pub async fn list_orders(
+        &self,
+        owner: &str,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<ListOrdersResponse, BackendError> {
+        let mut client = self.orders.clone();
+        let request = ListOrdersRequest {
+            owner: owner.to_owned(),
+            page_size,
+            page_token: page_token.to_owned(),
+        };
+        call(Backend::Orders, CALL_TIMEOUT, request, |req| async move {
+            client.list_orders(req).await
+        })
+        .await
+    }
+
+    /// One order, whoever owns it: callers check the owner.
+    pub async fn get_order(&self, order_id: &str) -> Result<Order, BackendError> {
+        let mut client = self.orders.clone();
+        let request = GetOrderRequest {
+            order_id: order_id.to_owned(),
+        };
+        call(Backend::Orders, CALL_TIMEOUT, request, |req| async move {
+            client.get_order(req).await
+        })
+        .await
     }
 }
 

@@ -4,7 +4,10 @@
 //! attaches an [`ErrorPage`] to the response; the request middleware, which
 //! knows the request id, session and settings, renders the page and logs the
 //! cause. Client faults (4xx) explain themselves; server faults (5xx) show a
-//! friendly page with the request id and never any internals.
+//! friendly page with the request id and never any internals. Under `/api/`
+//! the middleware renders the same [`ErrorPage`] as an RFC 9457 problem
+//! document instead (see [`crate::problem`]), so the JSON routes fail with
+//! the same statuses and the same care as the pages.
 
 use axum::{
     http::StatusCode,
@@ -28,6 +31,10 @@ pub(crate) enum AppError {
     /// The form body could not be read at all: 400.
     #[error("unreadable form: {0}")]
     BadForm(String),
+    /// A query parameter of ours is malformed (a page size, a page token):
+    /// 400, one line per bad parameter.
+    #[error("invalid query")]
+    BadQuery(Vec<FieldError>),
     /// A cross-site form post: 403.
     #[error("cross-site request refused")]
     CrossSite,
@@ -57,6 +64,7 @@ pub(crate) enum PageKind {
     NotFound,
     Invalid,
     BadRequest,
+    BadQuery,
     Forbidden,
     Unavailable,
     Internal,
@@ -104,6 +112,14 @@ impl AppError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 page(
                     PageKind::Invalid,
+                    errors.iter().map(ToString::to_string).collect(),
+                    None,
+                ),
+            ),
+            Self::BadQuery(errors) => (
+                StatusCode::BAD_REQUEST,
+                page(
+                    PageKind::BadQuery,
                     errors.iter().map(ToString::to_string).collect(),
                     None,
                 ),
@@ -202,6 +218,14 @@ mod tests {
         assert_eq!(
             status_of(AppError::Invalid(Vec::new())),
             StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status_of(AppError::BadQuery(Vec::new())),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(backend(Backend::Orders, Status::unavailable("down"))),
+            StatusCode::SERVICE_UNAVAILABLE
         );
     }
 

@@ -10,13 +10,41 @@
 //! outage is a friendly page with a request id, never internals; ads and
 //! recommendations fail soft; cross-site form posts are refused; security
 //! headers on every response; all assets are embedded in the binary; the
-//! shopping assistant (`/assistant`, `/bot`) is optional.
+//! shopping assistant (`/assistant`, `/bot`) is optional. Ours beyond
+//! upstream: a shopper's orders (pages and a JSON API) from the orders service.
+//!
+//! # Routes
+//!
+//! Every path is under `BASE_URL`.
+//!
+//! | Route | What |
+//! |---|---|
+//! | `GET /` | Hot Products: every product, priced in the shopper's currency. |
+//! | `GET /product/{id}` | A product, with an ad and recommendations (both optional). |
+//! | `GET /cart`, `POST /cart` | The cart and checkout form; add a product (302 to the cart). |
+//! | `POST /cart/empty` | Empty the cart (302 home). |
+//! | `POST /cart/checkout` | Place the order; the confirmation links to the order's page. |
+//! | `GET /orders` | The session's orders, newest first, 20 a page (`?page_token=`, a "More orders" link). |
+//! | `GET /orders/{id}` | One order: lines, address, total, tracking id, timeline (UTC), warnings. Another session's order is a 404, like an unknown id. |
+//! | `GET /api/v1/orders` | The session's orders as JSON: `{"orders": [...], "next_page_token": ...}` (`?page_size=` 1–100, `?page_token=`). |
+//! | `GET /api/v1/orders/{id}` | One order as JSON (the same owner rule). |
+//! | `GET /api/orders` | The same list as a bare JSON array; the next page in `Link`. |
+//! | `POST /setCurrency` | Choose a currency (302 back). |
+//! | `GET /logout` | Expire the cookies (302 home). |
+//! | `GET /product-meta/{id}` | A product as upstream's JSON. |
+//! | `GET /assistant`, `POST /bot` | The shopping assistant's page and its pass-through. |
+//! | `GET /static/...`, `/robots.txt`, `/_healthz` | Embedded assets, robots, health (no session). |
+//!
+//! Errors under `/api/` are RFC 9457 `application/problem+json` documents;
+//! everywhere else they are pages. The orders routes need only the orders
+//! service (the order page shows product ids when the catalog is down), and
+//! no other page calls it, so an orders outage is a 503 there and nowhere else.
 //!
 //! # Environment
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `PRODUCT_CATALOG_SERVICE_ADDR`, `CURRENCY_SERVICE_ADDR`, `CART_SERVICE_ADDR`, `RECOMMENDATION_SERVICE_ADDR`, `CHECKOUT_SERVICE_ADDR`, `SHIPPING_SERVICE_ADDR`, `AD_SERVICE_ADDR` | required | `host:port` of each backend. |
+//! | `PRODUCT_CATALOG_SERVICE_ADDR`, `CURRENCY_SERVICE_ADDR`, `CART_SERVICE_ADDR`, `RECOMMENDATION_SERVICE_ADDR`, `CHECKOUT_SERVICE_ADDR`, `SHIPPING_SERVICE_ADDR`, `AD_SERVICE_ADDR`, `ORDERS_SERVICE_ADDR` | required | `host:port` of each backend (the directory's list of the storefront's calls). |
 //! | `PORT` | `8080` | Listen port. |
 //! | `LISTEN_ADDR` | `0.0.0.0` | Listen host. |
 //! | `BASE_URL` | empty | Path prefix of every route, link and cookie, e.g. `/online-boutique`. |
@@ -56,7 +84,9 @@ mod ctx;
 mod error;
 mod handlers;
 mod middleware;
+mod orders;
 pub mod price;
+mod problem;
 pub mod session;
 pub mod validate;
 mod views;
@@ -151,6 +181,11 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
         )
         .route(&p("/cart/empty"), post(handlers::cart::empty_cart))
         .route(&p("/cart/checkout"), post(handlers::checkout::place_order))
+        .route(&p("/orders"), get(handlers::orders::list))
+        .route(&p("/orders/{id}"), get(handlers::orders::detail))
+        .route(&p("/api/v1/orders"), get(handlers::api_orders::list))
+        .route(&p("/api/v1/orders/{id}"), get(handlers::api_orders::get))
+        .route(&p("/api/orders"), get(handlers::api_orders::list_bare))
         .route(&p("/setCurrency"), post(handlers::misc::set_currency))
         // Upstream serves GET only; HEAD would log a shopper out just the same,
         // so it is refused like any other method.

@@ -1,6 +1,7 @@
 //! What happens around every request: a request id and a log span, the
 //! session (see [`crate::session`]) and currency cookies, the cross-site
-//! check on form posts, error pages, and security headers.
+//! check on form posts, error pages (problem documents under `/api/`, see
+//! [`crate::problem`]), and security headers.
 //!
 //! Session ids never reach the log or a span: the request's log line carries
 //! the session's tag (a short hash) and how the session came about.
@@ -24,7 +25,9 @@ use crate::{
     cookies::{self, Incoming, SESSION_COOKIE},
     ctx::Ctx,
     error::{AppError, ErrorPage},
-    price, views,
+    price,
+    problem::Problem,
+    views,
 };
 
 /// Only our own origin may load anything; no inline script or style, no framing.
@@ -75,7 +78,14 @@ pub(crate) async fn request(
         });
         if let Some(page) = page {
             log_error(status, &page);
-            let rendered = render_error(&state, &ctx, status, &page, response.headers());
+            let rendered = if is_api(base, &path) {
+                with_headers(
+                    Problem::new(&ctx, status, &page).into_response(),
+                    response.headers(),
+                )
+            } else {
+                render_error(&state, &ctx, status, &page, response.headers())
+            };
             // The page replaces the handler's response, but the request's
             // route (for the metrics) stays that of the handler.
             let route = response.extensions_mut().remove::<MatchedPath>();
@@ -107,6 +117,12 @@ pub(crate) async fn request(
     }
     .instrument(span)
     .await
+}
+
+/// The JSON API answers errors with problem documents, not pages.
+fn is_api(base: &str, path: &str) -> bool {
+    path.strip_prefix(base)
+        .is_some_and(|rest| rest.starts_with("/api/"))
 }
 
 /// Static files, health checks and robots.txt need no session; minting one
@@ -178,7 +194,7 @@ fn render_error(
     page: &ErrorPage,
     headers: &HeaderMap,
 ) -> Response {
-    let mut response = match views::error_page(state, ctx, status, page) {
+    let response = match views::error_page(state, ctx, status, page) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(error) => {
             tracing::error!(error = %error, "Cannot render the error page.");
@@ -193,7 +209,11 @@ fn render_error(
                 .into_response()
         }
     };
-    // Keep what the handler set (e.g. Allow) apart from the body's own headers.
+    with_headers(response, headers)
+}
+
+/// Keeps what the handler set (e.g. Allow) apart from the body's own headers.
+fn with_headers(mut response: Response, headers: &HeaderMap) -> Response {
     for (name, value) in headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             response.headers_mut().append(name, value.clone());
@@ -254,6 +274,15 @@ mod tests {
             ("x-forwarded-host", "shop.example"),
             ("origin", "https://shop.example")
         ])));
+    }
+
+    #[test]
+    fn spots_api_paths() {
+        assert!(is_api("", "/api/orders"));
+        assert!(is_api("/b", "/b/api/v1/orders/x"));
+        assert!(!is_api("/b", "/api/orders"));
+        assert!(!is_api("", "/orders"));
+        assert!(!is_api("", "/apix"));
     }
 
     #[test]

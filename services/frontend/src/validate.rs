@@ -1,9 +1,12 @@
-//! Form validation with upstream's rules and field names.
+//! Form validation with upstream's rules and field names, and the checks on
+//! the query parameters and ids of our own routes (the order pages and API).
 //!
 //! Each form is checked whole, so the 422 page lists every bad field at once,
 //! one `Field '<Name>' is invalid: <why>` line each, using upstream's field
 //! names (Quantity, ProductID, Email, ..., Currency). Numbers that do not
 //! parse count as zero, as upstream, so "abc" fails the same rule as "0".
+//! Query parameters of our own routes are named as they are sent
+//! (`page_size`), and a number that does not parse is refused, not zero.
 
 use std::{collections::HashMap, fmt};
 
@@ -325,6 +328,91 @@ pub fn is_product_id(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// How many orders a page holds unless the client asks otherwise (the
+/// orders service's own default).
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+
+/// The most orders one page may hold (the orders service's cap).
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// The longest page token passed on. The orders service's tokens are a
+/// timestamp and an order id, far shorter; anything longer is not one of them.
+const MAX_PAGE_TOKEN_LEN: usize = 128;
+
+/// Which page of orders: the `page_size` and `page_token` query parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrdersPage {
+    /// 1 to [`MAX_PAGE_SIZE`]; [`DEFAULT_PAGE_SIZE`] when not given.
+    pub page_size: u32,
+    /// Opaque: the previous page's `next_page_token`; empty for the first page.
+    pub page_token: String,
+}
+
+/// Checks the query of an orders list. The token is opaque here (the orders
+/// service alone knows its shape and refuses one it did not give out); only
+/// its length and characters are bounded, so nothing odd is passed on.
+pub fn orders_page(fields: &Fields) -> Result<OrdersPage, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let page_size = match fields.get("page_size") {
+        "" => DEFAULT_PAGE_SIZE,
+        text => match text.parse::<u32>() {
+            Ok(size) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
+            _ => {
+                errors.push(FieldError {
+                    field: "page_size",
+                    reason: "must be a whole number from 1 to 100",
+                });
+                DEFAULT_PAGE_SIZE
+            }
+        },
+    };
+    let page_token = page_token(fields).unwrap_or_else(|error| {
+        errors.push(error);
+        String::new()
+    });
+    if errors.is_empty() {
+        Ok(OrdersPage {
+            page_size,
+            page_token,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Checks the `page_token` query parameter alone (see [`orders_page`]).
+pub fn page_token(fields: &Fields) -> Result<String, FieldError> {
+    let token = fields.get("page_token");
+    if is_page_token(token) {
+        Ok(token.to_owned())
+    } else {
+        Err(bad_page_token())
+    }
+}
+
+/// The error for a page token that is not one the shop gave out.
+pub fn bad_page_token() -> FieldError {
+    FieldError {
+        field: "page_token",
+        reason: "is not one this shop gave out; start again from the first page",
+    }
+}
+
+/// Empty (the first page), or printable ASCII up to a bound.
+fn is_page_token(value: &str) -> bool {
+    value.len() <= MAX_PAGE_TOKEN_LEN && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The canonical form of an order id (a UUID, as the orders service mints
+/// them), or `None` for anything that cannot be one: such a request is a 404
+/// without asking the orders service.
+pub fn order_id(value: &str) -> Option<String> {
+    let uuid = uuid::Uuid::try_parse(value).ok()?;
+    let canonical = uuid.hyphenated().to_string();
+    // Only the hyphenated form is an id; braces, URNs and bare hex are not.
+    canonical.eq_ignore_ascii_case(value).then_some(canonical)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,6 +555,54 @@ mod tests {
             "a@c..d",
         ] {
             assert!(!is_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn checks_order_pages() {
+        assert_eq!(
+            orders_page(&fields(&[])).unwrap(),
+            OrdersPage {
+                page_size: DEFAULT_PAGE_SIZE,
+                page_token: String::new()
+            }
+        );
+        let page = orders_page(&fields(&[("page_size", "100"), ("page_token", "17:ab-cd")]));
+        assert_eq!(
+            page.unwrap(),
+            OrdersPage {
+                page_size: 100,
+                page_token: "17:ab-cd".to_owned()
+            }
+        );
+        for bad in ["0", "101", "-1", "ten", "1.5", "99999999999"] {
+            let errors = orders_page(&fields(&[("page_size", bad)])).unwrap_err();
+            assert_eq!(names(&errors), ["page_size"], "{bad}");
+        }
+        let long = "7".repeat(MAX_PAGE_TOKEN_LEN + 1);
+        for bad in [long.as_str(), "a b", "\u{e9}t\u{e9}", "a\tb"] {
+            let errors = orders_page(&fields(&[("page_token", bad)])).unwrap_err();
+            assert_eq!(names(&errors), ["page_token"], "{bad}");
+        }
+        let both = orders_page(&fields(&[("page_size", "0"), ("page_token", "a b")]));
+        assert_eq!(names(&both.unwrap_err()), ["page_size", "page_token"]);
+    }
+
+    #[test]
+    fn order_ids_are_hyphenated_uuids() {
+        let id = "0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11";
+        assert_eq!(order_id(id).as_deref(), Some(id));
+        assert_eq!(order_id(&id.to_uppercase()).as_deref(), Some(id));
+        for bad in [
+            "",
+            "1",
+            "0b6f5a8e4f384c439d3f2f0f2f7b9a11",
+            "{0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11}",
+            "urn:uuid:0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11",
+            "0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a1g",
+            "../../etc/passwd",
+        ] {
+            assert_eq!(order_id(bad), None, "{bad}");
         }
     }
 

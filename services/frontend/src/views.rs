@@ -270,6 +270,80 @@ pub(crate) struct OrderPage {
     pub(crate) recommendations: Vec<ProductCard>,
 }
 
+/// One order in the list of a shopper's orders.
+#[derive(Debug, Clone)]
+pub(crate) struct OrderSummary {
+    pub(crate) id: String,
+    /// The id's first group, enough to tell orders apart in a list.
+    pub(crate) short_id: String,
+    /// When it was placed, as a date.
+    pub(crate) date: String,
+    /// The same moment in RFC 3339, for `<time datetime>`.
+    pub(crate) datetime: String,
+    pub(crate) state: OrderStateView,
+    pub(crate) item_count: i64,
+    /// The total in the order's currency; empty before it is priced.
+    pub(crate) total: String,
+}
+
+/// An order state as the pages show it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OrderStateView {
+    /// Words for people ("Payment being checked").
+    pub(crate) label: &'static str,
+    /// The API's name ("payment_uncertain"), for the CSS class.
+    pub(crate) name: &'static str,
+}
+
+/// The shopper's orders, a page at a time.
+#[derive(Debug, Template)]
+#[template(path = "orders.html")]
+pub(crate) struct OrdersPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) orders: Vec<OrderSummary>,
+    /// The link to the next page, if there is one.
+    pub(crate) next_page: Option<String>,
+    /// True past the first page (an empty later page is not "no orders").
+    pub(crate) later_page: bool,
+}
+
+/// One state an order reached, on its timeline.
+#[derive(Debug, Clone)]
+pub(crate) struct TimelineEntry {
+    pub(crate) state: OrderStateView,
+    /// When, for people, in UTC.
+    pub(crate) at: String,
+    /// The same moment in RFC 3339, for `<time datetime>`.
+    pub(crate) datetime: String,
+    /// Why, when the move had a reason.
+    pub(crate) note: Option<String>,
+}
+
+/// One of the shopper's orders in full.
+#[derive(Debug, Template)]
+#[template(path = "order_detail.html")]
+pub(crate) struct OrderDetailPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) id: String,
+    /// When it was placed, for people, in UTC.
+    pub(crate) placed: String,
+    /// The same moment in RFC 3339, for `<time datetime>`.
+    pub(crate) placed_datetime: String,
+    pub(crate) state: OrderStateView,
+    pub(crate) lines: Vec<OrderLine>,
+    /// Empty before the order is priced.
+    pub(crate) shipping: String,
+    /// Empty before the order is priced.
+    pub(crate) total: String,
+    /// Empty until it ships.
+    pub(crate) tracking_id: String,
+    /// The shipping address, one line per part, empty parts left out.
+    pub(crate) address: Vec<String>,
+    /// Oldest first.
+    pub(crate) timeline: Vec<TimelineEntry>,
+    pub(crate) warnings: Vec<String>,
+}
+
 /// An error page.
 #[derive(Debug, Template)]
 #[template(path = "error.html")]
@@ -301,6 +375,10 @@ pub(crate) fn error_page(
         PageKind::BadRequest => (
             "We couldn't read that request",
             "The form arrived in a shape we don't understand. Please go back and try again.",
+        ),
+        PageKind::BadQuery => (
+            "That link doesn't look right",
+            "Part of the address isn't one we understand; it may have been cut short or edited:",
         ),
         PageKind::Forbidden => (
             "That request came from another site",

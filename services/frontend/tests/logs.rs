@@ -50,7 +50,8 @@ async fn session_ids_never_reach_the_log() {
     let cookie = cookie_value(&set_cookies(&first), "shop_session-id").unwrap();
     let (id, signature) = cookie.split_once('.').unwrap();
     let footer = first.text().await.unwrap();
-    // A whole visit: pages, a product, the cart, a currency, an error page, an order.
+    // A whole visit: pages, a product, the cart, a currency, an error page, an
+    // order, the orders.
     browser.page("/product/OLJCESPC7Z").await;
     browser.add_to_cart("OLJCESPC7Z", 2).await;
     browser.page("/cart").await;
@@ -58,6 +59,9 @@ async fn session_ids_never_reach_the_log() {
     browser.get("/product/NOSUCHTHING").await;
     let form = checkout_form("4432801561520454", this_year() + 1);
     browser.post("/cart/checkout", &as_pairs(&form)).await;
+    // The orders are asked for by the session id (their owner).
+    browser.page("/orders").await;
+    browser.get("/api/v1/orders").await;
     browser.get("/logout").await;
     // A forged cookie (someone else's id, unsigned) is not logged either.
     let forged = "0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11";

@@ -1,15 +1,20 @@
 //! Route handlers, one module per page, plus what several of them share.
 
+pub(crate) mod api_orders;
 pub(crate) mod assistant;
 pub(crate) mod cart;
 pub(crate) mod checkout;
 pub(crate) mod home;
 pub(crate) mod misc;
+pub(crate) mod orders;
 pub(crate) mod product;
 
 use axum::{
     Form, Json,
-    extract::rejection::FormRejection,
+    extract::{
+        Query,
+        rejection::{FormRejection, QueryRejection},
+    },
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -20,7 +25,7 @@ use crate::{
     State,
     ctx::Ctx,
     error::AppError,
-    validate::{Fields, is_product_id},
+    validate::{FieldError, Fields, is_product_id},
     views::ProductCard,
 };
 
@@ -36,6 +41,20 @@ pub(crate) fn form_fields(
         Ok(Form(pairs)) => Ok(Fields::new(pairs)),
         Err(FormRejection::InvalidFormContentType(_)) => Ok(Fields::default()),
         Err(rejection) => Err(AppError::BadForm(rejection.body_text())),
+    }
+}
+
+/// The query string of one of our own routes. One that does not decode (a
+/// bad percent escape) is the client's mistake, a 400 like any bad parameter.
+pub(crate) fn query_fields(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Fields, AppError> {
+    match query {
+        Ok(Query(pairs)) => Ok(Fields::new(pairs)),
+        Err(_) => Err(AppError::BadQuery(vec![FieldError {
+            field: "query",
+            reason: "cannot be decoded",
+        }])),
     }
 }
 

@@ -178,3 +178,43 @@ async fn cached_answers_expire_so_an_outage_shows_within_the_ttl() {
     expect_friendly_503(browser.get("/").await).await;
     expect_friendly_503(browser.get("/product/OLJCESPC7Z").await).await;
 }
+
+#[tokio::test]
+async fn without_orders_only_the_order_pages_are_a_503() {
+    let mut shop = Shop::start().await;
+    let browser = shop.browser();
+    shop.stop(Svc::Orders).await;
+    expect_friendly_503(browser.get("/orders").await).await;
+    expect_friendly_503(
+        browser
+            .get("/orders/0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11")
+            .await,
+    )
+    .await;
+    for path in [
+        "/api/v1/orders",
+        "/api/orders",
+        "/api/v1/orders/0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11",
+    ] {
+        let response = browser.get(path).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+        let body = response.text().await.unwrap();
+        for word in INTERNALS {
+            assert!(!body.contains(word), "{path} leaks {word:?}");
+        }
+        let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(problem["status"], 503);
+        assert_eq!(problem["title"], "Service Unavailable");
+    }
+    // Nothing else asks the orders service.
+    browser.page("/").await;
+    browser.page("/product/OLJCESPC7Z").await;
+    browser.add_to_cart("OLJCESPC7Z", 1).await;
+    browser.page("/cart").await;
+    browser.page("/assistant").await;
+}

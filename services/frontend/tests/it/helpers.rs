@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use boutique_platform::{Env, ServiceConfig, testing::TestServer};
+use boutique_proto::boutique::orders::v1::order_service_client::OrderServiceClient;
 use reqwest::{Client, Response, StatusCode, redirect::Policy};
+use tonic::transport::Channel;
 
 /// A backend the tests can stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,6 +19,7 @@ pub(crate) enum Svc {
     Payment,
     Email,
     Checkout,
+    Orders,
 }
 
 /// Every backend plus the frontend, running.
@@ -55,6 +58,12 @@ impl Shop {
         let ad = start!(boutique_ad, loopback());
         let payment = start!(boutique_payment, loopback());
         let email = start!(boutique_email, loopback());
+        // Orders in a throwaway in-memory database, private to this shop.
+        let orders = TestServer::start(boutique_orders::Config {
+            database: boutique_store::StoreConfig::memory(),
+            ..boutique_orders::Config::from_env(&loopback()).unwrap()
+        })
+        .await;
         let recommendation = start!(
             boutique_recommendation,
             loopback().with("PRODUCT_CATALOG_SERVICE_ADDR", catalog_addr.clone())
@@ -68,6 +77,7 @@ impl Shop {
                 .with("SHIPPING_SERVICE_ADDR", shipping.addr().to_string())
                 .with("PAYMENT_SERVICE_ADDR", payment.addr().to_string())
                 .with("EMAIL_SERVICE_ADDR", email.addr().to_string())
+                .with("ORDERS_SERVICE_ADDR", orders.addr().to_string())
         );
 
         let mut env = loopback()
@@ -80,7 +90,8 @@ impl Shop {
             )
             .with("CHECKOUT_SERVICE_ADDR", checkout.addr().to_string())
             .with("SHIPPING_SERVICE_ADDR", shipping.addr().to_string())
-            .with("AD_SERVICE_ADDR", ad.addr().to_string());
+            .with("AD_SERVICE_ADDR", ad.addr().to_string())
+            .with("ORDERS_SERVICE_ADDR", orders.addr().to_string());
         let base_env = env.clone();
         for (name, value) in frontend_env {
             env = env.with(name, *value);
@@ -97,6 +108,7 @@ impl Shop {
             (Svc::Payment, payment),
             (Svc::Email, email),
             (Svc::Checkout, checkout),
+            (Svc::Orders, orders),
         ]);
         Self {
             backends,
@@ -132,6 +144,14 @@ impl Shop {
     /// Stops the frontend and fails the test unless it shut down cleanly.
     pub(crate) async fn stop_frontend(self) {
         self.frontend.stop().await;
+    }
+
+    /// A gRPC client of the shop's orders service, to make orders directly.
+    pub(crate) async fn orders(&self) -> OrderServiceClient<Channel> {
+        let addr = self.backends[&Svc::Orders].addr();
+        OrderServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap()
     }
 
     /// A browser with an empty cookie jar that does not follow redirects.
@@ -197,6 +217,17 @@ impl Browser {
         let response = self.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "GET {path}");
         response.text().await.unwrap()
+    }
+
+    /// Starts this browser's session and returns its id (the orders'
+    /// `owner`), read from the signed cookie the shop sets: `<id>.<signature>`.
+    /// A page that needs no backend mints it.
+    pub(crate) async fn session_id(&self) -> String {
+        let response = self.get("/assistant").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = cookie_value(&set_cookies(&response), "shop_session-id")
+            .expect("a new browser gets a session");
+        cookie.split_once('.').unwrap().0.to_owned()
     }
 
     pub(crate) async fn add_to_cart(&self, product_id: &str, quantity: u32) {

@@ -3,7 +3,10 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Shop, Svc, as_pairs, checkout_form, this_year};
+use crate::{
+    helpers::{Shop, Svc, as_pairs, checkout_form, this_year},
+    orders::{declined_order, shipped_order},
+};
 
 /// Replaces what differs between runs with stable placeholders.
 fn normalise(html: &str) -> String {
@@ -17,11 +20,31 @@ fn normalise(html: &str) -> String {
     text = replace_uuids(&text);
     text = replace_session_tag(&text);
     text = replace_tracking_ids(&text);
+    text = replace_between(&text, " datetime=\"", "</time>", "[time]\">[time]");
+    text = replace_between(&text, "#<code>", "</code>", "[short-id]");
+    text = replace_between(&text, "aria-label=\"Order ", "\"", "[order]");
     let year = this_year();
     for offset in (0..=5).rev() {
         text = text.replace(&(year + offset).to_string(), &format!("[year+{offset}]"));
     }
     text.replace(&(year - 1).to_string(), "[year-1]")
+}
+
+/// Every text between `start` and `end` (both kept) replaced by `placeholder`.
+fn replace_between(text: &str, start: &str, end: &str, placeholder: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(start) {
+        let from = at + start.len();
+        let Some(len) = rest[from..].find(end) else {
+            break;
+        };
+        out.push_str(&rest[..from]);
+        out.push_str(placeholder);
+        rest = &rest[from + len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn cut_between(text: &str, start: &str, end: &str, placeholder: &str) -> String {
@@ -113,6 +136,19 @@ async fn pages_look_as_expected() {
     let order = browser.post("/cart/checkout", &as_pairs(&form)).await;
     assert_eq!(order.status(), StatusCode::OK);
     insta::assert_snapshot!("order", normalise(&order.text().await.unwrap()));
+
+    // A shopper's orders, made directly in the orders service (as checkout will).
+    let mut orders = shop.orders().await;
+    let shopper = shop.browser();
+    let owner = shopper.session_id().await;
+    insta::assert_snapshot!("orders_empty", normalise(&shopper.page("/orders").await));
+    let shipped = shipped_order(&mut orders, &owner).await;
+    declined_order(&mut orders, &owner, "another-cart").await;
+    insta::assert_snapshot!("orders", normalise(&shopper.page("/orders").await));
+    insta::assert_snapshot!(
+        "order_detail",
+        normalise(&shopper.page(&format!("/orders/{}", shipped.id)).await)
+    );
 
     let missing = browser.get("/product/NOSUCHTHING").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
