@@ -21,6 +21,7 @@ fn readme_row(service: &ServiceInfo) -> String {
     let api = match service.protocol {
         Protocol::Grpc(name) => format!("`{name}`"),
         Protocol::Http => "HTTP".to_owned(),
+        Protocol::Worker => "worker".to_owned(),
     };
     format!(
         "| `boutique {}` | {} ({api}) | {} |",

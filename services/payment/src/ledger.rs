@@ -263,7 +263,7 @@ mod tests {
                 Recorded::Replay(first) => {
                     replayed.insert(first.transaction_id);
                 }
-                Recorded::Conflict => panic!("same charge, no conflict"),
+                Recorded::Conflict | Recorded::Voided => panic!("same charge, no conflict"),
             }
         }
         assert_eq!(new, 1);
