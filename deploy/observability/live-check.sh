@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-LOG_FORMAT=json "$BIN" all --listen 127.0.0.1:0 --admin 127.0.0.1:0 >"$out/log" 2>/dev/null &
+LOG_FORMAT=json "$BIN" all --memory --listen 127.0.0.1:0 --admin 127.0.0.1:0 >"$out/log" 2>/dev/null &
 pid=$!
 # Ready when the "Boutique is ready." line names the shop and metrics URLs (30 s at most).
 for _ in $(seq 300); do

@@ -32,7 +32,7 @@ def shop_url():
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PORT", "LISTEN_ADDR")}
     process = subprocess.Popen(
-        [str(binary), "all", "--listen", f"127.0.0.1:{port}"], env={**env, "LOG_FORMAT": "json"},
+        [str(binary), "all", "--memory", "--listen", f"127.0.0.1:{port}"], env={**env, "LOG_FORMAT": "json"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"

@@ -145,6 +145,8 @@ def test_checkout(pb, services):
         "PRODUCT_CATALOG_SERVICE_ADDR": services("catalog").addr, "CURRENCY_SERVICE_ADDR": services("currency").addr,
         "CART_SERVICE_ADDR": services("cart").addr, "SHIPPING_SERVICE_ADDR": services("shipping").addr,
         "PAYMENT_SERVICE_ADDR": services("payment").addr, "EMAIL_SERVICE_ADDR": services("email").addr,
+        # Ours, not upstream's: where checkout keeps its orders.
+        "ORDERS_SERVICE_ADDR": services("orders", DATABASE_URL="sqlite::memory:").addr,
     }
     stub = g.CheckoutServiceStub(services("checkout", **deps).channel)
     cart = g.CartServiceStub(services("cart").channel)
@@ -178,7 +180,7 @@ UPSTREAM_PORTS = {
 }
 CHECKOUT_DEPS = [
     "PRODUCT_CATALOG_SERVICE_ADDR", "CURRENCY_SERVICE_ADDR", "CART_SERVICE_ADDR", "SHIPPING_SERVICE_ADDR",
-    "PAYMENT_SERVICE_ADDR", "EMAIL_SERVICE_ADDR",
+    "PAYMENT_SERVICE_ADDR", "EMAIL_SERVICE_ADDR", "ORDERS_SERVICE_ADDR",
 ]
 
 

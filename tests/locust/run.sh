@@ -12,7 +12,7 @@ out=${LOCUST_OUT:-artifacts/locust}
 mkdir -p "$out"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-LOG_FORMAT=json LOG_LEVEL=warn "$boutique" all --listen "127.0.0.1:$port" >"$out/boutique.log" 2>&1 &
+LOG_FORMAT=json LOG_LEVEL=warn "$boutique" all --memory --listen "127.0.0.1:$port" >"$out/boutique.log" 2>&1 &
 shop=$!
 trap 'kill -INT "$shop" 2>/dev/null || true' EXIT
 
