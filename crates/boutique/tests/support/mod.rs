@@ -31,7 +31,14 @@ impl Running {
     /// test leaves nothing behind), and waits for its "ready" log event.
     pub fn all(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BOUTIQUE)
-            .args(["all", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--memory"])
+            .args([
+                "all",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin",
+                "127.0.0.1:0",
+                "--memory",
+            ])
             .args(extra)
             .envs(env.iter().copied())
             .env("LOG_FORMAT", "json")

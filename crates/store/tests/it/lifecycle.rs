@@ -1,6 +1,9 @@
 //! Opening, migrating, closing and reopening, on every backend.
 
-use boutique_store::{ChargeLedger, Database, Location};
+use boutique_store::{
+    ChargeLedger, Database, Location, OrderBook,
+    orders::{Begun, NewOrder, OrderState},
+};
 
 use crate::helpers::{TestDb, charge, on_every_backend};
 
@@ -39,8 +42,23 @@ async fn data_survives_reopening(db: TestDb) {
         // Memory is meant to vanish; see backends::memory_databases_are_private.
         return;
     }
+    let order = NewOrder {
+        id: "kept-order".to_owned(),
+        owner: "ana".to_owned(),
+        cart_id: "ana".to_owned(),
+        idempotency_key: Some("k".to_owned()),
+        request_digest: "d".to_owned(),
+        email: "ana@example.com".to_owned(),
+        address: Default::default(),
+        currency_code: "USD".to_owned(),
+        card_last_four: "0454".to_owned(),
+    };
     let before = {
         let first = db.open().await;
+        assert!(matches!(
+            OrderBook::new(&first).begin(&order).await.unwrap(),
+            Begun::Created(_)
+        ));
         let recorded = ChargeLedger::new(&first)
             .record_charge("kept", &charge("tx-kept"))
             .await
@@ -58,4 +76,17 @@ async fn data_survives_reopening(db: TestDb) {
             .unwrap()
             .is_new()
     );
+    // The order, its cart claim and its key are still there.
+    let book = OrderBook::new(&reopened);
+    let kept = book
+        .get("kept-order")
+        .await
+        .unwrap()
+        .expect("the order survives");
+    assert_eq!(kept.state, OrderState::Created);
+    let again = NewOrder {
+        id: "another".to_owned(),
+        ..order
+    };
+    assert_eq!(book.begin(&again).await.unwrap(), Begun::Replayed(kept));
 }
