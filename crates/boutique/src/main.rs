@@ -5,6 +5,7 @@
 //! the whole shop in one process, each service on its own loopback port speaking
 //! real gRPC. This file is wiring only: the services live in their own crates.
 
+mod audit;
 mod error;
 mod healthcheck;
 mod launch;
@@ -49,6 +50,9 @@ enum Command {
     /// Apply the database migrations (`DATABASE_URL`, else the SQLite file in
     /// `DATA_DIR`) and exit: for a Kubernetes Job or init container.
     Migrate,
+    /// Check payment's charges against the orders, one to one, and that no
+    /// order is left unfinished (`DATABASE_URL`, else `DATA_DIR`).
+    Audit(audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
                 .map(|()| ExitCode::SUCCESS),
             Command::Healthcheck(args) => Ok(healthcheck::run(args, &env).await),
             Command::Migrate => migrate::run(&env).await.map(|()| ExitCode::SUCCESS),
+            Command::Audit(args) => audit::run(args, &env).await,
             Command::Loadgen(args) => {
                 Ok(ExitCode::from(boutique_loadgen::run_and_report(args).await))
             }

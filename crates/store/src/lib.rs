@@ -29,6 +29,7 @@
 //! what the URL leaves out. Passwords are redacted wherever a URL is shown: in
 //! logs, in `Debug`/`Display`, and in errors.
 
+pub mod audit;
 mod charges;
 mod config;
 mod database;

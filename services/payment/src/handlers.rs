@@ -34,6 +34,8 @@ pub(crate) struct Payment {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: PaymentMetrics,
     pub(crate) ledger: Arc<dyn Ledger>,
+    /// Waited before every charge (`EXTRA_LATENCY`).
+    pub(crate) extra_latency: std::time::Duration,
 }
 
 #[tonic::async_trait]
@@ -44,6 +46,9 @@ impl PaymentService for Payment {
     ) -> Result<Response<ChargeResponse>, Status> {
         let key = idempotency_key(request.metadata())?;
         let request = request.into_inner();
+        if !self.extra_latency.is_zero() {
+            tokio::time::sleep(self.extra_latency).await;
+        }
         let authorized = authorize(&request, self.clock.now()).map_err(|error| {
             log_refusal(&error);
             self.metrics.payment_declined(decline_reason(&error));

@@ -28,6 +28,7 @@
 //! |---|---|---|
 //! | `PORT` | `50051` | Listen port (upstream has no default; 50051 is its manifest's). |
 //! | `LISTEN_ADDR` | `0.0.0.0` | Listen host. |
+//! | `EXTRA_LATENCY` | `0` | A Go duration waited before every charge, for fault-injection demos and crash tests (a slow payment). |
 //! | `DATABASE_URL` | unset: memory | Where resent charges are looked up (`postgres://…` or `sqlite://PATH`), shared by every replica; see `boutique_store` for the pool settings. |
 //!
 //! Logging is configured by the platform (`LOG_LEVEL`/`RUST_LOG`, `LOG_FORMAT`).
@@ -63,6 +64,8 @@ pub struct Config {
     /// Where charges are remembered by idempotency key: the database when
     /// `DATABASE_URL` is set, else memory.
     pub database: Option<StoreConfig>,
+    /// Waited before every charge (`EXTRA_LATENCY`).
+    pub extra_latency: std::time::Duration,
 }
 
 impl ServiceConfig for Config {
@@ -77,6 +80,12 @@ impl ServiceConfig for Config {
                 Some(_) => Some(StoreConfig::from_env(env)?),
                 None => None,
             },
+            extra_latency: env
+                .parse_with(
+                    "EXTRA_LATENCY",
+                    boutique_platform::config::parse_go_duration,
+                )?
+                .unwrap_or_default(),
         })
     }
 
@@ -89,6 +98,7 @@ impl ServiceConfig for Config {
             clock: self.clock,
             metrics: metrics::PaymentMetrics::register(&telemetry),
             ledger,
+            extra_latency: self.extra_latency,
         };
         let server = GrpcServer::bind(&telemetry, self.listen)
             .await?

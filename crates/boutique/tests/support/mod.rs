@@ -27,18 +27,18 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts `boutique all` on ephemeral ports, its database in memory (a
-    /// test leaves nothing behind), and waits for its "ready" log event.
+    /// Starts `boutique all` on ephemeral ports, its database in memory
+    /// unless `extra` names one with `--data` (a test leaves nothing behind),
+    /// and waits for its "ready" log event.
     pub fn all(extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let memory: &[&str] = if extra.contains(&"--data") {
+            &[]
+        } else {
+            &["--memory"]
+        };
         let mut child = Command::new(BOUTIQUE)
-            .args([
-                "all",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin",
-                "127.0.0.1:0",
-                "--memory",
-            ])
+            .args(["all", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+            .args(memory)
             .args(extra)
             .envs(env.iter().copied())
             .env("LOG_FORMAT", "json")
@@ -100,6 +100,12 @@ impl Running {
     /// Ctrl-C, then the exit status.
     pub fn interrupt(mut self) -> std::process::ExitStatus {
         interrupt(&mut self.child)
+    }
+
+    /// SIGKILL: the process dies where it stands, nothing drained.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 }
 
