@@ -1,7 +1,7 @@
 //! `boutique audit`: the ledger check (see `boutique_store::audit`) on the
 //! shop's database, printed, with the exit code saying whether it passed.
 
-use std::{process::ExitCode, time::Duration};
+use std::{io::Write, process::ExitCode, time::Duration};
 
 use boutique_platform::{Env, config::parse_go_duration};
 use boutique_store::{Database, StoreConfig, audit::audit};
@@ -30,32 +30,32 @@ pub(crate) async fn run(args: Args, env: &Env) -> Result<ExitCode, LaunchError> 
         .await
         .map_err(LaunchError::failed)?;
     database.close().await;
-    println!("database: {}", config.location);
-    println!(
-        "charges: {}  charged orders: {}",
-        report.charges, report.charged_orders
+    let passed = report.balanced() && report.settled();
+    let mut text = format!(
+        "database: {}\ncharges: {}  charged orders: {}\n",
+        config.location, report.charges, report.charged_orders
     );
     for (key, transaction) in &report.charges_without_order {
-        println!("charge without an order: key {key}, transaction {transaction}");
+        text += &format!("charge without an order: key {key}, transaction {transaction}\n");
     }
     for (order, transaction) in &report.orders_without_charge {
-        println!("order without its charge: order {order}, transaction {transaction}");
+        text += &format!("order without its charge: order {order}, transaction {transaction}\n");
     }
     for (order, recorded, charged) in &report.mismatched {
-        println!("order {order} records transaction {recorded}, the ledger {charged}");
+        text += &format!("order {order} records transaction {recorded}, the ledger {charged}\n");
     }
     for (state, n) in report.unsettled.iter().filter(|(_, n)| *n > 0) {
-        println!("unsettled: {n} order(s) {state}");
+        text += &format!("unsettled: {n} order(s) {state}\n");
     }
-    let passed = report.balanced() && report.settled();
-    println!(
-        "{}",
-        if passed {
-            "audit passed"
-        } else {
-            "audit FAILED"
-        }
-    );
+    text += if passed {
+        "audit passed\n"
+    } else {
+        "audit FAILED\n"
+    };
+    // The report is the command's output (stdout); logs go elsewhere.
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(LaunchError::failed)?;
     Ok(if passed {
         ExitCode::SUCCESS
     } else {
