@@ -21,7 +21,14 @@ use boutique_proto::{
 use tokio::sync::Barrier;
 use tonic::{Code, Request, Response, Status, metadata::MetadataMap, transport::Channel};
 
-use crate::helpers::spawn_fake;
+use boutique_platform::{GrpcServer, Telemetry};
+use boutique_proto::boutique::payment::v1::{
+    SettleChargeRequest, SettleChargeResponse,
+    payment_ledger_client::PaymentLedgerClient,
+    payment_ledger_server::{PaymentLedger, PaymentLedgerServer},
+};
+
+use crate::helpers::{loopback, spawn_fake};
 
 /// The headers one call arrived with.
 #[derive(Debug, Clone)]
@@ -239,6 +246,34 @@ impl ForgetfulPayment {
 
     pub(crate) async fn spawn(&self) -> TestServer {
         spawn_fake("forgetful-payment", PaymentServiceServer::new(self.clone())).await
+    }
+
+    /// The same, also serving the real service's ledger (as our payment
+    /// service does), so a reconciler can settle what it lost.
+    pub(crate) async fn spawn_with_ledger(&self, real: Channel) -> TestServer {
+        let listen = loopback().listen_addr(0).unwrap();
+        let server = GrpcServer::bind(&Telemetry::detached("forgetful-payment"), listen)
+            .await
+            .unwrap()
+            .add_service(PaymentServiceServer::new(self.clone()))
+            .add_service(PaymentLedgerServer::new(LedgerRelay(
+                PaymentLedgerClient::new(real),
+            )));
+        TestServer::spawn(server.local_addr(), |stop| server.run_until(stop))
+    }
+}
+
+/// Passes SettleCharge on to the real payment service.
+#[derive(Debug, Clone)]
+struct LedgerRelay(PaymentLedgerClient<Channel>);
+
+#[tonic::async_trait]
+impl PaymentLedger for LedgerRelay {
+    async fn settle_charge(
+        &self,
+        request: Request<SettleChargeRequest>,
+    ) -> Result<Response<SettleChargeResponse>, Status> {
+        self.0.clone().settle_charge(request.into_inner()).await
     }
 }
 

@@ -78,6 +78,10 @@ pub(crate) struct Shop {
     pub(crate) currency: CurrencyServiceClient<Channel>,
     /// The orders service's tables, read directly.
     pub(crate) book: OrderBook,
+    /// Where they are.
+    database: StoreConfig,
+    /// Checkout's environment (every address), for replicas.
+    replica_env: Env,
     /// Where the orders service keeps them (deleted with the shop).
     _data: tempfile::TempDir,
     /// Checkout's own metrics.
@@ -102,6 +106,16 @@ impl Shop {
         fakes: Vec<(&'static str, TestServer)>,
         configure: impl FnOnce(&mut Config),
     ) -> Self {
+        Self::start_on(None, fakes, configure).await
+    }
+
+    /// The same, with the orders service on `database` (an SQLite file of
+    /// the shop's own when `None`).
+    pub(crate) async fn start_on(
+        database: Option<StoreConfig>,
+        fakes: Vec<(&'static str, TestServer)>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut backends = HashMap::new();
         backends.insert("catalog", spawn_real!(boutique_catalog));
         backends.insert("currency", spawn_real!(boutique_currency));
@@ -110,7 +124,9 @@ impl Shop {
         backends.insert("email", spawn_real!(boutique_email));
         backends.insert("cart", spawn_real!(boutique_cart));
         let data = tempfile::tempdir().unwrap();
-        let database = StoreConfig::at(Location::SqliteFile(data.path().join("orders.db")));
+        let database = database.unwrap_or_else(|| {
+            StoreConfig::at(Location::SqliteFile(data.path().join("orders.db")))
+        });
         let mut orders = boutique_orders::Config::from_env(&loopback()).unwrap();
         orders.database = database.clone();
         backends.insert("orders", TestServer::start(orders).await);
@@ -126,6 +142,7 @@ impl Shop {
         }
         let mut config = Config::from_env(&env).unwrap();
         configure(&mut config);
+        let replica_env = env.clone();
         let checkout = TestServer::start(config).await;
         let telemetry = checkout.telemetry().clone();
         Self {
@@ -137,9 +154,27 @@ impl Shop {
             fakes: fakes.into_iter().map(|(_, fake)| fake).collect(),
             checkout,
             book,
+            database,
+            replica_env,
             _data: data,
             telemetry,
         }
+    }
+
+    /// Another replica of checkout, with an orders replica of its own on
+    /// the same database, sharing every other service: its client, and the
+    /// servers to stop.
+    pub(crate) async fn replica(&self) -> (CheckoutServiceClient<Channel>, [TestServer; 2]) {
+        let mut orders = boutique_orders::Config::from_env(&loopback()).unwrap();
+        orders.database = self.database.clone();
+        let orders = TestServer::start(orders).await;
+        let env = self
+            .replica_env
+            .clone()
+            .with("ORDERS_SERVICE_ADDR", orders.addr().to_string());
+        let checkout = TestServer::start(Config::from_env(&env).unwrap()).await;
+        let client = CheckoutServiceClient::new(checkout.channel().await);
+        (client, [checkout, orders])
     }
 
     /// Checkout's counter `name` with one label (besides `service_name`).

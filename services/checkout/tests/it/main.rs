@@ -9,4 +9,5 @@ mod helpers;
 mod idempotency;
 mod orders;
 mod propagation;
+mod replicas;
 mod resend;

@@ -74,3 +74,74 @@ async fn without_resends_an_open_outcome_is_recorded_for_follow_up() {
     shop.stop().await;
     real.stop().await;
 }
+
+#[tokio::test]
+async fn the_reconciler_settles_an_open_outcome_and_ships_the_order() {
+    let real = real_payment().await;
+    let payment = ForgetfulPayment::new(real.channel().await, 1, Code::Unknown);
+    let fake = payment.spawn_with_ledger(real.channel().await).await;
+    let mut shop = Shop::start_configured(vec![("payment", fake)], |config| {
+        config.charge_attempts = 1;
+        config.post_charge_timeout = std::time::Duration::from_millis(200);
+        config.reconcile_interval = std::time::Duration::from_millis(50);
+    })
+    .await;
+    shop.add("unlucky", "OLJCESPC7Z", 1).await;
+    let status = shop
+        .client
+        .place_order(order_request("unlucky", "USD"))
+        .await
+        .unwrap_err();
+    let (reason, _) = boutique_platform::error::error_reason(&status).unwrap();
+    assert_eq!(reason, boutique_proto::reasons::PAYMENT_UNCERTAIN);
+
+    // The charge went through; the ledger says so, and the order goes on.
+    let order = shop
+        .wait_for(|o| o.state == OrderState::Shipped && o.confirmation_sent)
+        .await;
+    let seen = payment.seen();
+    assert_eq!(seen.len(), 1, "charged once, never resent");
+    assert_eq!(order.transaction_id.as_ref(), Some(&seen[0].1));
+    assert!(order.cart_emptied);
+    assert!(shop.cart_of("unlucky").await.is_empty());
+    assert_eq!(
+        shop.counter("boutique_reconciler_actions_total", ("action", "settled")),
+        1.0
+    );
+    shop.stop().await;
+    real.stop().await;
+}
+
+#[tokio::test]
+async fn with_a_payment_service_that_cannot_settle_an_open_outcome_goes_to_a_person() {
+    let real = real_payment().await;
+    // Upstream's payment service: no ledger to ask.
+    let payment = ForgetfulPayment::new(real.channel().await, 1, Code::Unknown);
+    let mut shop = Shop::start_configured(vec![("payment", payment.spawn().await)], |config| {
+        config.charge_attempts = 1;
+        config.post_charge_timeout = std::time::Duration::from_millis(200);
+        config.reconcile_interval = std::time::Duration::from_millis(50);
+        config.reconcile_max_attempts = 2;
+    })
+    .await;
+    shop.add("unlucky", "OLJCESPC7Z", 1).await;
+    shop.client
+        .place_order(order_request("unlucky", "USD"))
+        .await
+        .unwrap_err();
+    let order = shop
+        .wait_for(|o| o.state == OrderState::NeedsAttention)
+        .await;
+    assert!(
+        order.reason.contains("could not be settled"),
+        "{}",
+        order.reason
+    );
+    assert_eq!(payment.seen().len(), 1, "never charged again");
+    assert!(
+        shop.cart_of("unlucky").await.is_empty(),
+        "the cart cannot be charged again"
+    );
+    shop.stop().await;
+    real.stop().await;
+}
