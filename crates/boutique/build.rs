@@ -4,8 +4,9 @@
 //! in `BOUTIQUE_GIT_COMMIT`; otherwise it reads `git rev-parse`, and falls back
 //! to "unknown" rather than failing the build.
 //!
-//! It also marks the metrics tests `ignored` when `prometheus` or `promtool` is
-//! not installed (the rule lives in the test kit's build script).
+//! It also marks the metrics and PostgreSQL tests `ignored` when `prometheus`,
+//! `promtool` or PostgreSQL is not installed (the rule lives in the test kit's
+//! build script).
 
 use std::{path::Path, process::Command};
 
@@ -13,10 +14,14 @@ use std::{path::Path, process::Command};
 mod servers;
 
 fn main() {
-    servers::mark_missing(&[
-        ("prometheus", "PROMETHEUS_BIN"),
-        ("promtool", "PROMTOOL_BIN"),
-    ]);
+    servers::mark_missing_in(
+        &[
+            ("prometheus", "PROMETHEUS_BIN"),
+            ("promtool", "PROMTOOL_BIN"),
+            ("postgres", "POSTGRES_BIN_DIR"),
+        ],
+        &servers::debian_postgres_dirs(),
+    );
     println!("cargo:rerun-if-env-changed=BOUTIQUE_GIT_COMMIT");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for watched in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {

@@ -15,9 +15,9 @@ use std::{
 };
 
 use boutique_store::{
-    Database, Location, OrderBook, StoreConfig, audit::audit, orders::OrderState,
+    Database, DatabaseUrl, Location, OrderBook, StoreConfig, audit::audit, orders::OrderState,
 };
-use boutique_testkit::free_port;
+use boutique_testkit::{free_port, postgres::PostgresServer};
 use support::{BOUTIQUE, CARD, Running, add_to_cart, shopper};
 
 /// How many shoppers check out at once when the shop is killed.
@@ -62,33 +62,53 @@ async fn wait_until(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_shop_loses_no_charge_and_finishes_every_order() {
+async fn on_sqlite_a_killed_shop_loses_no_charge_and_finishes_every_order() {
     let data = tempfile::tempdir().unwrap();
     let file = data.path().join("boutique.db");
-    let database_url = format!("sqlite://{}", file.display());
     let data_dir = data.path().to_str().unwrap();
+    crash_and_recover(
+        &format!("sqlite://{}", file.display()),
+        StoreConfig::at(Location::SqliteFile(file.clone())),
+        &["--data", data_dir],
+    )
+    .await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(missing_postgres, ignore = "needs PostgreSQL (Debian postgresql)")]
+async fn on_postgresql_a_killed_shop_loses_no_charge_and_finishes_every_order() {
+    let Some(server) = PostgresServer::start() else {
+        return;
+    };
+    let url = server.create_database();
+    let config = StoreConfig::at(Location::Postgres(DatabaseUrl::new(url.clone())));
+    // `DATABASE_URL` (passed to both processes) decides over the data directory.
+    crash_and_recover(&url, config, &[]).await;
+}
+
+/// Kills the shop (on `database_url`) in the middle of checkouts, starts it
+/// again, and checks that every order is finished and the ledger balances.
+async fn crash_and_recover(database_url: &str, database: StoreConfig, data_args: &[&str]) {
     // A slow payment of its own, on the shop's database.
     let payment_port = free_port();
     let mut payment = Running::one(
         "payment",
         payment_port,
-        &[("EXTRA_LATENCY", "700ms"), ("DATABASE_URL", &database_url)],
+        &[("EXTRA_LATENCY", "700ms"), ("DATABASE_URL", database_url)],
     );
     let use_payment = format!("payment=127.0.0.1:{payment_port}");
     let reconcile = [
+        ("DATABASE_URL", database_url),
         ("RECONCILE_INTERVAL", "200ms"),
         ("POST_CHARGE_TIMEOUT", "1s"),
         ("DISPATCH_DELAY", "0s"),
         ("DELIVERY_DELAY", "0s"),
     ];
-    let args = ["--data", data_dir, "--use", &use_payment];
+    let mut args = data_args.to_vec();
+    args.extend(["--use", use_payment.as_str()]);
     let shop = Running::all(&args, &reconcile);
-    let book = OrderBook::new(
-        &Database::connect(&StoreConfig::at(Location::SqliteFile(file.clone())))
-            .await
-            .unwrap(),
-    );
+    let db = Database::connect(&database).await.unwrap();
+    let book = OrderBook::new(&db);
 
     // Shoppers fill their carts, then check out in two waves: the first
     // until a charge is on record, the second until its orders are priced
@@ -136,9 +156,6 @@ async fn a_killed_shop_loses_no_charge_and_finishes_every_order() {
                 .all(|o| o.cart_emptied && o.confirmation_sent)
     })
     .await;
-    let db = Database::connect(&StoreConfig::at(Location::SqliteFile(file.clone())))
-        .await
-        .unwrap();
     let report = audit(&db, 0).await.unwrap();
     assert!(report.balanced(), "{report:#?}");
     assert!(report.settled(), "{report:#?}");
@@ -163,7 +180,7 @@ async fn a_killed_shop_loses_no_charge_and_finishes_every_order() {
     // The operator's view agrees.
     let audited = Command::new(BOUTIQUE)
         .args(["audit", "--unsettled-after", "0s"])
-        .env("DATABASE_URL", &database_url)
+        .env("DATABASE_URL", database_url)
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&audited.stdout);
