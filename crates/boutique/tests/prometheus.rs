@@ -33,14 +33,16 @@ const PRODUCT: &str = "OLJCESPC7Z";
 const JOB: &str = "boutique";
 
 /// Every service `boutique all` runs, as `service_name` labels them.
-const SERVICES: [&str; 10] = [
+const SERVICES: [&str; 12] = [
     "ad",
     "cart",
     "catalog",
     "checkout",
     "currency",
+    "dispatch",
     "email",
     "frontend",
+    "orders",
     "payment",
     "recommendation",
     "shipping",

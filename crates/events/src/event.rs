@@ -237,10 +237,12 @@ mod tests {
                 "order.dispatched",
                 "order.delivered",
                 "order.failed",
+                "order.payment_uncertain",
                 "order.needs_attention"
             ]
         );
         for kind in EventKind::ALL {
+            assert_eq!(EventKind::from_name(kind.name()), Some(kind));
             // The name is what serde writes.
             assert_eq!(
                 serde_json::to_string(&kind).unwrap(),
