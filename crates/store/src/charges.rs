@@ -96,6 +96,7 @@ impl Recorded {
 /// The `payment_charges` table. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ChargeLedger {
+    db: Database,
     pool: AnyPool,
 }
 
@@ -112,6 +113,7 @@ impl ChargeLedger {
     /// The ledger in `db` (migrated).
     pub fn new(db: &Database) -> Self {
         Self {
+            db: db.clone(),
             pool: db.pool().clone(),
         }
     }
@@ -124,6 +126,7 @@ impl ChargeLedger {
         validate_charge(charge)?;
         let created_at_ms = now_ms()?;
         for _ in 0..ATTEMPTS {
+            let turn = self.db.write_lock().await;
             let inserted = sqlx::query(
                 "INSERT INTO payment_charges \
                  (idempotency_key, transaction_id, currency_code, units, nanos, card_last_four, created_at_ms) \
@@ -141,6 +144,7 @@ impl ChargeLedger {
             .await
             .map_err(StoreError::query("recording a charge"))?
             .rows_affected();
+            drop(turn);
             if inserted == 1 {
                 return Ok(Recorded::Inserted(StoredCharge {
                     idempotency_key: key.to_owned(),
@@ -186,6 +190,7 @@ impl ChargeLedger {
     pub async fn settle(&self, key: &str) -> Result<Settled, StoreError> {
         validate_key(key)?;
         for _ in 0..ATTEMPTS {
+            let turn = self.db.write_lock().await;
             sqlx::query(
                 "INSERT INTO payment_charges \
                  (idempotency_key, transaction_id, currency_code, units, nanos, card_last_four, created_at_ms, voided) \
@@ -198,6 +203,7 @@ impl ChargeLedger {
             .execute(&self.pool)
             .await
             .map_err(StoreError::query("voiding a charge"))?;
+            drop(turn);
             match self.find_key(key).await? {
                 Some(KeyRow::Charge(charge)) => return Ok(Settled::Charged(charge)),
                 Some(KeyRow::Void) => return Ok(Settled::Voided),

@@ -17,12 +17,20 @@
 //!   [`Database`] and holds one extra connection to it for the `Database`'s
 //!   life, so the data does not vanish when the pool recycles its connections.
 //! - **PostgreSQL**: opened as the URL says.
+//!
+//! SQLite has one writer at a time, and a connection that finds the write lock
+//! taken polls for it with growing sleeps (the busy timeout), which under load
+//! costs far more than the write. So every `Database` of this process on one
+//! SQLite file shares one async [`Database::write_lock`]: writers of all the
+//! services of `boutique all` queue for it in order instead of polling.
+//! (Another process on the same file still waits through the busy timeout.)
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     str::FromStr,
     sync::{
-        Arc,
+        Arc, Weak,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -50,6 +58,24 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// Names the in-memory databases of this process apart.
 static MEMORY_DATABASES: AtomicU64 = AtomicU64::new(0);
 
+/// The write lock of each SQLite file open in this process (see the module docs).
+static SQLITE_WRITERS: std::sync::Mutex<BTreeMap<PathBuf, Weak<Mutex<()>>>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// The write lock shared by every `Database` of this process on `path`.
+fn sqlite_writer(path: &Path) -> Arc<Mutex<()>> {
+    let mut writers = SQLITE_WRITERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    writers.retain(|_, lock| lock.strong_count() > 0);
+    if let Some(lock) = writers.get(path).and_then(Weak::upgrade) {
+        return lock;
+    }
+    let lock = Arc::new(Mutex::new(()));
+    writers.insert(path.to_owned(), Arc::downgrade(&lock));
+    lock
+}
+
 /// Which database engine a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -68,6 +94,9 @@ pub struct Database {
     // For an in-memory database: the connection that keeps it alive (see the
     // module docs). Never used for queries.
     _keeper: Option<Arc<Mutex<AnyConnection>>>,
+    /// SQLite's one writer at a time, shared in this process (none for
+    /// PostgreSQL, which has row locks).
+    writer: Option<Arc<Mutex<()>>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -86,10 +115,12 @@ impl Database {
     pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let location = config.location.clone();
+        let mut writer = None;
         let (backend, url, keeper) = match &location {
             Location::Postgres(url) => (Backend::Postgres, url.expose().to_owned(), None),
             Location::SqliteFile(path) => {
                 let path = prepare_sqlite_file(path, &location).await?;
+                writer = Some(sqlite_writer(&path));
                 let url = SqliteConnectOptions::new()
                     .filename(&path)
                     .to_url_lossy()
@@ -103,6 +134,7 @@ impl Database {
                 let keeper = AnyConnection::connect(&url)
                     .await
                     .map_err(|e| connect_error(&location, &e, &url))?;
+                writer = Some(Arc::new(Mutex::new(())));
                 (Backend::Sqlite, url, Some(Arc::new(Mutex::new(keeper))))
             }
         };
@@ -130,6 +162,7 @@ impl Database {
             backend,
             location,
             _keeper: keeper,
+            writer,
         })
     }
 
@@ -155,6 +188,16 @@ impl Database {
     /// only: the same text runs on SQLite and PostgreSQL).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Waits for this process's turn to write (SQLite: one writer at a time,
+    /// see the module docs); `None` on PostgreSQL, where writers need no turn.
+    /// Hold the guard for the whole write transaction.
+    pub async fn write_lock(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.writer {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        }
     }
 
     /// Which engine this is.

@@ -280,6 +280,8 @@ pub struct Move {
     pub reason: String,
     /// The event that caused the move: made once per cause.
     pub cause: Option<String>,
+    /// Noted with the move: the cart was emptied (frees the cart).
+    pub cart_emptied: bool,
 }
 
 impl Move {
@@ -291,6 +293,7 @@ impl Move {
             tracking_id: None,
             reason: String::new(),
             cause: None,
+            cart_emptied: false,
         }
     }
 }
@@ -360,11 +363,14 @@ pub struct UnsettledQuery {
     pub max_attempts: u32,
 }
 
+/// A writer's turn (see [`Database::write_lock`]).
+type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
+
 /// The order tables. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct OrderBook {
+    db: Database,
     pool: AnyPool,
-    backend: Backend,
 }
 
 /// `SELECT`s the columns of an order row: a macro, so that every query stays
@@ -395,21 +401,26 @@ impl OrderBook {
     /// The order tables in `db` (migrated).
     pub fn new(db: &Database) -> Self {
         Self {
+            db: db.clone(),
             pool: db.pool().clone(),
-            backend: db.backend(),
         }
     }
 
-    /// A write transaction. On SQLite it takes the write lock at once
+    /// A write transaction, and this process's turn to write (SQLite; hold
+    /// it until the commit). On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`): a transaction that reads and then writes would
     /// otherwise fail at once when another writer got in between, since
     /// SQLite cannot wait out a lock upgrade.
-    async fn write(&self, action: &'static str) -> Result<Transaction<'static, Any>, StoreError> {
-        let begun = match self.backend {
+    async fn write(
+        &self,
+        action: &'static str,
+    ) -> Result<(Turn, Transaction<'static, Any>), StoreError> {
+        let turn = self.db.write_lock().await;
+        let begun = match self.db.backend() {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         };
-        begun.map_err(StoreError::query(action))
+        Ok((turn, begun.map_err(StoreError::query(action))?))
     }
 
     /// Opens an order: creates it, claims its cart, records its key, in one
@@ -429,7 +440,7 @@ impl OrderBook {
         let now = now_ms()?;
         let address = to_json("address", &new.address)?;
         let action = "opening an order";
-        let mut tx = self.write(action).await?;
+        let (_turn, mut tx) = self.write(action).await?;
         sqlx::query(
             "INSERT INTO orders (id, owner, cart_id, state, email, address, currency_code, lines, \
              card_last_four, reason, cart_emptied, confirmation_sent, warnings, reconcile_attempts, \
@@ -527,6 +538,7 @@ impl OrderBook {
     /// cart, key and history go with it. False when the order is priced (or
     /// gone).
     pub async fn abandon(&self, order_id: &str) -> Result<bool, StoreError> {
+        let _turn = self.db.write_lock().await;
         let deleted =
             sqlx::query("DELETE FROM orders WHERE id = $1 AND state = $2 AND total_units IS NULL")
                 .bind(order_id)
@@ -560,7 +572,7 @@ impl OrderBook {
         let lines_json = to_json("lines", &stored)?;
         let now = now_ms()?;
         let action = "pricing an order";
-        let mut tx = self.write(action).await?;
+        let (_turn, mut tx) = self.write(action).await?;
         let updated = sqlx::query(
             "UPDATE orders SET lines = $2, shipping_units = $3, shipping_nanos = $4, \
              total_units = $5, total_nanos = $6, updated_at_ms = $7 \
@@ -602,7 +614,7 @@ impl OrderBook {
 
     /// Moves an order (see [`Moved`] for the outcomes): the state, the
     /// history and the outbox in one transaction. A move to a state where
-    /// nothing was charged frees the cart.
+    /// nothing was charged, or one noting the cart emptied, frees the cart.
     pub async fn advance(&self, order_id: &str, step: &Move) -> Result<Moved, StoreError> {
         let action = "moving an order";
         for _ in 0..ATTEMPTS {
@@ -622,13 +634,14 @@ impl OrderBook {
                 return Ok(Moved::NotAllowed { from });
             }
             let now = now_ms()?.max(order.updated_at_ms);
-            let mut tx = self.write(action).await?;
+            let (_turn, mut tx) = self.write(action).await?;
             let updated = sqlx::query(
                 "UPDATE orders SET state = $2, \
                  transaction_id = COALESCE($3, transaction_id), \
                  tracking_id = COALESCE($4, tracking_id), \
                  reason = CASE WHEN $5 = '' THEN reason ELSE $5 END, \
-                 updated_at_ms = $6 \
+                 updated_at_ms = $6, \
+                 cart_emptied = CASE WHEN $8 = 1 THEN 1 ELSE cart_emptied END \
                  WHERE id = $1 AND state = $7",
             )
             .bind(order_id)
@@ -638,6 +651,7 @@ impl OrderBook {
             .bind(&step.reason)
             .bind(now)
             .bind(from.as_str())
+            .bind(i32::from(step.cart_emptied))
             .execute(&mut *tx)
             .await
             .map_err(StoreError::query(action))?
@@ -667,7 +681,7 @@ impl OrderBook {
                 action,
             )
             .await?;
-            if step.to.charged_nothing() {
+            if step.to.charged_nothing() || step.cart_emptied {
                 release_claim(&mut tx, order_id, action).await?;
             }
             tx.commit().await.map_err(StoreError::query(action))?;
@@ -682,7 +696,7 @@ impl OrderBook {
     /// Notes what happened after the charge. Emptying the cart frees it.
     pub async fn note(&self, order_id: &str, note: &Note) -> Result<Option<Order>, StoreError> {
         let action = "noting on an order";
-        let mut tx = self.write(action).await?;
+        let (_turn, mut tx) = self.write(action).await?;
         let row: Option<(String,)> = sqlx::query_as("SELECT warnings FROM orders WHERE id = $1")
             .bind(order_id)
             .fetch_optional(&mut *tx)
@@ -811,6 +825,7 @@ impl OrderBook {
         .map_err(StoreError::query(action))?;
         let mut leased = Vec::new();
         for (id,) in candidates {
+            let turn = self.db.write_lock().await;
             let taken = sqlx::query(
                 "UPDATE orders SET lease_until_ms = $2, reconcile_attempts = reconcile_attempts + 1 \
                  WHERE id = $1 AND lease_until_ms <= $3",
@@ -822,6 +837,7 @@ impl OrderBook {
             .await
             .map_err(StoreError::query(action))?
             .rows_affected();
+            drop(turn);
             if taken == 1
                 && let Some(order) = self.get(&id).await?
             {
@@ -876,7 +892,7 @@ impl OrderBook {
     /// Removes published events from the outbox.
     pub async fn remove_published(&self, event_ids: &[String]) -> Result<(), StoreError> {
         let action = "clearing published events";
-        let mut tx = self.write(action).await?;
+        let (_turn, mut tx) = self.write(action).await?;
         for id in event_ids {
             sqlx::query("DELETE FROM order_outbox WHERE event_id = $1")
                 .bind(id)

@@ -15,8 +15,9 @@
 //! 4. `charge`: Charge the total with the order id as `idempotency-key`; the
 //!    result moves the order (charged, declined, failed, payment uncertain).
 //! 5. `settle_cart`: EmptyCart right after the charge, so a charged cart can
-//!    never be charged again; this frees the cart's claim.
-//! 6. `ship`: ShipOrder, and the order moves to shipped.
+//!    never be charged again.
+//! 6. `ship`: ShipOrder, and the order moves to shipped, noting the cart
+//!    emptied (which frees the cart's claim) in the same write.
 //! 7. `confirm`: SendOrderConfirmation, noted on the order.
 //!
 //! Steps 5-7 run on a time budget of their own ([`crate::Config`]'s
@@ -33,7 +34,11 @@ pub(crate) mod replay;
 use std::{sync::Arc, time::Duration};
 
 use boutique_platform::{RpcError, call::CallContext};
-use boutique_proto::{CartItem, OrderResult, boutique::orders::v1::OrderState as State, reasons};
+use boutique_proto::{
+    CartItem, OrderResult,
+    boutique::orders::v1::{AdvanceOrderRequest, OrderState as State},
+    reasons,
+};
 use tonic::Code;
 
 use crate::{
@@ -107,8 +112,10 @@ impl Checkout {
         // From here the card is charged: the rest gets its own budget and
         // is recorded step by step, so nothing depends on the caller.
         let after = CallContext::with_budget(self.post_charge_timeout);
-        self.settle_cart(&after, &order_id, &request.user_id).await;
-        let tracking_id = self.ship(&after, &order_id, &request, &cart).await?;
+        let cart_emptied = self.settle_cart(&after, &order_id, &request.user_id).await;
+        let tracking_id = self
+            .ship(&after, &order_id, &request, &cart, cart_emptied)
+            .await?;
         let result = replay::order_result(&order_id, &tracking_id, &request.address, &priced);
         self.confirm(&after, &order_id, &request.email, &result)
             .await;
@@ -227,16 +234,18 @@ impl Checkout {
         }
     }
 
-    /// Step 5: empties the cart, which frees its claim. A failure is left to
-    /// the reconciler (the claim keeps the cart from being charged again).
-    async fn settle_cart(&self, calls: &CallContext, order_id: &str, user_id: &str) {
+    /// Step 5: empties the cart; whether it did. That is noted with the next
+    /// move, which frees the cart's claim. A failure is left to the
+    /// reconciler (the claim keeps the cart from being charged again).
+    async fn settle_cart(&self, calls: &CallContext, order_id: &str, user_id: &str) -> bool {
         match self.empty_cart(calls, user_id).await {
-            Ok(()) => self.note(calls, order_id, true, false, None).await,
+            Ok(()) => true,
             Err(status) => {
                 let warning = format!("cart not emptied: {}", status.message());
                 tracing::warn!(order_id, problem = %warning, "Charged order with a problem; left to the reconciler.");
                 self.note(calls, order_id, false, false, Some(warning))
                     .await;
+                false
             }
         }
     }
@@ -250,11 +259,15 @@ impl Checkout {
         order_id: &str,
         request: &ValidRequest,
         cart: &[CartItem],
+        cart_emptied: bool,
     ) -> Result<String, RpcError> {
         let tracking_id = match self.request_shipment(calls, &request.address, cart).await {
             Ok(id) => id,
             Err(status) => {
                 self.metrics.checkout_failed(CheckoutStage::Shipping);
+                if cart_emptied {
+                    self.note(calls, order_id, true, false, None).await;
+                }
                 let reason = format!("shipping: {}", status.message());
                 tracing::error!(order_id, error = %reason, "The card was charged but the order could not be shipped yet; left to the reconciler.");
                 let unavailable = matches!(
@@ -268,17 +281,14 @@ impl Checkout {
                 return Err(charged_not_shipped(order_id, &reason, unavailable));
             }
         };
-        if let Err(error) = self
-            .advance(
-                calls,
-                order_id,
-                State::Shipped,
-                None,
-                Some(&tracking_id),
-                "",
-            )
-            .await
-        {
+        let shipped = AdvanceOrderRequest {
+            order_id: order_id.to_owned(),
+            to: State::Shipped.into(),
+            tracking_id: tracking_id.clone(),
+            cart_emptied,
+            ..AdvanceOrderRequest::default()
+        };
+        if let Err(error) = self.advance_as(calls, shipped).await {
             tracing::error!(order_id, tracking_id = %tracking_id, %error, "Shipped, but the order could not be marked shipped.");
         }
         Ok(tracking_id)

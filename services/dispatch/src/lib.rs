@@ -23,6 +23,7 @@
 //! | `LISTEN_ADDR` | `0.0.0.0` | Host to listen on. |
 //! | `ORDERS_SERVICE_ADDR` | required | The orders service. |
 //! | `AMQP_URL` | unset: the in-process hub | RabbitMQ; see `boutique_events` for the `EVENTS_*` settings. |
+//! | `EVENTS_PREFETCH` | `2048` | How many events it holds at once (each waits out its delay). |
 //! | `DISPATCH_DELAY` | `1s` | How long the warehouse takes to dispatch a shipped order. |
 //! | `DELIVERY_DELAY` | `2s` | How long delivery takes after dispatch. |
 
@@ -41,6 +42,12 @@ use boutique_proto::{
     directory::{self, ORDERS},
 };
 use tokio_util::sync::CancellationToken;
+
+/// How many events dispatch holds at once unless `EVENTS_PREFETCH` says:
+/// a second's worth of orders at the shop's benchmarked rate, and then some.
+pub const DEFAULT_PREFETCH: u16 = 2048;
+
+const PREFETCH_VAR: &str = "EVENTS_PREFETCH";
 
 /// How long dispatch takes by default.
 pub const DEFAULT_DISPATCH_DELAY: Duration = Duration::from_secs(1);
@@ -69,7 +76,15 @@ impl ServiceConfig for Config {
         Ok(Self {
             listen: env.listen_addr(Self::SERVICE.port)?,
             peers: Peers::from_env(env, Self::SERVICE)?,
-            events: EventsConfig::from_env(env)?,
+            events: {
+                let mut events = EventsConfig::from_env(env)?;
+                // Each event waits out its delay while held, so the queue
+                // must hand out as many as arrive in one delay.
+                if env.get(PREFETCH_VAR).is_none() {
+                    events.prefetch = DEFAULT_PREFETCH;
+                }
+                events
+            },
             dispatch_delay: env
                 .parse_with("DISPATCH_DELAY", parse_go_duration)?
                 .unwrap_or(DEFAULT_DISPATCH_DELAY),

@@ -53,7 +53,14 @@ impl Warehouse {
                 return Ok(());
             }
         };
-        tokio::time::sleep(delay).await;
+        // The warehouse takes `delay` from when the order got there, not from
+        // when the event was read: a backlog (after an outage, say) is worked
+        // off at once instead of `delay` per event.
+        let due = event.occurred_at_ms.saturating_add(millis(delay));
+        let wait = due.saturating_sub(now_ms());
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
+        }
         let mut request = tonic::Request::new(AdvanceOrderRequest {
             order_id: event.order_id.clone(),
             to: to.into(),
@@ -102,4 +109,14 @@ impl Warehouse {
             }
         }
     }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, millis)
 }

@@ -185,6 +185,7 @@ impl OrderService for Orders {
             tracking_id: Some(request.tracking_id).filter(|s| !s.is_empty()),
             reason: request.reason,
             cause: Some(request.cause).filter(|s| !s.is_empty()),
+            cart_emptied: request.cart_emptied,
         };
         let moved = self
             .book

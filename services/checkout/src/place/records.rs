@@ -210,15 +210,24 @@ impl Checkout {
         tracking_id: Option<&str>,
         reason: &str,
     ) -> Result<pb::Order, Status> {
-        let mut client = self.clients.orders.clone();
         let message = AdvanceOrderRequest {
             order_id: order_id.to_owned(),
             to: to.into(),
             transaction_id: transaction_id.unwrap_or_default().to_owned(),
             tracking_id: tracking_id.unwrap_or_default().to_owned(),
             reason: reason.to_owned(),
-            cause: String::new(),
+            ..AdvanceOrderRequest::default()
         };
+        self.advance_as(calls, message).await
+    }
+
+    /// Moves the order as `message` asks.
+    pub(crate) async fn advance_as(
+        &self,
+        calls: &CallContext,
+        message: AdvanceOrderRequest,
+    ) -> Result<pb::Order, Status> {
+        let mut client = self.clients.orders.clone();
         calls
             .call("orders", message, move |r| async move {
                 client.advance_order(r).await
