@@ -142,7 +142,10 @@ log "each service alone: $RUNS run(s) each"
 # ------------------------------------------------------------------ storefront under load
 SHOP_PORT="$("${BENCH[@]}" freeport)"
 SHOP="http://127.0.0.1:$SHOP_PORT"
-LOG_FORMAT=json "$BIN" all --listen "127.0.0.1:$SHOP_PORT" >"$WORK/shop.log" 2>&1 &
+# Its database in the work directory (SQLite), unless BENCH_DATABASE_URL names one
+# (postgres://…): the orders of a run do not pile up in the user's data directory.
+DATABASE_URL="${BENCH_DATABASE_URL:-sqlite://$WORK/data/boutique.db}" \
+  LOG_FORMAT=json "$BIN" all --listen "127.0.0.1:$SHOP_PORT" >"$WORK/shop.log" 2>&1 &
 SHOP_PID=$!
 PIDS+=("$SHOP_PID")
 wait_http "$SHOP/_healthz"
@@ -285,7 +288,7 @@ for variant in metrics-off metrics-on; do
   port="$("${BENCH[@]}" freeport)"
   enable=1
   [[ "$variant" == metrics-off ]] && enable=0
-  ENABLE_METRICS="$enable" LOG_FORMAT=json "$BIN" all --listen "127.0.0.1:$port" \
+  ENABLE_METRICS="$enable" LOG_FORMAT=json "$BIN" all --memory --listen "127.0.0.1:$port" \
     --admin 127.0.0.1:0 >"$WORK/$variant.log" 2>&1 &
   VARIANT_PID[$variant]=$!
   PIDS+=("${VARIANT_PID[$variant]}")

@@ -28,6 +28,10 @@ use crate::{Backend, Database, StoreError, now_ms};
 /// The longest owner, cart id, order id or idempotency key kept, in bytes.
 pub const MAX_ID_LEN: usize = 255;
 
+/// How many outbox rows one `DELETE` removes at most (well under SQLite's
+/// limit of bound parameters).
+const DELETE_BATCH: usize = 100;
+
 /// How often a compare-and-set that lost to a concurrent change is retried.
 const ATTEMPTS: usize = 5;
 
@@ -504,10 +508,46 @@ impl OrderBook {
                 order_id: holder.map(|(id,)| id).unwrap_or_default(),
             });
         }
-        append_history(&mut tx, &new.id, OrderState::Created, now, "", None, action).await?;
+        append_history(
+            &mut tx,
+            &new.id,
+            1,
+            OrderState::Created,
+            now,
+            "",
+            None,
+            action,
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::query(action))?;
-        let order = self.require(&new.id).await?;
-        Ok(Begun::Created(order))
+        // What was just written, without reading it back.
+        Ok(Begun::Created(Order {
+            id: new.id.clone(),
+            owner: new.owner.clone(),
+            cart_id: new.cart_id.clone(),
+            state: OrderState::Created,
+            email: new.email.clone(),
+            address: new.address.clone(),
+            currency_code: new.currency_code.clone(),
+            lines: Vec::new(),
+            shipping_cost: None,
+            total: None,
+            card_last_four: new.card_last_four.clone(),
+            transaction_id: None,
+            tracking_id: None,
+            reason: String::new(),
+            cart_emptied: false,
+            confirmation_sent: false,
+            warnings: Vec::new(),
+            reconcile_attempts: 0,
+            history: vec![HistoryEntry {
+                state: OrderState::Created,
+                at_ms: now,
+                note: String::new(),
+            }],
+            created_at_ms: now,
+            updated_at_ms: now,
+        }))
     }
 
     /// The order an already-used key opened, or [`Begun::KeyReused`].
@@ -661,9 +701,13 @@ impl OrderBook {
                 tx.rollback().await.map_err(StoreError::query(action))?;
                 continue;
             }
-            let seq = append_history(
+            // The compare-and-set above makes this the order's only mover,
+            // so its history read before is still whole.
+            let seq = i64::try_from(order.history.len()).unwrap_or(i64::MAX) + 1;
+            append_history(
                 &mut tx,
                 order_id,
+                seq,
                 step.to,
                 now,
                 &step.reason,
@@ -685,7 +729,7 @@ impl OrderBook {
                 release_claim(&mut tx, order_id, action).await?;
             }
             tx.commit().await.map_err(StoreError::query(action))?;
-            return Ok(Moved::Changed(self.require(order_id).await?));
+            return Ok(Moved::Changed(moved(order, step, now)));
         }
         Err(StoreError::corrupt(
             "order",
@@ -889,13 +933,23 @@ impl OrderBook {
             .collect()
     }
 
-    /// Removes published events from the outbox.
+    /// Removes published events from the outbox: one statement per batch
+    /// of up to [`DELETE_BATCH`] ids.
     pub async fn remove_published(&self, event_ids: &[String]) -> Result<(), StoreError> {
         let action = "clearing published events";
         let (_turn, mut tx) = self.write(action).await?;
-        for id in event_ids {
-            sqlx::query("DELETE FROM order_outbox WHERE event_id = $1")
-                .bind(id)
+        for batch in event_ids.chunks(DELETE_BATCH) {
+            // Only placeholders are put in the text; the ids are bound.
+            let placeholders: Vec<String> = (1..=batch.len()).map(|n| format!("${n}")).collect();
+            let text = format!(
+                "DELETE FROM order_outbox WHERE event_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut delete = sqlx::query(sqlx::AssertSqlSafe(text));
+            for id in batch {
+                delete = delete.bind(id);
+            }
+            delete
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query(action))?;
@@ -940,6 +994,29 @@ impl OrderBook {
     }
 }
 
+/// `order` after `step` was written at `now` (what the update did, without
+/// reading it back).
+fn moved(mut order: Order, step: &Move, now: i64) -> Order {
+    order.state = step.to;
+    if step.transaction_id.is_some() {
+        order.transaction_id.clone_from(&step.transaction_id);
+    }
+    if step.tracking_id.is_some() {
+        order.tracking_id.clone_from(&step.tracking_id);
+    }
+    if !step.reason.is_empty() {
+        order.reason.clone_from(&step.reason);
+    }
+    order.cart_emptied |= step.cart_emptied;
+    order.updated_at_ms = now;
+    order.history.push(HistoryEntry {
+        state: step.to,
+        at_ms: now,
+        note: step.reason.clone(),
+    });
+    order
+}
+
 /// True when the move, if repeated, asks for what the order already has.
 fn same_ids(order: &Order, step: &Move) -> bool {
     let same = |asked: &Option<String>, has: &Option<String>| asked.is_none() || asked == has;
@@ -957,23 +1034,18 @@ async fn order_seen_cause(pool: &AnyPool, order_id: &str, cause: &str) -> Result
     Ok(n > 0)
 }
 
-/// Appends a history entry; its sequence number.
+/// Appends history entry `seq` (the primary key refuses a duplicate).
+#[allow(clippy::too_many_arguments)] // One row's columns; a struct would only rename them.
 async fn append_history(
     tx: &mut Transaction<'static, Any>,
     order_id: &str,
+    seq: i64,
     state: OrderState,
     at_ms: i64,
     note: &str,
     cause: Option<&str>,
     action: &'static str,
-) -> Result<i64, StoreError> {
-    let (seq,): (i64,) = sqlx::query_as(
-        "SELECT CAST(COALESCE(MAX(seq), 0) + 1 AS BIGINT) FROM order_history WHERE order_id = $1",
-    )
-    .bind(order_id)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(StoreError::query(action))?;
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO order_history (order_id, seq, state, at_ms, note, cause) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -987,7 +1059,7 @@ async fn append_history(
     .execute(&mut **tx)
     .await
     .map_err(StoreError::query(action))?;
-    Ok(seq)
+    Ok(())
 }
 
 /// Writes an event to the outbox. Its id is made of the order id and the

@@ -23,6 +23,8 @@ const BATCH: u32 = 100;
 /// How often the outbox is looked at when nothing wakes the relay (events
 /// written by another replica, or left by a crash).
 const POLL: Duration = Duration::from_secs(1);
+/// How long the relay waits, once woken, for more events to batch.
+const LINGER: Duration = Duration::from_millis(20);
 /// The longest pause between attempts while the broker is down.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -53,7 +55,11 @@ pub(crate) async fn run(
         };
         tokio::select! {
             () = stop.cancelled() => return,
-            () = wake.notified(), if backoff.is_zero() => {}
+            () = wake.notified(), if backoff.is_zero() => {
+                // Let the events of concurrent orders gather into one batch:
+                // a publish and a delete per batch, not per event.
+                tokio::time::sleep(LINGER).await;
+            }
             () = tokio::time::sleep(pause) => {}
         }
     }
