@@ -49,6 +49,44 @@ pub(crate) struct AllArgs {
     memory: bool,
 }
 
+/// The name of the session key file `boutique all` keeps in the data directory.
+pub(crate) const SESSION_KEY_FILE: &str = "session.key";
+
+/// The storefront's session key, when the environment names none: a file in
+/// the data directory, made once (32 random bytes, hex, readable by the owner
+/// only), so sessions, and with them a guest's cart and orders, survive a
+/// restart of the shop. `None` with `--memory` (sessions end with the process)
+/// or when the environment sets the key.
+fn session_key_file(args: &AllArgs, env: &Env) -> Result<Option<PathBuf>, LaunchError> {
+    if args.memory
+        || env.get("SESSION_SECRET").is_some()
+        || env.get("SESSION_SECRET_FILE").is_some()
+    {
+        return Ok(None);
+    }
+    let dir = args.data.clone().unwrap_or_else(|| default_data_dir(env));
+    let path = dir.join(SESSION_KEY_FILE);
+    if !path.exists() {
+        std::fs::create_dir_all(&dir).map_err(LaunchError::failed)?;
+        let key: [u8; 32] = rand::random();
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(mut file) => {
+                std::io::Write::write_all(&mut file, hex.as_bytes())
+                    .map_err(LaunchError::failed)?;
+            }
+            // Another shop made it first: use theirs.
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(LaunchError::failed(error)),
+        }
+    }
+    Ok(Some(path))
+}
+
 /// Where the shop's database is, as `DATABASE_URL` for every service: the
 /// one the environment names, else memory (`--memory`), else the SQLite file
 /// in the data directory (`--data`, `DATA_DIR`, the platform default), so
@@ -98,6 +136,7 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
     let admin = Observability::start(&env, admin, &stop).await?;
     let metrics_url = format!("http://{}/metrics", admin.admin_addr);
     let database = database_url(&args, &env);
+    let session_key = session_key_file(&args, &env)?;
     let external: HashMap<&'static ServiceInfo, String> = args.external.into_iter().collect();
 
     // Backends listen on loopback only: `boutique all` is for one machine.
@@ -105,6 +144,9 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
         .with("LISTEN_ADDR", "127.0.0.1")
         .with("PORT", "0")
         .with(DATABASE_URL_VAR, database.clone());
+    if let Some(path) = &session_key {
+        env = env.with("SESSION_SECRET_FILE", path.display().to_string());
+    }
     for (service, addr) in &external {
         env = env.with(service.addr_var, addr.clone());
         tracing::info!(service = service.name, addr = %addr, "Using a service that runs elsewhere.");

@@ -182,3 +182,43 @@ async fn a_single_service_serves_its_metrics_on_the_admin_port() {
     assert!(text.contains("process_resident_memory_bytes"), "{text}");
     assert!(support::interrupt(&mut ad).success());
 }
+
+/// The links to order pages on the shopper's `/orders` page.
+async fn order_links(shop: &Running, client: &reqwest::Client) -> Vec<String> {
+    let page = client
+        .get(format!("{}/orders", shop.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    page.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|href| href.contains("/orders/"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_guests_session_and_orders_survive_a_restart_of_the_shop() {
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--data", data.path().to_str().unwrap()];
+    let shop = Running::all(&args, &[]);
+    let client = support::shopper();
+    support::buy(&shop, &client, "OLJCESPC7Z", &[]).await;
+    let before = order_links(&shop, &client).await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert!(shop.interrupt().success());
+
+    // The same shopper (the same cookie) after a restart on the same data.
+    let shop = Running::all(&args, &[]);
+    assert_eq!(order_links(&shop, &client).await, before);
+    // The key is the shop's own, readable by its owner only.
+    let key = data.path().join("session.key");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
+    assert!(shop.interrupt().success());
+}

@@ -11,8 +11,10 @@ pub const PAYMENT_UNCERTAIN: &str = "PAYMENT_UNCERTAIN";
 /// recorded for follow-up and must not be paid again. Metadata: `order_id`.
 pub const CHARGED_NOT_SHIPPED: &str = "CHARGED_NOT_SHIPPED";
 
-/// PlaceOrder: another order for the same cart is being placed right now, so
-/// this one was not started (nothing was charged). Metadata: none.
+/// PlaceOrder (and the orders service's BeginOrder): another order for the
+/// same cart is being placed right now, so this one was not started (nothing
+/// was charged). Metadata: `order_id`, the order holding the cart (may be
+/// empty when it finished in between).
 pub const ORDER_IN_PROGRESS: &str = "ORDER_IN_PROGRESS";
 
 /// Charge: the idempotency key was settled as never charged (its order was
