@@ -72,7 +72,10 @@ ENV LOG_FORMAT=json LISTEN_ADDR=0.0.0.0
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["/usr/local/bin/boutique", "healthcheck", "--http"]
 ENTRYPOINT ["/usr/local/bin/boutique"]
-CMD ["all"]
+# In memory by default: the image's root filesystem is read-only in our deployments, and the
+# whole shop in one container is the demo. To keep orders across restarts, mount a volume and
+# run `all --data /the/volume` (or set DATABASE_URL); see DEPLOY.md.
+CMD ["all", "--memory"]
 
 # --- 4a. A host-built binary (see the top): `--target runtime-prebuilt --build-context prebuilt=DIR`.
 FROM runtime-base AS runtime-prebuilt

@@ -180,7 +180,7 @@ single() {
   read -r port admin <<< "$(free_ports 2)"
   CONTAINERS+=("$c")
   podman run -d --name "$c" "${HARDENED[@]}" -e PORT="$port" -e ADMIN_PORT="$admin" -e LISTEN_ADDR=127.0.0.1 \
-    "$IMAGE" all >/dev/null
+    "$IMAGE" >/dev/null
   wait_healthy "$c" 60
   echo "  podman healthcheck run: healthy (storefront on 127.0.0.1:$port)"
   curl -sf --max-time 5 "http://127.0.0.1:$port/_healthz" >/dev/null || fail "GET /_healthz"
@@ -235,10 +235,13 @@ shop_up() {
     read -r name cmd _ <<< "${SERVICES[$i]}"
     hc='["/usr/local/bin/boutique", "healthcheck"]'
     [ "$cmd" = frontend ] && hc='["/usr/local/bin/boutique", "healthcheck", "--http"]'
+    # The root filesystem is read-only: orders keeps its database in memory here.
+    local own=()
+    [ "$cmd" = orders ] && own=(-e DATABASE_URL=sqlite::memory:)
     CONTAINERS+=("$RUN-$name")
     podman run -d --name "$RUN-$name" "${HARDENED[@]}" --health-cmd "$hc" \
       -e PORT="${PORTS[$i]}" -e ADMIN_PORT="${ADMIN_PORTS[$i]}" -e LISTEN_ADDR=127.0.0.1 \
-      "${WIRING[@]}" "$IMAGE" "$cmd" >/dev/null
+      "${own[@]}" "${WIRING[@]}" "$IMAGE" "$cmd" >/dev/null
   done
   for i in "${!SERVICES[@]}"; do
     read -r name cmd _ <<< "${SERVICES[$i]}"

@@ -31,7 +31,8 @@ SERVICES = ["frontend", "checkout", "catalog", "currency", "payment", "shipping"
             "email", "cart", "recommendation", "ad"]
 ADDR_VARS = ["PRODUCT_CATALOG_SERVICE_ADDR", "CURRENCY_SERVICE_ADDR", "CART_SERVICE_ADDR",
              "RECOMMENDATION_SERVICE_ADDR", "SHIPPING_SERVICE_ADDR", "CHECKOUT_SERVICE_ADDR",
-             "AD_SERVICE_ADDR", "EMAIL_SERVICE_ADDR", "PAYMENT_SERVICE_ADDR"]
+             "AD_SERVICE_ADDR", "EMAIL_SERVICE_ADDR", "PAYMENT_SERVICE_ADDR",
+             "ORDERS_SERVICE_ADDR"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
