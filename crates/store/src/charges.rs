@@ -122,6 +122,13 @@ impl ChargeLedger {
     /// charge stored under it: this one ([`Recorded::Inserted`]) or the first
     /// one ([`Recorded::Existing`]).
     pub async fn record_charge(&self, key: &str, charge: &Charge) -> Result<Recorded, StoreError> {
+        let (ledger, key, charge) = (self.clone(), key.to_owned(), charge.clone());
+        self.db
+            .write(async move { ledger.record_charge_here(&key, &charge).await })
+            .await
+    }
+
+    async fn record_charge_here(&self, key: &str, charge: &Charge) -> Result<Recorded, StoreError> {
         validate_key(key)?;
         validate_charge(charge)?;
         let created_at_ms = now_ms()?;

@@ -24,6 +24,14 @@
 //! SQLite file shares one async [`Database::write_lock`]: writers of all the
 //! services of `boutique all` queue for it in order instead of polling.
 //! (Another process on the same file still waits through the busy timeout.)
+//!
+//! A write transaction awaits each of its statements (sqlx runs them on the
+//! connection's own thread), and while it waits it holds the turn. On the
+//! shop's busy runtime every such wake-up queues behind the requests of all
+//! the services, so the turn was held many times longer than the work takes.
+//! [`Database::write`] therefore runs each write, turn included, on one
+//! thread of its own (a small runtime that does nothing else), where the
+//! holder is woken at once.
 
 use std::{
     collections::BTreeMap,
@@ -74,6 +82,24 @@ fn sqlite_writer(path: &Path) -> Arc<Mutex<()>> {
     let lock = Arc::new(Mutex::new(()));
     writers.insert(path.to_owned(), Arc::downgrade(&lock));
     lock
+}
+
+/// The runtime of this process's SQLite writes (see the module docs): one
+/// thread that runs nothing else, started on first use.
+fn writer_runtime() -> &'static tokio::runtime::Handle {
+    static WRITER: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+    WRITER.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime with default settings builds");
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".to_owned())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .expect("the SQLite writer thread starts");
+        handle
+    })
 }
 
 /// Which database engine a [`Database`] talks to.
@@ -198,6 +224,24 @@ impl Database {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         }
+    }
+
+    /// Runs `job`, a whole write (take the turn, write, commit). On SQLite it
+    /// runs on the writer thread (see the module docs), to its end even if the
+    /// caller stops waiting; on PostgreSQL, where writers need no turn, in
+    /// place.
+    pub async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.writer.is_none() {
+            return job.await;
+        }
+        writer_runtime()
+            .spawn(job)
+            .await
+            .map_err(|_| StoreError::corrupt("write", "the write task failed"))?
     }
 
     /// Which engine this is.

@@ -286,6 +286,15 @@ pub struct Move {
     pub cause: Option<String>,
     /// Noted with the move: the cart was emptied (frees the cart).
     pub cart_emptied: bool,
+    /// Noted with the move: the confirmation went out.
+    pub confirmation_sent: bool,
+    /// Noted with the move: problems that did not stop the order.
+    pub warnings: Vec<String>,
+    /// A move from `Created` that also records the charge made at this time
+    /// (with `transaction_id`): the order passes through `Charged` on the way,
+    /// with its own history entry and event, in the same write. Checkout
+    /// records a placed order this way, in one write instead of three.
+    pub charged_at_ms: Option<i64>,
 }
 
 impl Move {
@@ -298,7 +307,23 @@ impl Move {
             reason: String::new(),
             cause: None,
             cart_emptied: false,
+            confirmation_sent: false,
+            warnings: Vec::new(),
+            charged_at_ms: None,
         }
+    }
+
+    /// The states the move passes through, with their times: `Charged` at
+    /// the charge's time first when it records one (kept between the order's
+    /// last change, `since`, and `now`, so the history stays in order), then
+    /// `to` at `now`.
+    fn path(&self, since: i64, now: i64) -> Vec<(OrderState, i64, &str)> {
+        let mut path = Vec::with_capacity(2);
+        if let Some(at) = self.charged_at_ms {
+            path.push((OrderState::Charged, at.clamp(since.min(now), now), ""));
+        }
+        path.push((self.to, now, self.reason.as_str()));
+        path
     }
 }
 
@@ -430,6 +455,13 @@ impl OrderBook {
     /// Opens an order: creates it, claims its cart, records its key, in one
     /// transaction. See [`Begun`] for the outcomes.
     pub async fn begin(&self, new: &NewOrder) -> Result<Begun, StoreError> {
+        let (book, new) = (self.clone(), new.clone());
+        self.db
+            .write(async move { book.begin_here(&new).await })
+            .await
+    }
+
+    async fn begin_here(&self, new: &NewOrder) -> Result<Begun, StoreError> {
         for (what, value) in [
             ("order id", &new.id),
             ("owner", &new.owner),
@@ -578,6 +610,13 @@ impl OrderBook {
     /// cart, key and history go with it. False when the order is priced (or
     /// gone).
     pub async fn abandon(&self, order_id: &str) -> Result<bool, StoreError> {
+        let (book, order_id) = (self.clone(), order_id.to_owned());
+        self.db
+            .write(async move { book.abandon_here(&order_id).await })
+            .await
+    }
+
+    async fn abandon_here(&self, order_id: &str) -> Result<bool, StoreError> {
         let _turn = self.db.write_lock().await;
         let deleted =
             sqlx::query("DELETE FROM orders WHERE id = $1 AND state = $2 AND total_units IS NULL")
@@ -599,6 +638,24 @@ impl OrderBook {
         shipping_cost: &Money,
         total: &Money,
     ) -> Result<Moved, StoreError> {
+        let book = self.clone();
+        let (order_id, lines) = (order_id.to_owned(), lines.to_vec());
+        let (shipping_cost, total) = (shipping_cost.clone(), total.clone());
+        self.db
+            .write(async move {
+                book.price_here(&order_id, &lines, &shipping_cost, &total)
+                    .await
+            })
+            .await
+    }
+
+    async fn price_here(
+        &self,
+        order_id: &str,
+        lines: &[OrderLine],
+        shipping_cost: &Money,
+        total: &Money,
+    ) -> Result<Moved, StoreError> {
         let stored: Vec<StoredLine> = lines
             .iter()
             .map(|l| StoredLine {
@@ -612,7 +669,7 @@ impl OrderBook {
         let lines_json = to_json("lines", &stored)?;
         let now = now_ms()?;
         let action = "pricing an order";
-        let (_turn, mut tx) = self.write(action).await?;
+        let (turn, mut tx) = self.write(action).await?;
         let updated = sqlx::query(
             "UPDATE orders SET lines = $2, shipping_units = $3, shipping_nanos = $4, \
              total_units = $5, total_nanos = $6, updated_at_ms = $7 \
@@ -649,6 +706,8 @@ impl OrderBook {
         )
         .await?;
         tx.commit().await.map_err(StoreError::query(action))?;
+        // Read back after the turn is given up: other writers need not wait for it.
+        drop(turn);
         Ok(Moved::Changed(self.require(order_id).await?))
     }
 
@@ -656,7 +715,20 @@ impl OrderBook {
     /// history and the outbox in one transaction. A move to a state where
     /// nothing was charged, or one noting the cart emptied, frees the cart.
     pub async fn advance(&self, order_id: &str, step: &Move) -> Result<Moved, StoreError> {
+        let (book, order_id, step) = (self.clone(), order_id.to_owned(), step.clone());
+        self.db
+            .write(async move { book.advance_here(&order_id, &step).await })
+            .await
+    }
+
+    async fn advance_here(&self, order_id: &str, step: &Move) -> Result<Moved, StoreError> {
         let action = "moving an order";
+        if step.charged_at_ms.is_some() && step.transaction_id.is_none() {
+            return Err(StoreError::invalid(
+                "move",
+                "recording the charge on the way needs its transaction id",
+            ));
+        }
         for _ in 0..ATTEMPTS {
             let Some(order) = self.get(order_id).await? else {
                 return Ok(Moved::NotFound);
@@ -669,20 +741,26 @@ impl OrderBook {
             if order.state == step.to && same_ids(&order, step) {
                 return Ok(Moved::Unchanged(order));
             }
-            let from = order.state;
-            if !from.can_move_to(step.to) || (from == OrderState::Created && !order.is_priced()) {
-                return Ok(Moved::NotAllowed { from });
+            if !allowed(&order, step) {
+                return Ok(Moved::NotAllowed { from: order.state });
             }
             let now = now_ms()?.max(order.updated_at_ms);
-            let (_turn, mut tx) = self.write(action).await?;
+            let mut warnings = order.warnings.clone();
+            warnings.extend(step.warnings.iter().cloned());
+            let warnings = to_json("warnings", &warnings)?;
+            let (turn, mut tx) = self.write(action).await?;
+            // Compare-and-set on the state and the last change, so a note
+            // written since the read (its warnings) is not overwritten.
             let updated = sqlx::query(
                 "UPDATE orders SET state = $2, \
                  transaction_id = COALESCE($3, transaction_id), \
                  tracking_id = COALESCE($4, tracking_id), \
                  reason = CASE WHEN $5 = '' THEN reason ELSE $5 END, \
                  updated_at_ms = $6, \
-                 cart_emptied = CASE WHEN $8 = 1 THEN 1 ELSE cart_emptied END \
-                 WHERE id = $1 AND state = $7",
+                 cart_emptied = CASE WHEN $8 = 1 THEN 1 ELSE cart_emptied END, \
+                 confirmation_sent = CASE WHEN $9 = 1 THEN 1 ELSE confirmation_sent END, \
+                 warnings = $10 \
+                 WHERE id = $1 AND state = $7 AND updated_at_ms = $11",
             )
             .bind(order_id)
             .bind(step.to.as_str())
@@ -690,45 +768,50 @@ impl OrderBook {
             .bind(step.tracking_id.as_deref())
             .bind(&step.reason)
             .bind(now)
-            .bind(from.as_str())
+            .bind(order.state.as_str())
             .bind(i32::from(step.cart_emptied))
+            .bind(i32::from(step.confirmation_sent))
+            .bind(&warnings)
+            .bind(order.updated_at_ms)
             .execute(&mut *tx)
             .await
             .map_err(StoreError::query(action))?
             .rows_affected();
             if updated == 0 {
-                // Someone else moved it first: look again.
+                // Someone else changed it first: look again.
                 tx.rollback().await.map_err(StoreError::query(action))?;
                 continue;
             }
-            // The compare-and-set above makes this the order's only mover,
+            // The compare-and-set above makes this the order's only writer,
             // so its history read before is still whole.
-            let seq = i64::try_from(order.history.len()).unwrap_or(i64::MAX) + 1;
-            append_history(
-                &mut tx,
-                order_id,
-                seq,
-                step.to,
-                now,
-                &step.reason,
-                step.cause.as_deref(),
-                action,
-            )
-            .await?;
-            write_event(
-                &mut tx,
-                order_id,
-                step.to.event_type(),
-                step.to,
-                now,
-                seq,
-                action,
-            )
-            .await?;
+            let mut seq = i64::try_from(order.history.len()).unwrap_or(i64::MAX);
+            let path = step.path(order.updated_at_ms, now);
+            let last = path.len() - 1;
+            for (i, (state, at_ms, note)) in path.into_iter().enumerate() {
+                seq += 1;
+                // The cause marks the move's last entry (it is unique per order).
+                let cause = if i == last {
+                    step.cause.as_deref()
+                } else {
+                    None
+                };
+                append_history(&mut tx, order_id, seq, state, at_ms, note, cause, action).await?;
+                write_event(
+                    &mut tx,
+                    order_id,
+                    state.event_type(),
+                    state,
+                    at_ms,
+                    seq,
+                    action,
+                )
+                .await?;
+            }
             if step.to.charged_nothing() || step.cart_emptied {
                 release_claim(&mut tx, order_id, action).await?;
             }
             tx.commit().await.map_err(StoreError::query(action))?;
+            drop(turn);
             return Ok(Moved::Changed(moved(order, step, now)));
         }
         Err(StoreError::corrupt(
@@ -739,8 +822,15 @@ impl OrderBook {
 
     /// Notes what happened after the charge. Emptying the cart frees it.
     pub async fn note(&self, order_id: &str, note: &Note) -> Result<Option<Order>, StoreError> {
+        let (book, order_id, note) = (self.clone(), order_id.to_owned(), note.clone());
+        self.db
+            .write(async move { book.note_here(&order_id, &note).await })
+            .await
+    }
+
+    async fn note_here(&self, order_id: &str, note: &Note) -> Result<Option<Order>, StoreError> {
         let action = "noting on an order";
-        let (_turn, mut tx) = self.write(action).await?;
+        let (turn, mut tx) = self.write(action).await?;
         let row: Option<(String,)> = sqlx::query_as("SELECT warnings FROM orders WHERE id = $1")
             .bind(order_id)
             .fetch_optional(&mut *tx)
@@ -769,6 +859,7 @@ impl OrderBook {
             release_claim(&mut tx, order_id, action).await?;
         }
         tx.commit().await.map_err(StoreError::query(action))?;
+        drop(turn);
         self.get(order_id).await
     }
 
@@ -936,6 +1027,13 @@ impl OrderBook {
     /// Removes published events from the outbox: one statement per batch
     /// of up to [`DELETE_BATCH`] ids.
     pub async fn remove_published(&self, event_ids: &[String]) -> Result<(), StoreError> {
+        let (book, event_ids) = (self.clone(), event_ids.to_vec());
+        self.db
+            .write(async move { book.remove_published_here(&event_ids).await })
+            .await
+    }
+
+    async fn remove_published_here(&self, event_ids: &[String]) -> Result<(), StoreError> {
         let action = "clearing published events";
         let (_turn, mut tx) = self.write(action).await?;
         for batch in event_ids.chunks(DELETE_BATCH) {
@@ -1008,13 +1106,34 @@ fn moved(mut order: Order, step: &Move, now: i64) -> Order {
         order.reason.clone_from(&step.reason);
     }
     order.cart_emptied |= step.cart_emptied;
+    order.confirmation_sent |= step.confirmation_sent;
+    order.warnings.extend(step.warnings.iter().cloned());
+    let since = order.updated_at_ms;
     order.updated_at_ms = now;
-    order.history.push(HistoryEntry {
-        state: step.to,
-        at_ms: now,
-        note: step.reason.clone(),
-    });
+    for (state, at_ms, note) in step.path(since, now) {
+        order.history.push(HistoryEntry {
+            state,
+            at_ms,
+            note: note.to_owned(),
+        });
+    }
     order
+}
+
+/// True when the state machine allows every state the move passes through,
+/// from where `order` is (a created order only once priced).
+fn allowed(order: &Order, step: &Move) -> bool {
+    if order.state == OrderState::Created && !order.is_priced() {
+        return false;
+    }
+    let mut at = order.state;
+    for (state, _, _) in step.path(0, 0) {
+        if !at.can_move_to(state) {
+            return false;
+        }
+        at = state;
+    }
+    true
 }
 
 /// True when the move, if repeated, asks for what the order already has.

@@ -12,19 +12,26 @@
 //! 3. `quote`: price every line and the shipping (see `pricing`), then
 //!    PriceOrder: the order is on record with its total before any charge.
 //!    A failure in steps 2-3 abandons the order (nothing was charged).
-//! 4. `charge`: Charge the total with the order id as `idempotency-key`; the
-//!    result moves the order (charged, declined, failed, payment uncertain).
+//! 4. `charge`: Charge the total with the order id as `idempotency-key`. A
+//!    refusal or an unclear answer ends the order there (declined, failed,
+//!    payment uncertain).
 //! 5. `settle_cart`: EmptyCart right after the charge, so a charged cart can
 //!    never be charged again.
-//! 6. `ship`: ShipOrder, and the order moves to shipped, noting the cart
-//!    emptied (which frees the cart's claim) in the same write.
-//! 7. `confirm`: SendOrderConfirmation, noted on the order.
+//! 6. `ship`: ShipOrder. If it fails, the order moves to charged, noting what
+//!    was done, and the shopper is told the card was charged.
+//! 7. `confirm`: SendOrderConfirmation; then one write records the whole
+//!    placed order: charged (at the charge's time) and shipped, the cart
+//!    emptied (which frees the cart's claim), the confirmation sent, any
+//!    problem on the way.
 //!
 //! Steps 5-7 run on a time budget of their own ([`crate::Config`]'s
-//! `post_charge_timeout`), not the caller's deadline, in a task the caller
-//! cannot cancel. Whatever they leave undone (a crash, an outage) is on
-//! record and finished by the reconciler (`crate::reconcile`). The single
-//! downstream calls are in `calls`, the order-service calls in `records`.
+//! `post_charge_timeout`), not the caller's deadline. Recording the charge
+//! with the last step instead of right away saves two writes per order and
+//! loses nothing: the charge is in payment's ledger under the order's id, and
+//! an order left priced (a crash, an outage of the order store) is settled
+//! from the ledger and finished by the reconciler (`crate::reconcile`). The
+//! single downstream calls are in `calls`, the order-service calls in
+//! `records`.
 
 mod calls;
 pub(crate) mod pricing;
@@ -34,11 +41,7 @@ pub(crate) mod replay;
 use std::{sync::Arc, time::Duration};
 
 use boutique_platform::{RpcError, call::CallContext};
-use boutique_proto::{
-    CartItem, OrderResult,
-    boutique::orders::v1::{AdvanceOrderRequest, OrderState as State},
-    reasons,
-};
+use boutique_proto::{CartItem, OrderResult, boutique::orders::v1::OrderState as State, reasons};
 use tonic::Code;
 
 use crate::{
@@ -108,16 +111,23 @@ impl Checkout {
             }
         };
         self.record_price(&order_id, &priced).await?;
-        let transaction_id = self.charge(&calls, &order_id, &priced, &request).await?;
-        // From here the card is charged: the rest gets its own budget and
-        // is recorded step by step, so nothing depends on the caller.
+        let charge = self.charge(&calls, &order_id, &priced, &request).await?;
+        // From here the card is charged: the rest gets its own budget, so
+        // nothing depends on the caller.
         let after = CallContext::with_budget(self.post_charge_timeout);
-        let cart_emptied = self.settle_cart(&after, &order_id, &request.user_id).await;
+        let mut placed = records::Placed::new(charge);
+        placed.cart_emptied = self
+            .settle_cart(&after, &order_id, &request.user_id, &mut placed)
+            .await;
         let tracking_id = self
-            .ship(&after, &order_id, &request, &cart, cart_emptied)
+            .ship(&after, &order_id, &request, &cart, &placed)
             .await?;
         let result = replay::order_result(&order_id, &tracking_id, &request.address, &priced);
-        self.confirm(&after, &order_id, &request.email, &result)
+        placed.confirmation_sent = self
+            .confirm(&after, &order_id, &request.email, &result, &mut placed)
+            .await;
+        let transaction_id = placed.charge.transaction_id.clone();
+        self.record_placed(&after, &order_id, &tracking_id, placed)
             .await;
         self.report(&request, &order_id, &transaction_id, &tracking_id, &priced);
         Ok(result)
@@ -168,17 +178,17 @@ impl Checkout {
             .map_err(|staged| self.failed(staged.stage, staged.error))
     }
 
-    /// Step 4: charges the total; the transaction id. The outcome moves the
-    /// order: a decline or a payment outage ends it with nothing charged (and
-    /// frees the cart); an unclear answer leaves it payment-uncertain, for
-    /// the reconciler to settle with the payment ledger.
+    /// Step 4: charges the total. A refusal or an outage ends the order with
+    /// nothing charged (and frees the cart); an unclear answer leaves it
+    /// payment-uncertain, for the reconciler to settle with the payment
+    /// ledger. A charge is recorded with the placed order (step 7).
     async fn charge(
         &self,
         calls: &CallContext,
         order_id: &str,
         priced: &Priced,
         request: &ValidRequest,
-    ) -> Result<String, RpcError> {
+    ) -> Result<records::Charge, RpcError> {
         let charged = self
             .request_charge(calls, order_id, &priced.total, &request.card)
             .await;
@@ -186,31 +196,10 @@ impl Checkout {
             self.metrics.checkout_failed(CheckoutStage::Payment);
         }
         match charged {
-            Ok(transaction_id) => {
-                // Recorded on a budget of its own: the charge stands even
-                // if the caller is gone.
-                let after = CallContext::with_budget(self.post_charge_timeout);
-                if let Err(error) = self
-                    .advance(
-                        &after,
-                        order_id,
-                        State::Charged,
-                        Some(&transaction_id),
-                        None,
-                        "",
-                    )
-                    .await
-                {
-                    // The reconciler settles the charge from the ledger.
-                    tracing::error!(order_id, transaction_id = %transaction_id, %error, "Charged, but the order could not be marked charged; left to the reconciler.");
-                    return Err(charged_not_shipped(
-                        order_id,
-                        "the order record could not be updated",
-                        true,
-                    ));
-                }
-                Ok(transaction_id)
-            }
+            Ok(transaction_id) => Ok(records::Charge {
+                transaction_id,
+                at_ms: records::now_ms(),
+            }),
             Err(ChargeFailure::Declined(status)) => {
                 let reason = status.message().to_owned();
                 tracing::info!(order_id, reason = %reason, "Card declined.");
@@ -234,82 +223,76 @@ impl Checkout {
         }
     }
 
-    /// Step 5: empties the cart; whether it did. That is noted with the next
-    /// move, which frees the cart's claim. A failure is left to the
-    /// reconciler (the claim keeps the cart from being charged again).
-    async fn settle_cart(&self, calls: &CallContext, order_id: &str, user_id: &str) -> bool {
+    /// Step 5: empties the cart; whether it did. A failure is noted with
+    /// the order's next write and left to the reconciler (the claim keeps the
+    /// cart from being charged again meanwhile).
+    async fn settle_cart(
+        &self,
+        calls: &CallContext,
+        order_id: &str,
+        user_id: &str,
+        placed: &mut records::Placed,
+    ) -> bool {
         match self.empty_cart(calls, user_id).await {
             Ok(()) => true,
             Err(status) => {
                 let warning = format!("cart not emptied: {}", status.message());
                 tracing::warn!(order_id, problem = %warning, "Charged order with a problem; left to the reconciler.");
-                self.note(calls, order_id, false, false, Some(warning))
-                    .await;
+                placed.warnings.push(warning);
                 false
             }
         }
     }
 
     /// Step 6: ships the cart; the tracking id. The card is charged by now,
-    /// so a failure is told to the shopper as such and left to the
-    /// reconciler, which ships later or hands the order to a person.
+    /// so a failure records the order as charged, is told to the shopper as
+    /// such and is left to the reconciler, which ships later or hands the
+    /// order to a person.
     async fn ship(
         &self,
         calls: &CallContext,
         order_id: &str,
         request: &ValidRequest,
         cart: &[CartItem],
-        cart_emptied: bool,
+        placed: &records::Placed,
     ) -> Result<String, RpcError> {
-        let tracking_id = match self.request_shipment(calls, &request.address, cart).await {
-            Ok(id) => id,
-            Err(status) => {
-                self.metrics.checkout_failed(CheckoutStage::Shipping);
-                if cart_emptied {
-                    self.note(calls, order_id, true, false, None).await;
-                }
-                let reason = format!("shipping: {}", status.message());
-                tracing::error!(order_id, error = %reason, "The card was charged but the order could not be shipped yet; left to the reconciler.");
-                let unavailable = matches!(
-                    status.code(),
-                    Code::Unavailable
-                        | Code::Unknown
-                        | Code::Cancelled
-                        | Code::ResourceExhausted
-                        | Code::DeadlineExceeded
-                );
-                return Err(charged_not_shipped(order_id, &reason, unavailable));
-            }
+        let status = match self.request_shipment(calls, &request.address, cart).await {
+            Ok(tracking_id) => return Ok(tracking_id),
+            Err(status) => status,
         };
-        let shipped = AdvanceOrderRequest {
-            order_id: order_id.to_owned(),
-            to: State::Shipped.into(),
-            tracking_id: tracking_id.clone(),
-            cart_emptied,
-            ..AdvanceOrderRequest::default()
-        };
-        if let Err(error) = self.advance_as(calls, shipped).await {
-            tracing::error!(order_id, tracking_id = %tracking_id, %error, "Shipped, but the order could not be marked shipped.");
-        }
-        Ok(tracking_id)
+        self.metrics.checkout_failed(CheckoutStage::Shipping);
+        let reason = format!("shipping: {}", status.message());
+        tracing::error!(order_id, error = %reason, "The card was charged but the order could not be shipped yet; left to the reconciler.");
+        self.record_charged(calls, order_id, placed).await;
+        let unavailable = matches!(
+            status.code(),
+            Code::Unavailable
+                | Code::Unknown
+                | Code::Cancelled
+                | Code::ResourceExhausted
+                | Code::DeadlineExceeded
+        );
+        Err(charged_not_shipped(order_id, &reason, unavailable))
     }
 
-    /// Step 7: sends the confirmation and notes it; a failure is noted and
-    /// left to the reconciler, and does not fail the order.
+    /// Step 7: sends the confirmation; whether it went out. A failure is
+    /// noted with the placed order and left to the reconciler; it does not
+    /// fail the order.
     async fn confirm(
         &self,
         calls: &CallContext,
         order_id: &str,
         email: &str,
         result: &OrderResult,
-    ) {
+        placed: &mut records::Placed,
+    ) -> bool {
         match self.send_confirmation(calls, email, result).await {
-            Ok(()) => self.note(calls, order_id, false, true, None).await,
+            Ok(()) => true,
             Err(status) => {
                 let warning = format!("confirmation email not sent yet: {}", status.message());
                 tracing::warn!(order_id, problem = %warning, "Order placed with a problem.");
-                self.note(calls, order_id, false, false, Some(warning))
-                    .await;
+                placed.warnings.push(warning);
+                false
             }
         }
     }

@@ -15,7 +15,7 @@ use boutique_proto::{
 };
 use boutique_store::{
     OrderBook, StoreError,
-    orders::{Begun, Move, Moved, NewOrder, Note, UnsettledQuery},
+    orders::{Begun, Move, Moved, NewOrder, Note, OrderState, UnsettledQuery},
 };
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
@@ -186,12 +186,19 @@ impl OrderService for Orders {
             reason: request.reason,
             cause: Some(request.cause).filter(|s| !s.is_empty()),
             cart_emptied: request.cart_emptied,
+            confirmation_sent: request.confirmation_sent,
+            warnings: request.warnings,
+            charged_at_ms: Some(request.charged_at_ms).filter(|&at| at > 0),
         };
         let moved = self
             .book
             .advance(&request.order_id, &step)
             .await
             .map_err(store_error)?;
+        if step.charged_at_ms.is_some() && matches!(moved, Moved::Changed(_)) {
+            // The charge recorded on the way is a transition of its own.
+            self.metrics.moved(OrderState::Charged);
+        }
         Ok(Response::new(self.moved(&request.order_id, moved)?))
     }
 

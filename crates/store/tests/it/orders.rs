@@ -19,6 +19,7 @@ on_every_backend!(
     the_cart_is_freed_when_emptied_or_when_nothing_was_charged,
     owners_list_their_orders_newest_first_in_pages,
     unsettled_orders_are_leased_to_one_reconciler_at_a_time,
+    a_placed_order_is_recorded_charged_and_shipped_in_one_move,
 );
 
 fn usd(units: i64) -> Money {
@@ -361,4 +362,67 @@ async fn unsettled_orders_are_leased_to_one_reconciler_at_a_time(db: TestDb) {
     assert!(stuck.iter().all(|(_, n)| *n == 0), "{stuck:?}");
     let stuck = book.stuck(0).await.unwrap();
     assert!(stuck.contains(&(OrderState::Created, 1)), "{stuck:?}");
+}
+
+async fn a_placed_order_is_recorded_charged_and_shipped_in_one_move(db: TestDb) {
+    let book = OrderBook::new(&db.open().await);
+    book.begin(&new_order("unpriced", "cart-0", None))
+        .await
+        .unwrap();
+    priced(&book, "o1", "cart-1").await;
+    let placed = Move {
+        transaction_id: Some("tx".to_owned()),
+        tracking_id: Some("TRACK".to_owned()),
+        cart_emptied: true,
+        confirmation_sent: true,
+        warnings: vec!["a problem on the way".to_owned()],
+        charged_at_ms: Some(1),
+        ..Move::to(OrderState::Shipped)
+    };
+    // Not before a price, and not without the charge's transaction id.
+    assert_eq!(
+        book.advance("unpriced", &placed).await.unwrap(),
+        Moved::NotAllowed {
+            from: OrderState::Created
+        }
+    );
+    let without_charge = Move {
+        transaction_id: None,
+        ..placed.clone()
+    };
+    assert!(book.advance("o1", &without_charge).await.is_err());
+
+    let Moved::Changed(answered) = book.advance("o1", &placed).await.unwrap() else {
+        panic!("the order should move");
+    };
+    let order = book.get("o1").await.unwrap().unwrap();
+    assert_eq!(answered, order, "the answer is what was stored");
+    use OrderState::*;
+    let states: Vec<_> = order.history.iter().map(|h| h.state).collect();
+    assert_eq!(states, [Created, Charged, Shipped]);
+    // The charge keeps its own time, but never before the order's last change.
+    assert!(order.history.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    assert_eq!(order.state, Shipped);
+    assert_eq!(order.transaction_id.as_deref(), Some("tx"));
+    assert_eq!(order.tracking_id.as_deref(), Some("TRACK"));
+    assert!(order.cart_emptied && order.confirmation_sent);
+    assert_eq!(order.warnings, ["a problem on the way"]);
+    let events = book.outbox(100).await.unwrap();
+    let o1: Vec<_> = events
+        .iter()
+        .filter(|e| e.order_id == "o1")
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(o1, ["OrderPlaced", "OrderCharged", "OrderShipped"]);
+    // The cart is free again; repeating the move changes nothing.
+    assert!(matches!(
+        book.begin(&new_order("next", "cart-1", None))
+            .await
+            .unwrap(),
+        Begun::Created(_)
+    ));
+    assert!(matches!(
+        book.advance("o1", &placed).await.unwrap(),
+        Moved::Unchanged(_)
+    ));
 }

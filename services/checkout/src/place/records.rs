@@ -39,6 +39,37 @@ pub(super) enum Opened {
     Replay(pb::Order),
 }
 
+/// A charge that went through.
+#[derive(Debug, Clone)]
+pub(super) struct Charge {
+    /// Payment's transaction id.
+    pub(super) transaction_id: String,
+    /// When it went through (ms since the Unix epoch).
+    pub(super) at_ms: i64,
+}
+
+/// What happened after the charge, recorded with the order's next write.
+#[derive(Debug)]
+pub(super) struct Placed {
+    pub(super) charge: Charge,
+    pub(super) cart_emptied: bool,
+    pub(super) confirmation_sent: bool,
+    /// Problems that did not stop the order.
+    pub(super) warnings: Vec<String>,
+}
+
+impl Placed {
+    /// Just charged, nothing else done yet.
+    pub(super) fn new(charge: Charge) -> Self {
+        Self {
+            charge,
+            cart_emptied: false,
+            confirmation_sent: false,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Now, in milliseconds since the Unix epoch (the orders service's clock).
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
@@ -235,6 +266,49 @@ impl Checkout {
             .await
     }
 
+    /// Records a placed order in one write: charged at the charge's time,
+    /// shipped, and what was done after the charge. A failure is logged with
+    /// the ids needed to repair it; the reconciler settles the order from the
+    /// payment ledger and finishes it.
+    pub(super) async fn record_placed(
+        &self,
+        calls: &CallContext,
+        order_id: &str,
+        tracking_id: &str,
+        placed: Placed,
+    ) {
+        let message = AdvanceOrderRequest {
+            order_id: order_id.to_owned(),
+            to: State::Shipped.into(),
+            tracking_id: tracking_id.to_owned(),
+            charged_at_ms: placed.charge.at_ms,
+            ..placed_notes(&placed)
+        };
+        if let Err(status) = self.advance_as(calls, message).await {
+            let transaction_id = &placed.charge.transaction_id;
+            tracing::error!(order_id, %transaction_id, tracking_id, error = %status.message(), "Charged and shipped, but the order could not be recorded; left to the reconciler.");
+        }
+    }
+
+    /// Records a charged order that could not be shipped, with what was done
+    /// after the charge; a failure is logged and left to the reconciler.
+    pub(super) async fn record_charged(
+        &self,
+        calls: &CallContext,
+        order_id: &str,
+        placed: &Placed,
+    ) {
+        let message = AdvanceOrderRequest {
+            order_id: order_id.to_owned(),
+            to: State::Charged.into(),
+            ..placed_notes(placed)
+        };
+        if let Err(status) = self.advance_as(calls, message).await {
+            let transaction_id = &placed.charge.transaction_id;
+            tracing::error!(order_id, %transaction_id, error = %status.message(), "Charged, but the order could not be marked charged; left to the reconciler.");
+        }
+    }
+
     /// Ends the order where the charge left it (declined, failed, payment
     /// uncertain), on a budget of its own; a failure is logged and left to
     /// the reconciler.
@@ -320,6 +394,17 @@ impl Checkout {
             KeyValue::new(attr::CURRENCY, request.currency.clone()),
             KeyValue::new(attr::USER_CURRENCY, request.currency.clone()),
         ]);
+    }
+}
+
+/// A move carrying the charge and the notes of `placed`.
+fn placed_notes(placed: &Placed) -> AdvanceOrderRequest {
+    AdvanceOrderRequest {
+        transaction_id: placed.charge.transaction_id.clone(),
+        cart_emptied: placed.cart_emptied,
+        confirmation_sent: placed.confirmation_sent,
+        warnings: placed.warnings.clone(),
+        ..AdvanceOrderRequest::default()
     }
 }
 

@@ -1,5 +1,9 @@
 //! Starts the real shop (catalog, currency, payment, shipping, email, cart)
 //! on loopback ports, checkout pointed at it, and hands out clients.
+//!
+//! The orders service keeps its tables in an SQLite file of the shop's own,
+//! or, with `CHECKOUT_TESTS_DATABASE=postgres`, in a PostgreSQL server the
+//! shop starts on loopback: `.ci/run` runs this whole suite both ways.
 
 use std::collections::HashMap;
 
@@ -12,11 +16,17 @@ use boutique_proto::{
     checkout_service_client::CheckoutServiceClient, currency_service_client::CurrencyServiceClient,
     product_catalog_service_client::ProductCatalogServiceClient,
 };
-use boutique_store::{Database, Location, OrderBook, StoreConfig, orders::Order};
+use boutique_store::{Database, DatabaseUrl, Location, OrderBook, StoreConfig, orders::Order};
+use boutique_testkit::postgres::PostgresServer;
 use tonic::transport::Channel;
 
 pub(crate) fn loopback() -> Env {
     Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")])
+}
+
+/// True when the suite runs on PostgreSQL (see the module docs).
+fn on_postgres() -> bool {
+    std::env::var("CHECKOUT_TESTS_DATABASE").is_ok_and(|v| v == "postgres")
 }
 
 /// Builds and runs one of the real services with its defaults.
@@ -84,6 +94,8 @@ pub(crate) struct Shop {
     replica_env: Env,
     /// Where the orders service keeps them (deleted with the shop).
     _data: tempfile::TempDir,
+    /// The PostgreSQL server of the shop, when the suite runs on one.
+    _postgres: Option<PostgresServer>,
     /// Checkout's own metrics.
     pub(crate) telemetry: Telemetry,
 }
@@ -124,9 +136,17 @@ impl Shop {
         backends.insert("email", spawn_real!(boutique_email));
         backends.insert("cart", spawn_real!(boutique_cart));
         let data = tempfile::tempdir().unwrap();
-        let database = database.unwrap_or_else(|| {
-            StoreConfig::at(Location::SqliteFile(data.path().join("orders.db")))
-        });
+        let mut postgres = None;
+        let database = match database {
+            Some(database) => database,
+            None if on_postgres() => {
+                let server = PostgresServer::start().expect("PostgreSQL is installed");
+                let url = server.create_database();
+                postgres = Some(server);
+                StoreConfig::at(Location::Postgres(DatabaseUrl::new(url)))
+            }
+            None => StoreConfig::at(Location::SqliteFile(data.path().join("orders.db"))),
+        };
         let mut orders = boutique_orders::Config::from_env(&loopback()).unwrap();
         orders.database = database.clone();
         backends.insert("orders", TestServer::start(orders).await);
@@ -157,6 +177,7 @@ impl Shop {
             database,
             replica_env,
             _data: data,
+            _postgres: postgres,
             telemetry,
         }
     }
