@@ -9,10 +9,7 @@
 
 mod support;
 
-use std::{
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{process::Command, time::Duration};
 
 use boutique_store::{
     Database, DatabaseUrl, Location, OrderBook, StoreConfig, audit::audit, orders::OrderState,
@@ -49,16 +46,11 @@ async fn wait_until(
     what: &str,
     done: impl Fn(&[boutique_store::orders::Order]) -> bool,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    boutique_testkit::eventually(what, Duration::from_secs(60), || async {
         let orders = book.all().await.unwrap();
-        if done(&orders) {
-            return;
-        }
-        let states: Vec<_> = orders.iter().map(|o| o.state).collect();
-        assert!(Instant::now() < deadline, "never {what}: {states:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        done(&orders).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

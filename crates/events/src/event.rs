@@ -10,7 +10,9 @@
 //! formats are published; consumers treat any schema they do not know as poison
 //! (dead-lettered, kept for an operator) rather than guess.
 
-use std::{fmt, time::SystemTime};
+use std::fmt;
+
+use boutique_platform::clock::now_ms;
 
 use serde::{Deserialize, Serialize};
 
@@ -165,13 +167,6 @@ impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// Milliseconds since the Unix epoch (0 for a clock set before it).
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod admin;
 pub mod app;
 pub mod cache;
 pub mod call;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod grpc;

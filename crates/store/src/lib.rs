@@ -48,10 +48,13 @@ pub use error::{Scrubbed, StoreError};
 pub use orders::OrderBook;
 
 /// Now, in milliseconds since the Unix epoch (how every table keeps time).
+/// A clock set before 1970 is refused rather than stored.
 pub(crate) fn now_ms() -> Result<i64, StoreError> {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_millis()).ok())
-        .ok_or_else(|| StoreError::invalid("clock", "the system time is before 1970"))
+    match boutique_platform::clock::now_ms() {
+        0 => Err(StoreError::invalid(
+            "clock",
+            "the system time is before 1970",
+        )),
+        ms => Ok(ms),
+    }
 }

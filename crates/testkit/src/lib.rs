@@ -78,3 +78,24 @@ pub fn wait_for_port(addr: SocketAddr, timeout: Duration) -> Result<(), String> 
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Polls `check` until it gives `Some` (what the test waits for: a state of
+/// the system, not a length of time), and fails the test with `what` after
+/// `patience`. Every poll is a real query, so the test fails only when the
+/// system never gets there.
+pub async fn eventually<T, Fut>(what: &str, patience: Duration, mut check: impl FnMut() -> Fut) -> T
+where
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + patience;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never {what} within {patience:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

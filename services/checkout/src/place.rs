@@ -40,7 +40,7 @@ pub(crate) mod replay;
 
 use std::{sync::Arc, time::Duration};
 
-use boutique_platform::{RpcError, call::CallContext};
+use boutique_platform::{RpcError, call::CallContext, clock::now_ms};
 use boutique_proto::{CartItem, OrderResult, boutique::orders::v1::OrderState as State, reasons};
 use tonic::Code;
 
@@ -154,7 +154,7 @@ impl Checkout {
         self.abandon(order_id).await;
         if let Some(last) = self.last_order(calls, &request.user_id).await
             && last.cart_emptied
-            && records::now_ms().saturating_sub(last.updated_at_ms) < RETRY_WINDOW_MS
+            && now_ms().saturating_sub(last.updated_at_ms) < RETRY_WINDOW_MS
         {
             tracing::info!(order_id = %last.id, "Answered a retried order with the order that emptied the cart.");
             return Ok(Cart::JustOrdered(replay::outcome(&last)));
@@ -198,7 +198,7 @@ impl Checkout {
         match charged {
             Ok(transaction_id) => Ok(records::Charge {
                 transaction_id,
-                at_ms: records::now_ms(),
+                at_ms: now_ms(),
             }),
             Err(ChargeFailure::Declined(status)) => {
                 let reason = status.message().to_owned();

@@ -22,7 +22,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use boutique_platform::{Telemetry, call::CallContext, telemetry::Counter};
+use boutique_platform::{Telemetry, call::CallContext, clock::millis, telemetry::Counter};
 use boutique_proto::{
     CartItem,
     boutique::{
@@ -361,8 +361,4 @@ fn cart_items(order: &pb::Order) -> Vec<CartItem> {
             quantity: line.quantity,
         })
         .collect()
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

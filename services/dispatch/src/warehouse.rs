@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use boutique_events::{Bus, EventKind, Handling, OrderEvent};
-use boutique_platform::telemetry::grpc::TracedChannel;
+use boutique_platform::{
+    clock::{millis, now_ms},
+    telemetry::grpc::TracedChannel,
+};
 use boutique_proto::boutique::orders::v1::{
     AdvanceOrderRequest, OrderState, order_service_client::OrderServiceClient,
 };
@@ -109,14 +112,4 @@ impl Warehouse {
             }
         }
     }
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, millis)
 }

@@ -123,12 +123,12 @@ fn metric(dispatch: &TestServer, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 /// Waits (bounded) until `done` holds.
-async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !done().await {
-        assert!(Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn eventually<Fut: Future<Output = bool>>(what: &str, mut done: impl FnMut() -> Fut) {
+    boutique_testkit::eventually(what, PATIENCE, || {
+        let check = done();
+        async move { check.await.then_some(()) }
+    })
+    .await;
 }
 
 /// Shipped orders arrive; a duplicate of an event and a poison message are
@@ -170,7 +170,7 @@ async fn dispatches_once_and_dead_letters_poison(
     let mut again = OrderEvent::new(EventKind::OrderShipped, ids[0].clone(), "shipped");
     again.id = format!("{}/3/OrderShipped", ids[0]);
     bus.publish(&[again]).await.unwrap();
-    eventually("the duplicate is consumed", async || {
+    eventually("the duplicate is consumed", || async {
         handled("OrderShipped", "duplicate") > duplicates
     })
     .await;
@@ -185,7 +185,7 @@ async fn dispatches_once_and_dead_letters_poison(
     )])
     .await
     .unwrap();
-    eventually("two dead letters", async || {
+    eventually("two dead letters", || async {
         bus.depths().await.is_ok_and(|d| d.dead >= 2)
     })
     .await;

@@ -5,7 +5,9 @@
 //! The names, labels and help texts are the catalogue's
 //! (`deploy/observability/README.md`): rules and dashboards read them.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use boutique_platform::clock::now_ms;
 
 use boutique_platform::{
     Telemetry,
@@ -99,10 +101,4 @@ pub(crate) async fn watch(
             () = tokio::time::sleep(every) => {}
         }
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -9,7 +9,7 @@
 use std::{
     future::Future,
     sync::atomic::{AtomicU64, Ordering},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use boutique_events::{Bus, EventKind, EventsConfig, EventsError, Handling, OrderEvent};
@@ -147,21 +147,11 @@ pub(crate) async fn receive(
 }
 
 /// Polls `check` until it gives `Some`, failing the test after [`PATIENCE`].
-pub(crate) async fn eventually<T, Fut>(what: &str, mut check: impl FnMut() -> Fut) -> T
+pub(crate) async fn eventually<T, Fut>(what: &str, check: impl FnMut() -> Fut) -> T
 where
     Fut: Future<Output = Option<T>>,
 {
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "{what}: not so within {PATIENCE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    boutique_testkit::eventually(what, PATIENCE, check).await
 }
 
 /// Waits until the dead-letter queue holds `n` messages.

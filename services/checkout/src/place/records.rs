@@ -6,8 +6,6 @@
 //! needed to repair it, and the order goes on: the reconciler finds what the
 //! record is missing.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use boutique_platform::{
     RpcError,
     call::CallContext,
@@ -68,13 +66,6 @@ impl Placed {
             warnings: Vec::new(),
         }
     }
-}
-
-/// Now, in milliseconds since the Unix epoch (the orders service's clock).
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A digest of what the request asks for, so a key reused for another

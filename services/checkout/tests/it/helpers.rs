@@ -297,20 +297,14 @@ impl Shop {
 impl Shop {
     /// Waits (up to 20 s) until the only order on record satisfies `done`.
     pub(crate) async fn wait_for(&self, done: impl Fn(&Order) -> bool) -> Order {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let records = self.records().await;
-            if let [order] = records.as_slice()
-                && done(order)
-            {
-                return order.clone();
+        let patience = std::time::Duration::from_secs(20);
+        boutique_testkit::eventually("the order's expected state", patience, || async {
+            match self.records().await.as_slice() {
+                [order] if done(order) => Some(order.clone()),
+                _ => None,
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "never reached: {records:#?}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 }
 
