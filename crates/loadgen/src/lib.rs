@@ -42,6 +42,11 @@
 //! - `--think-time MIN..MAX` (`1s..10s`; one value for a fixed time; `0` for none).
 //! - `--rate R`: open-loop mode at R requests per second.
 //! - `--page PATH` (repeatable): single-page mode, e.g. `--page /product/OLJCESPC7Z`.
+//! - `--task TASK` (repeatable: `index`, `set-currency`, `browse-product`,
+//!   `add-to-cart`, `view-cart`, `checkout`): only these tasks of the mix, no
+//!   home-page start. With `--rate` it measures one flow's latency at a fixed
+//!   rate: `--task checkout --rate 1500` sends 500 checkouts a second (each is
+//!   a product page, an add to cart and the checkout).
 //! - `--timeout D` per request, redirects included (60s, as Locust).
 //! - `--max-failure-ratio F` (0.0): the run fails (exit status 1) when
 //!   `failures / requests` exceeds F, or when no request finished at all.
@@ -125,6 +130,16 @@ pub struct Args {
     /// users take the paths in turn), like wrk, instead of the shopper's tasks.
     #[arg(long = "page", value_name = "PATH", value_parser = parse_page)]
     pub page: Vec<String>,
+    /// Task mode: only this task of the shopper's mix (repeatable; drawn by
+    /// upstream's weights among themselves), without the home-page start,
+    /// e.g. `--task checkout --rate 1500` for 500 checkouts a second.
+    #[arg(
+        long = "task",
+        value_enum,
+        value_name = "TASK",
+        conflicts_with = "page"
+    )]
+    pub task: Vec<shopper::Task>,
     /// Per-request timeout, redirects included.
     #[arg(long, default_value = "60s", value_parser = parse_go_duration)]
     pub timeout: Duration,
@@ -164,6 +179,7 @@ impl Args {
             },
             rate: None,
             page: Vec::new(),
+            task: Vec::new(),
             timeout: Duration::from_secs(60),
             max_failure_ratio: 0.0,
             report: ReportFormat::Text,
@@ -460,6 +476,25 @@ mod tests {
         let args = parse(&["--target", "frontend:80"]).unwrap();
         // The URL form drops the default port.
         assert_eq!(base_url(&args.target).unwrap(), "http://frontend");
+    }
+
+    #[test]
+    fn task_mode_takes_named_tasks_and_excludes_page_mode() {
+        let args = parse(&[
+            "--target",
+            "x:1",
+            "--task",
+            "checkout",
+            "--task",
+            "view-cart",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.task,
+            [shopper::Task::Checkout, shopper::Task::ViewCart]
+        );
+        assert!(parse(&["--target", "x:1", "--task", "pay"]).is_err());
+        assert!(parse(&["--target", "x:1", "--task", "checkout", "--page", "/"]).is_err());
     }
 
     #[test]

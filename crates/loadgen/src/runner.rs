@@ -126,6 +126,7 @@ pub(crate) async fn run(args: Args, metrics: Option<LoadgenMetrics>) -> Result<R
         let rng = StdRng::seed_from_u64(seed.wrapping_add(index as u64));
         let shopper = match &pages {
             Some(paths) => Shopper::pages(rng, Arc::clone(paths), index),
+            None if !args.task.is_empty() => Shopper::only(rng, this_year, &args.task),
             None => Shopper::new(rng, this_year),
         };
         let shared = Arc::clone(&shared);

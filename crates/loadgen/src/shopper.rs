@@ -13,7 +13,7 @@ use rand::{Rng, rngs::StdRng};
 use crate::{fake, stats::Route};
 
 /// One of upstream's scheduled tasks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Task {
     /// GET `/`.
     Index,
@@ -76,6 +76,8 @@ pub struct Shopper {
     this_year: i32,
     /// `--page` mode: only these paths, in turn, from `next_page`.
     pages: Option<Pages>,
+    /// `--task` mode: only these tasks (empty: upstream's whole mix).
+    only: Vec<Task>,
 }
 
 /// The fixed paths of `--page` mode and where this user is in them.
@@ -102,9 +104,23 @@ impl Shopper {
             queue: VecDeque::with_capacity(3),
             this_year,
             pages: None,
+            only: Vec::new(),
         };
         shopper.plan(Task::Index);
         shopper
+    }
+
+    /// A shopper that does only `tasks` (at least one), drawn by their
+    /// upstream weights among themselves, with no `on_start`: `--task` mode,
+    /// e.g. checkouts alone at a fixed rate to measure their latency.
+    pub fn only(rng: StdRng, this_year: i32, tasks: &[Task]) -> Self {
+        Self {
+            rng,
+            queue: VecDeque::with_capacity(3),
+            this_year,
+            pages: None,
+            only: tasks.to_vec(),
+        }
     }
 
     /// A user that only GETs `paths` (at least one), in turn, starting with
@@ -117,6 +133,7 @@ impl Shopper {
             queue: VecDeque::new(),
             this_year: 0,
             pages: Some(Pages { paths, next: start }),
+            only: Vec::new(),
         }
     }
 
@@ -137,7 +154,11 @@ impl Shopper {
         if let Some(planned) = self.queue.pop_front() {
             return Next::Request(planned);
         }
-        let task = pick_task(&mut self.rng);
+        let task = if self.only.is_empty() {
+            pick_task(&mut self.rng)
+        } else {
+            pick_task_of(&mut self.rng, &self.only)
+        };
         self.plan(task);
         match self.queue.pop_front() {
             Some(planned) => Next::NewTask(planned),
@@ -198,15 +219,21 @@ fn plan_add_to_cart(rng: &mut StdRng, queue: &mut VecDeque<Planned>) {
 
 /// A task drawn by upstream's weights.
 pub fn pick_task(rng: &mut impl Rng) -> Task {
-    let total: u32 = WEIGHTS.iter().map(|(_, weight)| weight).sum();
-    let mut ticket = rng.random_range(0..total);
-    for (task, weight) in WEIGHTS {
+    pick_task_of(rng, &WEIGHTS.map(|(task, _)| task))
+}
+
+/// One of `tasks` (at least one), drawn by their upstream weights.
+fn pick_task_of(rng: &mut impl Rng, tasks: &[Task]) -> Task {
+    let weighted = || WEIGHTS.iter().filter(|(task, _)| tasks.contains(task));
+    let total: u32 = weighted().map(|(_, weight)| weight).sum();
+    let mut ticket = rng.random_range(0..total.max(1));
+    for &(task, weight) in weighted() {
         if ticket < weight {
             return task;
         }
         ticket -= weight;
     }
-    Task::BrowseProduct
+    tasks.first().copied().unwrap_or(Task::BrowseProduct)
 }
 
 #[cfg(test)]
@@ -255,6 +282,26 @@ mod tests {
         assert_eq!(add.form[0], ("product_id", product));
         let quantity: u32 = add.form[1].1.parse().unwrap();
         assert!((1..=10).contains(&quantity));
+    }
+
+    #[test]
+    fn task_mode_does_only_its_tasks_and_skips_the_home_page_start() {
+        let mut shopper = Shopper::only(StdRng::seed_from_u64(7), 2030, &[Task::Checkout]);
+        let routes: Vec<_> = (0..30)
+            .map(|_| match shopper.next_request() {
+                Next::Request(planned) | Next::NewTask(planned) => planned.route,
+            })
+            .collect();
+        let one = [Route::Product, Route::AddToCart, Route::Checkout];
+        assert_eq!(routes, one.repeat(10));
+
+        let mut rng = StdRng::seed_from_u64(8);
+        let pair = [Task::Index, Task::BrowseProduct];
+        let draws: Vec<_> = (0..1_100).map(|_| pick_task_of(&mut rng, &pair)).collect();
+        assert!(draws.iter().all(|task| pair.contains(task)));
+        // Weights 1 and 10 among themselves: about 100 home pages.
+        let home = draws.iter().filter(|&&task| task == Task::Index).count();
+        assert!((50..200).contains(&home), "{home}");
     }
 
     #[test]
