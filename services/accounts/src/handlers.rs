@@ -403,9 +403,7 @@ impl AccountsService for Accounts {
         &self,
         request: Request<AuthenticateRequest>,
     ) -> Result<Response<AuthenticateResponse>, Status> {
-        let (claims, account) = self
-            .authenticate_token(&request.into_inner().token)
-            .await?;
+        let (claims, account) = self.authenticate_token(&request.into_inner().token).await?;
         Ok(Response::new(AuthenticateResponse {
             account: Some(account_to_wire(&account)),
             expires_at_ms: claims.exp.saturating_mul(1000),

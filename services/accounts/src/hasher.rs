@@ -95,8 +95,7 @@ impl Hasher {
     pub(crate) async fn verify(&self, password: String, hash: String) -> Result<bool, HashError> {
         let argon = self.argon.clone();
         self.run(move || {
-            let parsed =
-                PasswordHash::new(&hash).map_err(|e| HashError::Failed(e.to_string()))?;
+            let parsed = PasswordHash::new(&hash).map_err(|e| HashError::Failed(e.to_string()))?;
             Ok(argon.verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await
@@ -139,8 +138,16 @@ mod tests {
     async fn hashes_verify_and_carry_owasp_parameters() {
         let hasher = Hasher::new(2, 4);
         let hash = hasher.hash("correct horse".to_owned()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert!(hasher.verify("correct horse".to_owned(), hash.clone()).await.unwrap());
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            hasher
+                .verify("correct horse".to_owned(), hash.clone())
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify("wrong horse".to_owned(), hash).await.unwrap());
     }
 

@@ -36,9 +36,7 @@ pub(crate) fn email(raw: &str) -> Result<Email, RpcError> {
     let well_formed = display
         .rsplit_once('@')
         .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
-        && !display
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control());
+        && !display.chars().any(|c| c.is_whitespace() || c.is_control());
     if !well_formed {
         return Err(RpcError::invalid("email is not an email address"));
     }
@@ -53,7 +51,10 @@ pub(crate) fn email(raw: &str) -> Result<Email, RpcError> {
 pub(crate) fn display_name(raw: &str, email: &Email) -> Result<String, RpcError> {
     let name = raw.trim();
     let name = if name.is_empty() {
-        email.display.rsplit_once('@').map_or("", |(local, _)| local)
+        email
+            .display
+            .rsplit_once('@')
+            .map_or("", |(local, _)| local)
     } else {
         name
     };
@@ -124,7 +125,14 @@ mod tests {
         let e = email("  Ada@Example.COM ").unwrap();
         assert_eq!(e.display, "Ada@Example.COM");
         assert_eq!(e.key, "ada@example.com");
-        for bad in ["", "ada", "@example.com", "ada@", "a da@example.com", "a\u{0}@x"] {
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "a da@example.com",
+            "a\u{0}@x",
+        ] {
             assert!(email(bad).is_err(), "{bad:?}");
         }
     }
@@ -140,8 +148,14 @@ mod tests {
 
     #[test]
     fn addresses_drop_the_port() {
-        assert_eq!(client_address("203.0.113.9:5555").unwrap().unwrap(), "203.0.113.9");
-        assert_eq!(client_address("[2001:db8::1]:80").unwrap().unwrap(), "2001:db8::1");
+        assert_eq!(
+            client_address("203.0.113.9:5555").unwrap().unwrap(),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            client_address("[2001:db8::1]:80").unwrap().unwrap(),
+            "2001:db8::1"
+        );
         assert_eq!(client_address(" ").unwrap(), None);
         assert!(client_address(&"x".repeat(200)).is_err());
     }

@@ -195,7 +195,11 @@ mod tests {
 
     #[test]
     fn files_may_use_lines_and_comments() {
-        let text = format!("# rotated 2026-11\nnew:{}\n\nold:{}\n", b64(&[1; 32]), b64(&[2; 32]));
+        let text = format!(
+            "# rotated 2026-11\nnew:{}\n\nold:{}\n",
+            b64(&[1; 32]),
+            b64(&[2; 32])
+        );
         assert_eq!(KeySet::parse(&text).unwrap().kids(), ["new", "old"]);
     }
 

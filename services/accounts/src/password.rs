@@ -103,7 +103,10 @@ mod tests {
         // Nine characters in 27 bytes: too short.
         assert_eq!(check("ééééééééé", "a@b.c"), Err(Weakness::TooShort));
         assert_eq!(check("éééééééééé", "a@b.c"), Ok(()));
-        assert_eq!(check(&"x".repeat(MAX_CHARS + 1), "a@b.c"), Err(Weakness::TooLong));
+        assert_eq!(
+            check(&"x".repeat(MAX_CHARS + 1), "a@b.c"),
+            Err(Weakness::TooLong)
+        );
         assert_eq!(check(&"xy".repeat(MAX_CHARS / 2), "a@b.c"), Ok(()));
     }
 
@@ -113,7 +116,11 @@ mod tests {
         for common in ["1234567890", "QwertyUiop", "BASKETBALL"] {
             assert_eq!(check(common, "a@b.c"), Err(Weakness::Common), "{common}");
         }
-        assert!(COMMON.iter().all(|p| p.chars().count() >= MIN_CHARS && *p == p.to_lowercase()));
+        assert!(
+            COMMON
+                .iter()
+                .all(|p| p.chars().count() >= MIN_CHARS && *p == p.to_lowercase())
+        );
     }
 
     #[test]

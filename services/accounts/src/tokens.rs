@@ -91,7 +91,11 @@ impl Tokens {
     }
 
     /// A token for `account_id`, issued at `iat_s` (seconds), with a fresh id.
-    pub(crate) fn issue(&self, account_id: &str, iat_s: i64) -> Result<Issued, jsonwebtoken::errors::Error> {
+    pub(crate) fn issue(
+        &self,
+        account_id: &str,
+        iat_s: i64,
+    ) -> Result<Issued, jsonwebtoken::errors::Error> {
         let lifetime = i64::try_from(self.lifetime.as_secs()).unwrap_or(i64::MAX);
         let claims = Claims {
             sub: account_id.to_owned(),
@@ -103,7 +107,8 @@ impl Tokens {
         let key = self.keys.signing();
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(key.kid().to_owned());
-        let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(key.secret()))?;
+        let token =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(key.secret()))?;
         Ok(Issued {
             token,
             expires_at_ms: claims.exp.saturating_mul(1000),

@@ -47,7 +47,11 @@ async fn an_email_makes_one_account_whatever_its_case(db: TestDb) {
         .unwrap();
     assert_eq!(taken, Created::EmailTaken);
 
-    let found = book.find_by_email("ada@example.com").await.unwrap().unwrap();
+    let found = book
+        .find_by_email("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found, account);
     assert_eq!(book.get("acct-1").await.unwrap(), Some(account));
     assert_eq!(book.get("acct-2").await.unwrap(), None);
@@ -87,11 +91,28 @@ async fn tokens_are_revoked_one_by_one_or_all_at_once(db: TestDb) {
     assert!(!session.revoked);
     assert_eq!(session.account.id, "acct-1");
 
-    book.revoke_token("jti-1", "acct-1", i64::MAX).await.unwrap();
+    book.revoke_token("jti-1", "acct-1", i64::MAX)
+        .await
+        .unwrap();
     // Twice is fine.
-    book.revoke_token("jti-1", "acct-1", i64::MAX).await.unwrap();
-    assert!(book.session("acct-1", "jti-1").await.unwrap().unwrap().revoked);
-    assert!(!book.session("acct-1", "jti-2").await.unwrap().unwrap().revoked);
+    book.revoke_token("jti-1", "acct-1", i64::MAX)
+        .await
+        .unwrap();
+    assert!(
+        book.session("acct-1", "jti-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+    assert!(
+        !book
+            .session("acct-1", "jti-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
     assert_eq!(book.session("acct-9", "jti-1").await.unwrap(), None);
 
     assert!(book.end_sessions("acct-1", 5_000).await.unwrap());
@@ -117,7 +138,9 @@ async fn a_deleted_account_is_gone_with_its_revocations(db: TestDb) {
     book.create(&new_account("acct-1", "a@example.com"))
         .await
         .unwrap();
-    book.revoke_token("jti-1", "acct-1", i64::MAX).await.unwrap();
+    book.revoke_token("jti-1", "acct-1", i64::MAX)
+        .await
+        .unwrap();
     assert!(book.delete("acct-1").await.unwrap());
     assert!(!book.delete("acct-1").await.unwrap());
     assert_eq!(book.get("acct-1").await.unwrap(), None);
@@ -208,7 +231,9 @@ async fn pruning_removes_only_what_expired(db: TestDb) {
     book.revoke_token("old", "acct-1", 1_000).await.unwrap();
     book.revoke_token("new", "acct-1", 3_000).await.unwrap();
     book.record_failures(&[("email", "e")], 500).await.unwrap();
-    book.record_failures(&[("email", "e")], 2_500).await.unwrap();
+    book.record_failures(&[("email", "e")], 2_500)
+        .await
+        .unwrap();
     let pruned = book.prune(2_000, 2_000).await.unwrap();
     assert_eq!(pruned.tokens, 1);
     assert_eq!(pruned.failures, 1);
