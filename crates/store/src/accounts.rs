@@ -125,6 +125,9 @@ macro_rules! select_accounts {
 
 type AccountRow = (String, String, String, String, String, i64, i64, i64);
 
+/// An account row and the count of signed-out tokens with the asked `jti`.
+type SessionRow = (String, String, String, String, String, i64, i64, i64, i64);
+
 fn account_from_row(row: AccountRow) -> Account {
     let (
         id,
@@ -250,18 +253,17 @@ impl AccountBook {
     /// The account `id` and whether the token `jti` was signed out, in one
     /// query (every authenticated request asks this).
     pub async fn session(&self, id: &str, jti: &str) -> Result<Option<Session>, StoreError> {
-        let row: Option<(String, String, String, String, String, i64, i64, i64, i64)> =
-            sqlx::query_as(
-                "SELECT id, email, email_key, display_name, password_hash, \
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT id, email, email_key, display_name, password_hash, \
                  sessions_valid_after_ms, created_at_ms, updated_at_ms, \
                  (SELECT COUNT(*) FROM account_revoked_tokens WHERE jti = $2) \
                  FROM accounts WHERE id = $1",
-            )
-            .bind(id)
-            .bind(jti)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query("reading a session"))?;
+        )
+        .bind(id)
+        .bind(jti)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::query("reading a session"))?;
         Ok(row.map(|(a, b, c, d, e, f, g, h, revoked)| Session {
             account: account_from_row((a, b, c, d, e, f, g, h)),
             revoked: revoked > 0,

@@ -19,14 +19,13 @@ pub fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> io::Result<
         let mut name = path.as_os_str().to_owned();
         name.push(format!(".tmp-{}-{}", std::process::id(), rand_suffix()));
         let temp = std::path::PathBuf::from(name);
-        let written =
-            write_private(&temp, make().as_bytes()).and_then(|()| {
-                match std::fs::hard_link(&temp, path) {
-                    // Another process made it first: use theirs.
-                    Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-                    other => other,
-                }
-            });
+        let written = write_private(&temp, make().as_bytes()).and_then(|()| {
+            match std::fs::hard_link(&temp, path) {
+                // Another process made it first: use theirs.
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+                other => other,
+            }
+        });
         let _ = std::fs::remove_file(&temp);
         written?;
     }

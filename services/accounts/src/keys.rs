@@ -209,7 +209,7 @@ mod tests {
         let cases = [
             (String::new(), "no key"),
             (format!("k:{short}"), "at least 32"),
-            (format!("{short}"), "kid:base64key"),
+            (short.clone(), "kid:base64key"),
             ("k:not base64!".to_owned(), "not base64"),
             (format!("k:{0},k:{0}", b64(&[1; 32])), "twice"),
             (format!("bad kid:{}", b64(&[1; 32])), "key id"),
