@@ -66,24 +66,11 @@ fn session_key_file(args: &AllArgs, env: &Env) -> Result<Option<PathBuf>, Launch
     }
     let dir = args.data.clone().unwrap_or_else(|| default_data_dir(env));
     let path = dir.join(SESSION_KEY_FILE);
-    if !path.exists() {
-        std::fs::create_dir_all(&dir).map_err(LaunchError::failed)?;
+    boutique_store::secret_file::read_or_create(&path, || {
         let key: [u8; 32] = rand::random();
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&path) {
-            Ok(mut file) => {
-                std::io::Write::write_all(&mut file, hex.as_bytes())
-                    .map_err(LaunchError::failed)?;
-            }
-            // Another shop made it first: use theirs.
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(error) => return Err(LaunchError::failed(error)),
-        }
-    }
+        key.iter().map(|b| format!("{b:02x}")).collect()
+    })
+    .map_err(LaunchError::failed)?;
     Ok(Some(path))
 }
 

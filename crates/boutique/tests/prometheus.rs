@@ -33,7 +33,8 @@ const PRODUCT: &str = "OLJCESPC7Z";
 const JOB: &str = "boutique";
 
 /// Every service `boutique all` runs, as `service_name` labels them.
-const SERVICES: [&str; 12] = [
+const SERVICES: [&str; 13] = [
+    "accounts",
     "ad",
     "cart",
     "catalog",

@@ -28,6 +28,15 @@ pub enum RpcError {
     /// (a declined card, an expired card).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The thing to create exists already (an account for that email).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The caller's credentials (a password, a token) are missing or not valid.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller must slow down (throttled sign-ins, a full queue).
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// A dependency (a store, another service) cannot be reached; retrying later may work.
     #[error("{0}")]
     Unavailable(String),
@@ -101,6 +110,9 @@ impl From<RpcError> for Status {
             RpcError::InvalidArgument(m) => Status::invalid_argument(m),
             RpcError::NotFound(m) => Status::not_found(m),
             RpcError::FailedPrecondition(m) => Status::failed_precondition(m),
+            RpcError::AlreadyExists(m) => Status::already_exists(m),
+            RpcError::Unauthenticated(m) => Status::unauthenticated(m),
+            RpcError::ResourceExhausted(m) => Status::resource_exhausted(m),
             RpcError::Unavailable(m) => {
                 tracing::warn!(error = %m, "Dependency unavailable.");
                 Status::unavailable(m)

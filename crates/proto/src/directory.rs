@@ -155,6 +155,17 @@ pub static ORDERS: ServiceInfo = ServiceInfo {
     calls: &[],
 };
 
+/// Shoppers' accounts, passwords and sign-in tokens.
+pub static ACCOUNTS: ServiceInfo = ServiceInfo {
+    name: "accounts",
+    upstream: "accounts",
+    port: 5080,
+    addr_var: "ACCOUNTS_SERVICE_ADDR",
+    protocol: Protocol::Grpc("boutique.accounts.v1.AccountsService"),
+    about: "Shoppers' accounts: sign-up, sign-in, tokens",
+    calls: &[],
+};
+
 /// Order placement.
 pub static CHECKOUT: ServiceInfo = ServiceInfo {
     name: "checkout",
@@ -202,7 +213,7 @@ pub static FRONTEND: ServiceInfo = ServiceInfo {
 
 /// Every service, each after the services it calls, so starting them in this
 /// order starts every dependency first.
-pub static ALL: [&ServiceInfo; 12] = [
+pub static ALL: [&ServiceInfo; 13] = [
     &CATALOG,
     &CURRENCY,
     &PAYMENT,
@@ -212,6 +223,7 @@ pub static ALL: [&ServiceInfo; 12] = [
     &AD,
     &RECOMMENDATION,
     &ORDERS,
+    &ACCOUNTS,
     &CHECKOUT,
     &DISPATCH,
     &FRONTEND,

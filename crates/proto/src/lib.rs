@@ -18,6 +18,13 @@ pub mod hipstershop {
 /// Our own packages, beside upstream's (which never change).
 #[allow(clippy::all, clippy::pedantic, rust_2018_idioms)]
 pub mod boutique {
+    /// The accounts service.
+    pub mod accounts {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("boutique.accounts.v1");
+        }
+    }
     /// The order service.
     pub mod orders {
         /// Version 1.

@@ -24,3 +24,28 @@ pub const CHARGE_VOIDED: &str = "CHARGE_VOIDED";
 /// PlaceOrder: the `idempotency-key` was already used for a different
 /// request by the same shopper. Metadata: none.
 pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
+
+/// SignUp, ChangePassword (accounts): the password breaks a rule. Metadata:
+/// `rule` (`too_short`, `too_long`, `common`, `same_as_email`), `min_length`,
+/// `max_length`.
+pub const WEAK_PASSWORD: &str = "WEAK_PASSWORD";
+
+/// SignUp (accounts): the email, in any case, already has an account.
+/// Metadata: none.
+pub const EMAIL_TAKEN: &str = "EMAIL_TAKEN";
+
+/// SignIn, ChangePassword, DeleteAccount (accounts): the email or the password
+/// is wrong; an unknown email gets exactly the same answer. Metadata: none.
+pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
+
+/// SignIn and the other password checks (accounts): too many failures for
+/// the email or from the client address. Metadata: `retry_after_seconds`.
+pub const SIGN_IN_THROTTLED: &str = "SIGN_IN_THROTTLED";
+
+/// Any call with a token (accounts): it is malformed, tampered with, expired,
+/// signed out, signed by a retired key, or its account is gone. Metadata: none.
+pub const INVALID_TOKEN: &str = "INVALID_TOKEN";
+
+/// Calls that check a password (accounts): too many checks are queued; retry
+/// shortly. Metadata: none.
+pub const OVERLOADED: &str = "OVERLOADED";

@@ -11,8 +11,10 @@
 //!
 //! Each table belongs to one service, which alone reads and writes it through
 //! its repository here: `payment_charges` ([`ChargeLedger`], the payment
-//! service's idempotency ledger) and the `order*` tables ([`OrderBook`], the
-//! orders service's records, cart claims, idempotency keys and outbox).
+//! service's idempotency ledger), the `order*` tables ([`OrderBook`], the
+//! orders service's records, cart claims, idempotency keys and outbox) and the
+//! `account*` tables ([`AccountBook`], the accounts service's accounts,
+//! signed-out tokens and failed sign-ins).
 //!
 //! # Environment
 //!
@@ -29,6 +31,7 @@
 //! what the URL leaves out. Passwords are redacted wherever a URL is shown: in
 //! logs, in `Debug`/`Display`, and in errors.
 
+pub mod accounts;
 pub mod audit;
 mod charges;
 mod config;
@@ -36,7 +39,9 @@ mod database;
 mod error;
 pub mod orders;
 pub mod redact;
+pub mod secret_file;
 
+pub use accounts::AccountBook;
 pub use charges::{Charge, ChargeLedger, MAX_KEY_LEN, Recorded, Settled, StoredCharge};
 pub use config::{
     ACQUIRE_TIMEOUT_VAR, DATA_DIR_VAR, DATABASE_FILE, DATABASE_URL_VAR, DEFAULT_ACQUIRE_TIMEOUT,

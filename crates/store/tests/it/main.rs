@@ -1,6 +1,7 @@
 //! Integration tests of the store: the same suite on every backend (SQLite file,
 //! SQLite in memory, a real PostgreSQL started by the test), plus configuration.
 
+mod accounts;
 mod backends;
 mod charges;
 mod config;
