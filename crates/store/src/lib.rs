@@ -11,8 +11,10 @@
 //!
 //! Each table belongs to one service, which alone reads and writes it through
 //! its repository here: `payment_charges` ([`ChargeLedger`], the payment
-//! service's idempotency ledger) and the `order*` tables ([`OrderBook`], the
-//! orders service's records, cart claims, idempotency keys and outbox).
+//! service's idempotency ledger), the `order*` tables ([`OrderBook`], the
+//! orders service's records, cart claims, idempotency keys and outbox) and
+//! the `rating*` tables ([`RatingBook`], the ratings service's ratings,
+//! summaries and write limits).
 //!
 //! # Environment
 //!
@@ -35,6 +37,7 @@ mod config;
 mod database;
 mod error;
 pub mod orders;
+pub mod ratings;
 pub mod redact;
 
 pub use charges::{Charge, ChargeLedger, MAX_KEY_LEN, Recorded, Settled, StoredCharge};
@@ -46,6 +49,7 @@ pub use config::{
 pub use database::{Backend, Database, SQLITE_BUSY_TIMEOUT};
 pub use error::{Scrubbed, StoreError};
 pub use orders::OrderBook;
+pub use ratings::RatingBook;
 
 /// Now, in milliseconds since the Unix epoch (how every table keeps time).
 pub(crate) fn now_ms() -> Result<i64, StoreError> {
