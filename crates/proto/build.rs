@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "demo.proto",
         "boutique/orders/v1/orders.proto",
         "boutique/payment/v1/ledger.proto",
+        "boutique/ratings/v1/ratings.proto",
     ]
     .map(|file| proto_dir.join(file));
     for file in &files {

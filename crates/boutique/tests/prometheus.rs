@@ -33,7 +33,7 @@ const PRODUCT: &str = "OLJCESPC7Z";
 const JOB: &str = "boutique";
 
 /// Every service `boutique all` runs, as `service_name` labels them.
-const SERVICES: [&str; 12] = [
+const SERVICES: [&str; 13] = [
     "ad",
     "cart",
     "catalog",
@@ -44,6 +44,7 @@ const SERVICES: [&str; 12] = [
     "frontend",
     "orders",
     "payment",
+    "ratings",
     "recommendation",
     "shipping",
 ];

@@ -34,6 +34,9 @@ pub enum RpcError {
     /// The caller's deadline ran out.
     #[error("{0}")]
     DeadlineExceeded(String),
+    /// The caller used up a quota (a rate limit); trying later may work.
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// A bug or an unexpected failure; details are logged, not returned.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -106,6 +109,7 @@ impl From<RpcError> for Status {
                 Status::unavailable(m)
             }
             RpcError::DeadlineExceeded(m) => Status::deadline_exceeded(m),
+            RpcError::ResourceExhausted(m) => Status::resource_exhausted(m),
             RpcError::Internal(e) => {
                 tracing::error!(
                     error = format!("{e:#}"),

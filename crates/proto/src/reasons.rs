@@ -24,3 +24,8 @@ pub const CHARGE_VOIDED: &str = "CHARGE_VOIDED";
 /// PlaceOrder: the `idempotency-key` was already used for a different
 /// request by the same shopper. Metadata: none.
 pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
+
+/// The ratings service's PutRating and DeleteRating: the account wrote too
+/// many ratings in a short time; nothing was written. Retry after
+/// `retry_after_ms`. Metadata: `retry_after_ms`.
+pub const RATING_RATE_LIMITED: &str = "RATING_RATE_LIMITED";
