@@ -141,3 +141,52 @@ async fn open(config: &StoreConfig) -> Result<RatingBook, ServerError> {
     tracing::info!(database = %config.location, "Ratings are kept in the database.");
     Ok(RatingBook::new(&database))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Env {
+        Env::from_pairs([
+            ("PRODUCT_CATALOG_SERVICE_ADDR", "catalog:3550"),
+            ("ORDERS_SERVICE_ADDR", "orders:5060"),
+            ("DATABASE_URL", "sqlite::memory:"),
+        ])
+    }
+
+    #[test]
+    fn defaults_and_settings() {
+        let config = Config::from_env(&env()).unwrap();
+        assert_eq!(config.listen.port(), 5090);
+        assert_eq!(config.write_limit, Some(WriteLimit::per_minute(10)));
+        assert_eq!(config.cache_ttl, DEFAULT_CACHE_TTL);
+        let config = Config::from_env(
+            &env()
+                .with(WRITES_PER_MINUTE_VAR, "30")
+                .with(CACHE_TTL_VAR, "0"),
+        )
+        .unwrap();
+        assert_eq!(config.write_limit, Some(WriteLimit::per_minute(30)));
+        assert_eq!(config.cache_ttl, Duration::ZERO);
+        let off = Config::from_env(&env().with(WRITES_PER_MINUTE_VAR, "0")).unwrap();
+        assert_eq!(off.write_limit, None);
+    }
+
+    #[test]
+    fn bad_settings_name_their_variable() {
+        for (var, value) in [
+            (WRITES_PER_MINUTE_VAR, "-1"),
+            (WRITES_PER_MINUTE_VAR, "ten"),
+            (CACHE_TTL_VAR, "5m"),
+        ] {
+            let error = Config::from_env(&env().with(var, value)).unwrap_err();
+            assert!(error.to_string().contains(var), "{error}");
+        }
+        let error =
+            Config::from_env(&Env::from_pairs([("ORDERS_SERVICE_ADDR", "o:1")])).unwrap_err();
+        assert!(
+            error.to_string().contains("PRODUCT_CATALOG_SERVICE_ADDR"),
+            "{error}"
+        );
+    }
+}
