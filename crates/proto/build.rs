@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "boutique/orders/v1/orders.proto",
         "boutique/payment/v1/ledger.proto",
         "boutique/accounts/v1/accounts.proto",
+        "boutique/ratings/v1/ratings.proto",
     ]
     .map(|file| proto_dir.join(file));
     for file in &files {

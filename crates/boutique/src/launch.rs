@@ -15,7 +15,7 @@ use crate::error::LaunchError;
 
 /// Every service, in the directory's order (each after the services it
 /// calls). Adding a service: its directory entry, its crate, and a line here.
-pub(crate) static SERVICES: [Launcher; 13] = [
+pub(crate) static SERVICES: [Launcher; 14] = [
     Launcher::of::<boutique_catalog::Config>(),
     Launcher::of::<boutique_currency::Config>(),
     Launcher::of::<boutique_payment::Config>(),
@@ -28,6 +28,7 @@ pub(crate) static SERVICES: [Launcher; 13] = [
     Launcher::of::<boutique_accounts::Config>(),
     Launcher::of::<boutique_checkout::Config>(),
     Launcher::of::<boutique_dispatch::Config>(),
+    Launcher::of::<boutique_ratings::Config>(),
     Launcher::of::<boutique_frontend::Config>(),
 ];
 

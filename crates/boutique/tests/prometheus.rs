@@ -45,6 +45,7 @@ const SERVICES: [&str; 13] = [
     "frontend",
     "orders",
     "payment",
+    "ratings",
     "recommendation",
     "shipping",
 ];

@@ -34,7 +34,8 @@ pub enum RpcError {
     /// The caller's credentials (a password, a token) are missing or not valid.
     #[error("{0}")]
     Unauthenticated(String),
-    /// The caller must slow down (throttled sign-ins, a full queue).
+    /// The caller must slow down (throttled sign-ins, a rate limit, a full
+    /// queue); trying later may work.
     #[error("{0}")]
     ResourceExhausted(String),
     /// A dependency (a store, another service) cannot be reached; retrying later may work.

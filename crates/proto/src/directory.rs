@@ -190,6 +190,17 @@ pub static DISPATCH: ServiceInfo = ServiceInfo {
     calls: &[&ORDERS],
 };
 
+/// Shoppers' ratings and reviews of products.
+pub static RATINGS: ServiceInfo = ServiceInfo {
+    name: "ratings",
+    upstream: "ratings",
+    port: 5090,
+    addr_var: "RATINGS_SERVICE_ADDR",
+    protocol: Protocol::Grpc("boutique.ratings.v1.RatingsService"),
+    about: "Product ratings and reviews by signed-in shoppers, with verified purchases",
+    calls: &[&CATALOG, &ORDERS],
+};
+
 /// The storefront.
 pub static FRONTEND: ServiceInfo = ServiceInfo {
     name: "frontend",
@@ -213,7 +224,7 @@ pub static FRONTEND: ServiceInfo = ServiceInfo {
 
 /// Every service, each after the services it calls, so starting them in this
 /// order starts every dependency first.
-pub static ALL: [&ServiceInfo; 13] = [
+pub static ALL: [&ServiceInfo; 14] = [
     &CATALOG,
     &CURRENCY,
     &PAYMENT,
@@ -226,6 +237,7 @@ pub static ALL: [&ServiceInfo; 13] = [
     &ACCOUNTS,
     &CHECKOUT,
     &DISPATCH,
+    &RATINGS,
     &FRONTEND,
 ];
 

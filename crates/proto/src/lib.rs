@@ -39,6 +39,13 @@ pub mod boutique {
             tonic::include_proto!("boutique.payment.v1");
         }
     }
+    /// Shoppers' ratings of products.
+    pub mod ratings {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("boutique.ratings.v1");
+        }
+    }
 }
 
 pub mod directory;

@@ -49,3 +49,8 @@ pub const INVALID_TOKEN: &str = "INVALID_TOKEN";
 /// Calls that check a password (accounts): too many checks are queued; retry
 /// shortly. Metadata: none.
 pub const OVERLOADED: &str = "OVERLOADED";
+
+/// The ratings service's PutRating and DeleteRating: the account wrote too
+/// many ratings in a short time; nothing was written. Retry after
+/// `retry_after_ms`. Metadata: `retry_after_ms`.
+pub const RATING_RATE_LIMITED: &str = "RATING_RATE_LIMITED";

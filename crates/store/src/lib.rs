@@ -14,7 +14,8 @@
 //! service's idempotency ledger), the `order*` tables ([`OrderBook`], the
 //! orders service's records, cart claims, idempotency keys and outbox) and the
 //! `account*` tables ([`AccountBook`], the accounts service's accounts,
-//! signed-out tokens and failed sign-ins).
+//! signed-out tokens and failed sign-ins) and the `rating*` tables
+//! ([`RatingBook`], the ratings service's ratings, summaries and write limits).
 //!
 //! # Environment
 //!
@@ -38,6 +39,7 @@ mod config;
 mod database;
 mod error;
 pub mod orders;
+pub mod ratings;
 pub mod redact;
 pub mod secret_file;
 
@@ -51,6 +53,7 @@ pub use config::{
 pub use database::{Backend, Database, SQLITE_BUSY_TIMEOUT};
 pub use error::{Scrubbed, StoreError};
 pub use orders::OrderBook;
+pub use ratings::RatingBook;
 
 /// Now, in milliseconds since the Unix epoch (how every table keeps time).
 /// A clock set before 1970 is refused rather than stored.

@@ -7,4 +7,6 @@ mod charges;
 mod config;
 mod helpers;
 mod lifecycle;
+mod migrations;
 mod orders;
+mod ratings;
