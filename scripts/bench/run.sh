@@ -133,6 +133,54 @@ CEILING_BIN="$ROOT/target/bench-ceiling/release/bench-ceiling"
 
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
+# Checkouts alone at a fixed rate (open loop, timed from each request's slot, like wrk2):
+# issue 12's target is 500 checkouts/s with p99 < 100 ms. Each checkout task is a product
+# page, an add to cart and the checkout, so the request rate is three times the checkout rate.
+CHECKOUT_RATE="${BENCH_CHECKOUT_RATE:-500}"
+checkout_at_rate() { # DATABASE SERVER_PID SHOP_URL
+  local db="$1" server="$2" url="$3" i
+  log "checkout at $CHECKOUT_RATE/s on $db: $RUNS x $WRK_DURATION (boutique loadgen --task checkout)"
+  for i in $(seq "$RUNS"); do
+    "${BENCH[@]}" measure --out "$WORK/measure.json" --server "$server" \
+      --stdout "$WORK/rate.json" -- "$BIN" loadgen --target "$url" --users 64 \
+      --task checkout --rate "$((3 * CHECKOUT_RATE))" --duration "$WRK_DURATION" \
+      --report json --quiet
+    python3 - "$WORK/rate.json" "$WORK/measure.json" "$RAW/checkout-rate-$db-$i.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+json.dump({"report": report, "measure": json.load(open(sys.argv[2]))},
+          open(sys.argv[3], "w"), indent=1)
+if report["failures"] or not report["requests"]:
+    sys.exit(f"checkout at a fixed rate saw failures or no requests: {report['aggregate']}")
+PY
+  done
+}
+
+# A throwaway PostgreSQL on loopback (default durability: fsync and synchronous commit on),
+# for the checkout figures on PostgreSQL: sets PG_PORT and PG_PID, or leaves PG_PORT empty
+# when PostgreSQL is not installed. As root it runs as the postgres user (initdb refuses
+# root); setpriv execs, so the pid is the server's own.
+PG_PORT=""
+start_postgres() {
+  local bin dir
+  bin="${POSTGRES_BIN_DIR:-$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -1)}"
+  [[ -x "$bin/initdb" ]] || return 0
+  dir="$WORK/pg"
+  mkdir -p "$dir"
+  local as=()
+  if [[ "$(id -u)" == 0 ]]; then
+    chown postgres "$dir"
+    as=(setpriv --reuid=postgres --regid=postgres --init-groups)
+  fi
+  "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >"$WORK/pg-initdb.log" 2>&1
+  PG_PORT="$("${BENCH[@]}" freeport)"
+  "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$PG_PORT" -c listen_addresses=127.0.0.1 \
+    -c unix_socket_directories= -c max_connections=200 >"$WORK/pg.log" 2>&1 &
+  PG_PID=$!
+  PIDS+=("$PG_PID")
+  wait_tcp "$PG_PORT"
+}
+
 # ------------------------------------------------------------------ start-up and idle RSS
 log "start-up: $STARTUP_RUNS runs of boutique all"
 "${BENCH[@]}" startup "$BIN" "$STARTUP_RUNS" 1 "$RAW/startup.json"
@@ -232,6 +280,8 @@ run_wrk cart "$SHOP_PID" "$SHOP/cart" -H "Cookie: $COOKIE"
 mint_sessions 4096 >"$WORK/sessions.txt"
 BENCH_SESSIONS="$WORK/sessions.txt" WRK_THREADS="${WRK_THREADS:-2}" \
   LUA_EXTRA="$HERE/checkout.lua" run_wrk checkout "$SHOP_PID" "$SHOP/"
+checkout_at_rate "$([[ -n "${BENCH_DATABASE_URL:-}" ]] && echo postgres || echo sqlite)" \
+  "$SHOP_PID" "$SHOP"
 
 LOADGEN_DURATION="$WRK_DURATION"
 log "boutique loadgen: $RUNS x $LOADGEN_DURATION, 64 users, think time 0"
@@ -276,6 +326,28 @@ PY
 compare_page home /
 compare_page product /product/OLJCESPC7Z
 stop_pid "$SHOP_PID"
+
+# ------------------------------------------------------------------ checkout on PostgreSQL
+# The same checkout figures with every service's tables in PostgreSQL (unless the run is
+# already on one: BENCH_DATABASE_URL).
+start_postgres
+if [[ -n "$PG_PORT" && -z "${BENCH_DATABASE_URL:-}" ]]; then
+  PG_SHOP_PORT="$("${BENCH[@]}" freeport)"
+  DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres" \
+    LOG_FORMAT=json "$BIN" all --listen "127.0.0.1:$PG_SHOP_PORT" >"$WORK/shop-pg.log" 2>&1 &
+  PG_SHOP_PID=$!
+  PIDS+=("$PG_SHOP_PID")
+  SHOP="http://127.0.0.1:$PG_SHOP_PORT"
+  wait_http "$SHOP/_healthz"
+  mint_sessions 4096 >"$WORK/sessions.txt"
+  BENCH_SESSIONS="$WORK/sessions.txt" WRK_THREADS="${WRK_THREADS:-2}" \
+    LUA_EXTRA="$HERE/checkout.lua" run_wrk checkout-pg "$PG_SHOP_PID" "$SHOP/"
+  checkout_at_rate postgres "$PG_SHOP_PID" "$SHOP"
+  stop_pid "$PG_SHOP_PID"
+else
+  log "checkout on PostgreSQL: skipped (no PostgreSQL here, or the whole run is on one)"
+fi
+[[ -n "$PG_PORT" ]] && stop_pid "$PG_PID"
 
 # ------------------------------------------------------------------ telemetry overhead
 # The server's CPU time per home-page request at the same open-loop rate, with telemetry as
@@ -389,13 +461,14 @@ if [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)"
   commit+=" (with uncommitted changes)"
 fi
 python3 - "$RAW/meta.json" "$machine" "$load_note" "$commit" "$command_line" "$RUNS" "$QUICK" \
-  "$notes" "$BIN" "$HOME_BYTES" <<'PY'
+  "$notes" "$BIN" "$HOME_BYTES" "$CHECKOUT_RATE" <<'PY'
 import json, os, sys, time
-out, machine, load, commit, command, runs, quick, notes, binary, home = sys.argv[1:]
+out, machine, load, commit, command, runs, quick, notes, binary, home, rate = sys.argv[1:]
 json.dump({"machine": machine, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "commit": commit, "command": command, "runs": int(runs), "quick": quick == "1",
            "load": load, "notes": notes, "binary_bytes": os.path.getsize(binary),
-           "home_page_bytes": int(home)}, open(out, "w"), indent=1)
+           "home_page_bytes": int(home), "checkout_rate": int(rate)},
+          open(out, "w"), indent=1)
 PY
 "${BENCH[@]}" report "$RAW" "$OUT/results.json" "$MD"
 log "wrote $OUT/results.json and $MD"
