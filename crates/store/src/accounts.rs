@@ -18,10 +18,10 @@
 //!
 //! Owner: the accounts service (see ARCHITECTURE.md).
 
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::AnyPool;
 use uuid::Uuid;
 
-use crate::{Backend, Database, StoreError, now_ms};
+use crate::{Database, StoreError, now_ms};
 
 /// The longest account id, email, display name, token id or throttling
 /// subject kept, in bytes.
@@ -101,9 +101,6 @@ pub struct Pruned {
     pub failures: u64,
 }
 
-/// A writer's turn (see [`Database::write_lock`]).
-type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
-
 /// The account tables. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AccountBook {
@@ -171,20 +168,6 @@ impl AccountBook {
             db: db.clone(),
             pool: db.pool().clone(),
         }
-    }
-
-    /// A write transaction and this process's turn to write (see
-    /// `OrderBook`: SQLite takes the write lock at once with `BEGIN IMMEDIATE`).
-    async fn write(
-        &self,
-        action: &'static str,
-    ) -> Result<(Turn, Transaction<'static, Any>), StoreError> {
-        let turn = self.db.write_lock().await;
-        let begun = match self.db.backend() {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        };
-        Ok((turn, begun.map_err(StoreError::query(action))?))
     }
 
     /// Creates the account unless its email is taken.
@@ -345,7 +328,7 @@ impl AccountBook {
     /// refused from now on, as they name no account). False when there was none.
     pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
         let action = "deleting an account";
-        let (_turn, mut tx) = self.write(action).await?;
+        let (_turn, mut tx) = self.db.begin_write(action).await?;
         let deleted = sqlx::query("DELETE FROM accounts WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -403,7 +386,7 @@ impl AccountBook {
             validate("throttling subject", subject)?;
         }
         let action = "recording a failed sign-in";
-        let (_turn, mut tx) = self.write(action).await?;
+        let (_turn, mut tx) = self.db.begin_write(action).await?;
         for (scope, subject) in subjects {
             sqlx::query(
                 "INSERT INTO account_sign_in_failures (id, scope, subject, at_ms) \

@@ -102,6 +102,9 @@ fn writer_runtime() -> &'static tokio::runtime::Handle {
     })
 }
 
+/// A writer's turn (see [`Database::write_lock`]); `None` on PostgreSQL.
+pub type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
+
 /// Which database engine a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -224,6 +227,23 @@ impl Database {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         }
+    }
+
+    /// A write transaction, and this process's turn to write (SQLite; hold it
+    /// until the commit). On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a transaction that reads and then writes would otherwise
+    /// fail at once when another writer got in between, since SQLite cannot
+    /// wait out a lock upgrade. `action` names the work in errors.
+    pub async fn begin_write(
+        &self,
+        action: &'static str,
+    ) -> Result<(Turn, sqlx::Transaction<'static, sqlx::Any>), StoreError> {
+        let turn = self.write_lock().await;
+        let begun = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        };
+        Ok((turn, begun.map_err(StoreError::query(action))?))
     }
 
     /// Runs `job`, a whole write (take the turn, write, commit). On SQLite it

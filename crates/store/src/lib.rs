@@ -50,7 +50,7 @@ pub use config::{
     DEFAULT_MAX_CONNECTIONS, DatabaseUrl, Location, MAX_CONNECTIONS_VAR, StoreConfig,
     default_data_dir,
 };
-pub use database::{Backend, Database, SQLITE_BUSY_TIMEOUT};
+pub use database::{Backend, Database, SQLITE_BUSY_TIMEOUT, Turn};
 pub use error::{Scrubbed, StoreError};
 pub use orders::OrderBook;
 pub use ratings::RatingBook;

@@ -23,7 +23,7 @@ use boutique_money::Money;
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, AnyPool, Row, Transaction, any::AnyRow};
 
-use crate::{Backend, Database, StoreError, now_ms};
+use crate::{Database, StoreError, now_ms};
 
 /// The longest owner, cart id, order id or idempotency key kept, in bytes.
 pub const MAX_ID_LEN: usize = 255;
@@ -392,9 +392,6 @@ pub struct UnsettledQuery {
     pub max_attempts: u32,
 }
 
-/// A writer's turn (see [`Database::write_lock`]).
-type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
-
 /// The order tables. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct OrderBook {
@@ -435,23 +432,6 @@ impl OrderBook {
         }
     }
 
-    /// A write transaction, and this process's turn to write (SQLite; hold
-    /// it until the commit). On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`): a transaction that reads and then writes would
-    /// otherwise fail at once when another writer got in between, since
-    /// SQLite cannot wait out a lock upgrade.
-    async fn write(
-        &self,
-        action: &'static str,
-    ) -> Result<(Turn, Transaction<'static, Any>), StoreError> {
-        let turn = self.db.write_lock().await;
-        let begun = match self.db.backend() {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        };
-        Ok((turn, begun.map_err(StoreError::query(action))?))
-    }
-
     /// Opens an order: creates it, claims its cart, records its key, in one
     /// transaction. See [`Begun`] for the outcomes.
     pub async fn begin(&self, new: &NewOrder) -> Result<Begun, StoreError> {
@@ -476,7 +456,7 @@ impl OrderBook {
         let now = now_ms()?;
         let address = to_json("address", &new.address)?;
         let action = "opening an order";
-        let (_turn, mut tx) = self.write(action).await?;
+        let (_turn, mut tx) = self.db.begin_write(action).await?;
         sqlx::query(
             "INSERT INTO orders (id, owner, cart_id, state, email, address, currency_code, lines, \
              card_last_four, reason, cart_emptied, confirmation_sent, warnings, reconcile_attempts, \
@@ -669,7 +649,7 @@ impl OrderBook {
         let lines_json = to_json("lines", &stored)?;
         let now = now_ms()?;
         let action = "pricing an order";
-        let (turn, mut tx) = self.write(action).await?;
+        let (turn, mut tx) = self.db.begin_write(action).await?;
         let updated = sqlx::query(
             "UPDATE orders SET lines = $2, shipping_units = $3, shipping_nanos = $4, \
              total_units = $5, total_nanos = $6, updated_at_ms = $7 \
@@ -748,7 +728,7 @@ impl OrderBook {
             let mut warnings = order.warnings.clone();
             warnings.extend(step.warnings.iter().cloned());
             let warnings = to_json("warnings", &warnings)?;
-            let (turn, mut tx) = self.write(action).await?;
+            let (turn, mut tx) = self.db.begin_write(action).await?;
             // Compare-and-set on the state and the last change, so a note
             // written since the read (its warnings) is not overwritten.
             let updated = sqlx::query(
@@ -830,7 +810,7 @@ impl OrderBook {
 
     async fn note_here(&self, order_id: &str, note: &Note) -> Result<Option<Order>, StoreError> {
         let action = "noting on an order";
-        let (turn, mut tx) = self.write(action).await?;
+        let (turn, mut tx) = self.db.begin_write(action).await?;
         let row: Option<(String,)> = sqlx::query_as("SELECT warnings FROM orders WHERE id = $1")
             .bind(order_id)
             .fetch_optional(&mut *tx)
@@ -1035,7 +1015,7 @@ impl OrderBook {
 
     async fn remove_published_here(&self, event_ids: &[String]) -> Result<(), StoreError> {
         let action = "clearing published events";
-        let (_turn, mut tx) = self.write(action).await?;
+        let (_turn, mut tx) = self.db.begin_write(action).await?;
         for batch in event_ids.chunks(DELETE_BATCH) {
             // Only placeholders are put in the text; the ids are bound.
             let placeholders: Vec<String> = (1..=batch.len()).map(|n| format!("${n}")).collect();

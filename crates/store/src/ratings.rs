@@ -27,7 +27,7 @@ pub mod limit;
 
 use sqlx::{Any, AnyPool, Row, Transaction, any::AnyRow};
 
-use crate::{Backend, Database, StoreError, now_ms};
+use crate::{Database, StoreError, now_ms};
 
 /// The longest account or product id kept, in bytes.
 pub const MAX_ID_LEN: usize = 255;
@@ -121,9 +121,6 @@ impl Summary {
     }
 }
 
-/// A writer's turn (see [`Database::write_lock`]).
-type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
-
 /// The ratings tables. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct RatingBook {
@@ -146,22 +143,6 @@ impl RatingBook {
         }
     }
 
-    /// A write transaction, and this process's turn to write (SQLite; hold
-    /// it until the commit). SQLite takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), since a transaction that reads before it writes could not
-    /// wait out another writer.
-    async fn write(
-        &self,
-        action: &'static str,
-    ) -> Result<(Turn, Transaction<'static, Any>), StoreError> {
-        let turn = self.db.write_lock().await;
-        let begun = match self.db.backend() {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        };
-        Ok((turn, begun.map_err(StoreError::query(action))?))
-    }
-
     /// Creates the account's rating of the product or replaces its stars and
     /// text, moving the product's summary in the same transaction.
     pub async fn put(&self, new: &NewRating) -> Result<Put, StoreError> {
@@ -176,7 +157,7 @@ impl RatingBook {
         }
         let now = now_ms()?;
         let action = "writing a rating";
-        let (_turn, mut tx) = self.write(action).await?;
+        let (_turn, mut tx) = self.db.begin_write(action).await?;
         lock_summary(&mut tx, &new.product_id, action).await?;
         let old = sqlx::query(
             "SELECT account_id, product_id, stars, text, verified_purchase, created_at_ms, \
@@ -258,7 +239,7 @@ impl RatingBook {
         product_id: &str,
     ) -> Result<Option<Rating>, StoreError> {
         let action = "deleting a rating";
-        let (_turn, mut tx) = self.write(action).await?;
+        let (_turn, mut tx) = self.db.begin_write(action).await?;
         // The summary first, as every writer does (see the module docs).
         sqlx::query(
             "UPDATE rating_summaries SET rating_count = rating_count WHERE product_id = $1",
