@@ -169,10 +169,16 @@ start_postgres() {
   mkdir -p "$dir"
   local as=()
   if [[ "$(id -u)" == 0 ]]; then
+    # The postgres user must reach its directory inside the (private) work directory.
+    chmod 711 "$WORK"
     chown postgres "$dir"
     as=(setpriv --reuid=postgres --regid=postgres --init-groups)
   fi
-  "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >"$WORK/pg-initdb.log" 2>&1
+  if ! "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 \
+    >"$WORK/pg-initdb.log" 2>&1; then
+    cat "$WORK/pg-initdb.log" >&2
+    return 1
+  fi
   PG_PORT="$("${BENCH[@]}" freeport)"
   "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$PG_PORT" -c listen_addresses=127.0.0.1 \
     -c unix_socket_directories= -c max_connections=200 >"$WORK/pg.log" 2>&1 &
