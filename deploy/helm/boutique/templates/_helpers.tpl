@@ -87,6 +87,20 @@ dispatch:
   portName: grpc
   addrEnv: DISPATCH_SERVICE_ADDR
   calls: [orders]
+accounts:
+  cmd: accounts
+  port: 5080
+  servicePort: 5080
+  portName: grpc
+  addrEnv: ACCOUNTS_SERVICE_ADDR
+  calls: []
+ratings:
+  cmd: ratings
+  port: 5090
+  servicePort: 5090
+  portName: grpc
+  addrEnv: RATINGS_SERVICE_ADDR
+  calls: [orders, productcatalogservice]
 {{- end }}
 
 {{/*
