@@ -124,7 +124,7 @@ for b in "${!BACKENDS[@]}"; do
 done
 for b in managed in-cluster; do
   read -r -a bcomps <<< "${BACKENDS[$b]}"
-  backend_render "backends-$b+all" redis-cart "${bcomps[@]}" network-policies hpa-pdb hpa-pdb/orders-dispatch \
+  backend_render "backends-$b+all" redis-cart "${bcomps[@]}" network-policies hpa-pdb hpa-pdb/orders-dispatch hpa-pdb/accounts-ratings \
     loadgenerator gateway-api external-secrets istio observability
   brendered=$((brendered + 1))
 done
@@ -176,7 +176,7 @@ aws["externalSecrets"]["store"].update(provider="aws", serviceAccount={
 urls = {"database": {"enabled": True, "url": "postgres://boutique@db.example.internal:5432/boutique"},
         "amqp": {"enabled": True, "url": "amqps://boutique@mq.example.internal:5671/%2f"},
         "autoscaling": {"enabled": True}, "istio": {"enabled": True},
-        "services": {"accounts": {"tokenKeys": {"existingSecret": "accounts-keys"}}}}
+        "services": {"accounts": {"tokenKeys": {"existingSecret": "accounts-keys"}}}}  # pragma: allowlist secret
 cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon, "helm-full-aws-store": aws,
          "helm-backends-urls": urls, "helm-sqlite-autoscaling": {"autoscaling": {"enabled": True}}}
 with helm.Chart.load(chart) as c:
