@@ -21,7 +21,7 @@ import sys
 import yaml
 
 SUBCOMMANDS = {"frontend", "checkout", "catalog", "currency", "payment", "shipping", "email", "cart",
-               "recommendation", "ad", "orders", "dispatch", "loadgen", "migrate"}
+               "recommendation", "ad", "orders", "accounts", "ratings", "dispatch", "loadgen", "migrate"}
 # Not servers: no admin port to scrape.
 NOT_SCRAPED = {"loadgen", "migrate"}
 errs = []

@@ -9,13 +9,17 @@ usage: check_renders.py RENDER.yaml [...]
   OnFailure, a backoffLimit, a deadline);
 - every image has a tag; Boutique containers run the one image with a known subcommand;
 - the upstream Service names and ports are there (when the base is rendered), and orders's
-  (5060), and dispatch's (5070) with its Deployment; every literal *_SERVICE_ADDR names a
+  (5060), accounts's (5080), ratings's (5090), and dispatch's (5070) with its Deployment; every literal *_SERVICE_ADDR names a
   Service port of the render;
 - no Secret but the Helm chart's (made from values at install);
 - backends: DATABASE_URL and AMQP_URL come from Secrets, never literal values (they hold
-  passwords); orders without DATABASE_URL (SQLite in DATA_DIR) runs one replica with strategy
-  Recreate, no HPA, and DATA_DIR on a volume; with DATABASE_URL a migrate Job reads the same
-  Secret; dispatch and orders read AMQP_URL from the same Secret;
+  passwords); a store-backed service (orders, accounts, ratings) without DATABASE_URL (SQLite in
+  DATA_DIR) runs one replica with strategy Recreate, no HPA, and DATA_DIR on a volume; with
+  DATABASE_URL a migrate Job reads the same Secret, and every store-backed service of the render
+  reads that Secret too (one database); dispatch and orders read AMQP_URL from the same Secret;
+- accounts's token keys: ACCOUNTS_TOKEN_KEYS never a literal (a secretKeyRef if at all);
+  ACCOUNTS_TOKEN_KEYS_FILE a file on a mounted Secret volume (key `keys`); without either
+  accounts makes its own key per pod, so it runs one replica, strategy Recreate, no HPA;
 - custom resources (Istio, Gateway API, External Secrets) have the expected apiVersion and
   point at objects that exist in the same render (selectors, hosts, backendRefs, secrets,
   namespaced SecretStores); secret stores are Vault (KV v2, Kubernetes auth) or AWS Secrets
@@ -56,14 +60,18 @@ import yaml
 UPSTREAM = {"frontend": 80, "cartservice": 7070, "productcatalogservice": 3550, "currencyservice": 7000,
             "paymentservice": 50051, "shippingservice": 50051, "emailservice": 5000, "checkoutservice": 5050,
             "recommendationservice": 8080, "adservice": 9555}
-# Ours, with no upstream counterpart: orders is in the base, dispatch comes with components/rabbitmq.
-OURS = {"orders": 5060, "dispatch": 5070}
+# Ours, with no upstream counterpart: orders, accounts and ratings are in the base, dispatch comes
+# with components/rabbitmq.
+OURS = {"orders": 5060, "accounts": 5080, "ratings": 5090, "dispatch": 5070}
+# The services that keep tables in the database (SQLite in DATA_DIR without DATABASE_URL).
+STORE_BACKED = ("orders", "accounts", "ratings")
 SUBCOMMANDS = {"frontend", "checkout", "catalog", "currency", "payment", "shipping", "email", "cart",
-               "recommendation", "ad", "orders", "dispatch", "loadgen", "migrate"}
+               "recommendation", "ad", "orders", "accounts", "ratings", "dispatch", "loadgen", "migrate"}
 # The address variables of the shop's own services (the service directory's); COLLECTOR_SERVICE_ADDR
 # and the like point outside the render.
 PEER_VARS = {f"{v}_SERVICE_ADDR" for v in ("AD", "CART", "CHECKOUT", "CURRENCY", "EMAIL", "PAYMENT", "PRODUCT_CATALOG",
-                                           "RECOMMENDATION", "SHIPPING", "ORDERS", "DISPATCH")}
+                                           "RECOMMENDATION", "SHIPPING", "ORDERS", "DISPATCH", "ACCOUNTS",
+                                           "RATINGS")}
 # Run to completion: no admin port, no probes.
 ONE_SHOT = {"migrate"}
 # Workloads of optional components: policies (network-policies, istio) may name them while the
@@ -276,7 +284,7 @@ def check(path):
                     if str(port) != env.get("PORT"):
                         errs.append(f"{cw}: gRPC probe port {port} != PORT {env.get('PORT')}")
     if "frontend" in deps:
-        expected = {**UPSTREAM, "orders": OURS["orders"]}
+        expected = {**UPSTREAM, **{s: OURS[s] for s in STORE_BACKED}}
         if "dispatch" in deps:
             expected["dispatch"] = OURS["dispatch"]
         for s, port in expected.items():
@@ -334,8 +342,9 @@ def env_of(workload):
 
 
 def check_backends(by_kind):
-    """PostgreSQL, RabbitMQ and the services that need them: URLs from Secrets, orders on SQLite
-    kept at one replica, the migrate Job next to a database, one broker for orders and dispatch."""
+    """PostgreSQL, RabbitMQ and the services that need them: URLs from Secrets, orders, accounts
+    and ratings on SQLite kept at one replica, one database and the migrate Job next to it, one
+    broker for orders and dispatch; accounts's token keys from a Secret, or one replica."""
     errs = []
     deps = by_kind.get("Deployment", {})
     jobs = by_kind.get("Job", {})
@@ -344,19 +353,26 @@ def check_backends(by_kind):
             for var, e in env_of(d).items():
                 if var in ("DATABASE_URL", "AMQP_URL") and "secretKeyRef" not in e.get("valueFrom", {}):
                     errs.append(f"{kind}/{name}: {var} must come from a Secret (secretKeyRef): it holds a password")
-    orders = deps.get("orders")
-    if orders:
-        env = env_of(orders)
-        pod = orders["spec"]["template"]["spec"]
+    hpas = {h["spec"]["scaleTargetRef"].get("name"): n for n, h in by_kind.get("HorizontalPodAutoscaler", {}).items()}
+
+    def single_instance(name, d, where):
+        if d["spec"].get("replicas", 1) > 1:
+            errs.append(f"{where}: {d['spec']['replicas']} replicas; one only")
+        if d["spec"].get("strategy", {}).get("type") != "Recreate":
+            errs.append(f"{where}: strategy must be Recreate (a rolling update runs two at once)")
+        if name in hpas:
+            errs.append(f"{where}: HorizontalPodAutoscaler/{hpas[name]} scales it")
+
+    db_refs = {}
+    for name in STORE_BACKED:
+        d = deps.get(name)
+        if not d:
+            continue
+        env = env_of(d)
+        pod = d["spec"]["template"]["spec"]
         if "DATABASE_URL" not in env:
-            where = "Deployment/orders on SQLite (no DATABASE_URL)"
-            if orders["spec"].get("replicas", 1) > 1:
-                errs.append(f"{where}: {orders['spec']['replicas']} replicas would be as many databases; one only")
-            if orders["spec"].get("strategy", {}).get("type") != "Recreate":
-                errs.append(f"{where}: strategy must be Recreate (a rolling update runs two databases at once)")
-            for hpa in by_kind.get("HorizontalPodAutoscaler", {}).values():
-                if hpa["spec"]["scaleTargetRef"].get("name") == "orders":
-                    errs.append(f"{where}: HorizontalPodAutoscaler/{hpa['metadata']['name']} scales it")
+            where = f"Deployment/{name} on SQLite (no DATABASE_URL)"
+            single_instance(name, d, f"{where}, each pod its own database")
             data_dir = env.get("DATA_DIR", {}).get("value")
             mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0].get("volumeMounts", [])}
             vols = {v["name"]: v for v in pod.get("volumes", [])}
@@ -364,10 +380,37 @@ def check_backends(by_kind):
                 errs.append(f"{where}: DATA_DIR must be a mounted volume (the root filesystem is read-only)")
         else:
             ref = env["DATABASE_URL"].get("valueFrom", {}).get("secretKeyRef")
+            db_refs[name] = ref
             if not any(env_of(j).get("DATABASE_URL", {}).get("valueFrom", {}).get("secretKeyRef") == ref
                        and j["spec"]["template"]["spec"]["containers"][0].get("args") == ["migrate"]
                        for j in jobs.values()):
-                errs.append("Deployment/orders has DATABASE_URL, but no migrate Job reads the same Secret")
+                errs.append(f"Deployment/{name} has DATABASE_URL, but no migrate Job reads the same Secret")
+    if db_refs and (len({json.dumps(r, sort_keys=True) for r in db_refs.values()}) > 1
+                    or len(db_refs) != sum(1 for n in STORE_BACKED if n in deps)):
+        errs.append(f"store-backed services on different databases (DATABASE_URL Secrets {db_refs}): one database, "
+                    "one `boutique migrate`")
+    accounts = deps.get("accounts")
+    if accounts:
+        env = env_of(accounts)
+        pod = accounts["spec"]["template"]["spec"]
+        if "ACCOUNTS_TOKEN_KEYS" in env and "secretKeyRef" not in env["ACCOUNTS_TOKEN_KEYS"].get("valueFrom", {}):
+            errs.append("Deployment/accounts: ACCOUNTS_TOKEN_KEYS must come from a Secret (secretKeyRef): it holds keys")
+        keys_file = env.get("ACCOUNTS_TOKEN_KEYS_FILE", {}).get("value")
+        if keys_file:
+            vols = {v["name"]: v for v in pod.get("volumes", [])}
+            mounted = [m for m in pod["containers"][0].get("volumeMounts", [])
+                       if keys_file.startswith(m["mountPath"].rstrip("/") + "/")]
+            vol = vols.get(mounted[0]["name"], {}) if mounted else {}
+            items = {i["path"]: i["key"] for i in vol.get("secret", {}).get("items", [])}
+            rel = keys_file[len(mounted[0]["mountPath"].rstrip("/")) + 1:] if mounted else None
+            if "secret" not in vol or items.get(rel, rel) != "keys":
+                errs.append(f"Deployment/accounts: ACCOUNTS_TOKEN_KEYS_FILE={keys_file} is not key `keys` of a mounted Secret")
+            elif vol["secret"].get("optional"):
+                errs.append("Deployment/accounts: the token key Secret is optional (the service fails without the file)")
+        elif "ACCOUNTS_TOKEN_KEYS" not in env:
+            single_instance("accounts", accounts,
+                            "Deployment/accounts without token keys (each pod its own signing key)")
+    orders = deps.get("orders")
     dispatch = deps.get("dispatch")
     if dispatch:
         ref = env_of(dispatch).get("AMQP_URL", {}).get("valueFrom", {}).get("secretKeyRef")

@@ -215,6 +215,8 @@ SERVICES=(
   "recommendationservice recommendation RECOMMENDATION_SERVICE_ADDR"
   "adservice ad AD_SERVICE_ADDR"
   "orders orders ORDERS_SERVICE_ADDR"
+  "accounts accounts ACCOUNTS_SERVICE_ADDR"
+  "ratings ratings RATINGS_SERVICE_ADDR"
   "checkoutservice checkout CHECKOUT_SERVICE_ADDR"
   "frontend frontend -"
 )
@@ -235,9 +237,10 @@ shop_up() {
     read -r name cmd _ <<< "${SERVICES[$i]}"
     hc='["/usr/local/bin/boutique", "healthcheck"]'
     [ "$cmd" = frontend ] && hc='["/usr/local/bin/boutique", "healthcheck", "--http"]'
-    # The root filesystem is read-only: orders keeps its database in memory here.
+    # The root filesystem is read-only: orders, accounts and ratings keep their databases in
+    # memory here.
     local own=()
-    [ "$cmd" = orders ] && own=(-e DATABASE_URL=sqlite::memory:)
+    case $cmd in orders | accounts | ratings) own=(-e DATABASE_URL=sqlite::memory:) ;; esac
     CONTAINERS+=("$RUN-$name")
     podman run -d --name "$RUN-$name" "${HARDENED[@]}" --health-cmd "$hc" \
       -e PORT="${PORTS[$i]}" -e ADMIN_PORT="${ADMIN_PORTS[$i]}" -e LISTEN_ADDR=127.0.0.1 \

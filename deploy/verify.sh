@@ -124,7 +124,7 @@ for b in "${!BACKENDS[@]}"; do
 done
 for b in managed in-cluster; do
   read -r -a bcomps <<< "${BACKENDS[$b]}"
-  backend_render "backends-$b+all" redis-cart "${bcomps[@]}" network-policies hpa-pdb hpa-pdb/orders-dispatch \
+  backend_render "backends-$b+all" redis-cart "${bcomps[@]}" network-policies hpa-pdb hpa-pdb/orders-dispatch hpa-pdb/accounts-ratings \
     loadgenerator gateway-api external-secrets istio observability
   brendered=$((brendered + 1))
 done
@@ -171,10 +171,12 @@ aws = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
 aws["externalSecrets"]["store"].update(provider="aws", serviceAccount={
     "name": "boutique-secrets", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/boutique"}})
 # PostgreSQL and RabbitMQ from URLs in the values (the chart makes the Secrets), with autoscaling
-# and Istio; and autoscaling on SQLite (orders stays at one replica, without an HPA).
+# and Istio, the accounts token keys from an existing Secret; and autoscaling on SQLite (orders,
+# accounts and ratings stay at one replica, without an HPA).
 urls = {"database": {"enabled": True, "url": "postgres://boutique@db.example.internal:5432/boutique"},
         "amqp": {"enabled": True, "url": "amqps://boutique@mq.example.internal:5671/%2f"},
-        "autoscaling": {"enabled": True}, "istio": {"enabled": True}}
+        "autoscaling": {"enabled": True}, "istio": {"enabled": True},
+        "services": {"accounts": {"tokenKeys": {"existingSecret": "accounts-keys"}}}}  # pragma: allowlist secret
 cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon, "helm-full-aws-store": aws,
          "helm-backends-urls": urls, "helm-sqlite-autoscaling": {"autoscaling": {"enabled": True}}}
 with helm.Chart.load(chart) as c:
@@ -212,6 +214,10 @@ with helm.Chart.load(chart) as c:
             print(f"  the chart refuses {what}")
     for what, values in {
             "more than one orders replica on SQLite": {"services": {"orders": {"replicas": 2}}},
+            "more than one accounts replica on SQLite": {"services": {"accounts": {"replicas": 2}}},
+            "more than one ratings replica on SQLite": {"services": {"ratings": {"replicas": 2}}},
+            "more than one accounts replica without a token key Secret": {
+                "database": {"enabled": True, "url": "postgres://db"}, "services": {"accounts": {"replicas": 2}}},
             "database.enabled without a URL, an existing Secret or external secrets": {"database": {"enabled": True}},
             "amqp.url next to amqp.existingSecret": {"amqp": {"enabled": True, "url": "amqp://mq", "existingSecret": "s"}}}.items():
         try:

@@ -87,6 +87,20 @@ dispatch:
   portName: grpc
   addrEnv: DISPATCH_SERVICE_ADDR
   calls: [orders]
+accounts:
+  cmd: accounts
+  port: 5080
+  servicePort: 5080
+  portName: grpc
+  addrEnv: ACCOUNTS_SERVICE_ADDR
+  calls: []
+ratings:
+  cmd: ratings
+  port: 5090
+  servicePort: 5090
+  portName: grpc
+  addrEnv: RATINGS_SERVICE_ADDR
+  calls: [orders, productcatalogservice]
 {{- end }}
 
 {{/*
@@ -102,6 +116,33 @@ in-process queue that no other process can read). "true" or empty.
 {{/* Whether orders keeps its tables in SQLite (no database.enabled): one replica only. */}}
 {{- define "boutique.ordersOnSqlite" -}}
 {{- if not .Values.database.enabled }}true{{ end -}}
+{{- end }}
+
+{{/* The services that keep tables in the database (DATABASE_URL with database.enabled, else an
+SQLite file in DATA_DIR on an emptyDir). `boutique migrate` applies the migrations of all. */}}
+{{- define "boutique.storeBacked" -}}
+{{- list "orders" "accounts" "ratings" | toJson -}}
+{{- end }}
+
+{{/* The Secret (key `keys`) with the accounts service's token keys, mounted as the file of
+ACCOUNTS_TOKEN_KEYS_FILE: services.accounts.tokenKeys.existingSecret, or with externalSecrets
+the chart's boutique-accounts-token-keys; empty without either (the service then keeps a key in
+its data directory on SQLite, or draws one per pod on PostgreSQL). */}}
+{{- define "boutique.accountsTokenKeys" -}}
+{{- $tk := .Values.services.accounts.tokenKeys -}}
+{{- if $tk.existingSecret }}{{ $tk.existingSecret }}{{ else if .Values.externalSecrets.enabled }}boutique-accounts-token-keys{{ end -}}
+{{- end }}
+
+{{/* Why service .name must run as ONE pod (one replica, strategy Recreate, no HPA), or empty:
+a store-backed service on SQLite (each pod would be its own database), or accounts without a
+shared token key Secret (each pod would sign with its own key and refuse the others' tokens). */}}
+{{- define "boutique.singleInstance" -}}
+{{- $store := include "boutique.storeBacked" .root | fromJsonArray -}}
+{{- if and (has .name $store) (not .root.Values.database.enabled) -}}
+services.{{ .name }}.replicas > 1 needs database.enabled: without PostgreSQL each {{ .name }} replica would keep its own SQLite database
+{{- else if and (eq .name "accounts") (not (include "boutique.accountsTokenKeys" .root)) -}}
+services.accounts.replicas > 1 needs a shared token key Secret (services.accounts.tokenKeys.existingSecret, or externalSecrets.enabled): each replica would sign tokens with its own key and refuse the others'
+{{- end -}}
 {{- end }}
 
 {{/* The Secret with key `url` for DATABASE_URL (database.existingSecret or boutique-database). */}}
