@@ -74,6 +74,7 @@
 //! - `/setCurrency` accepts only the currencies the header offers (EUR, USD,
 //!   JPY, GBP, TRY, CAD); upstream took any ISO code.
 
+mod api;
 mod assets;
 mod assistant;
 pub mod backends;
@@ -86,7 +87,6 @@ mod handlers;
 mod middleware;
 mod orders;
 pub mod price;
-mod problem;
 pub mod session;
 pub mod validate;
 mod views;
@@ -126,9 +126,23 @@ pub(crate) struct Shared {
     pub(crate) sessions: session::Sessions,
     /// The shopping assistant, when configured.
     pub(crate) assistant: Option<assistant::Assistant>,
+    /// The REST API's OpenAPI document and reference page, made once.
+    pub(crate) api_document: api::docs::Document,
 }
 
 pub(crate) type State = Arc<Shared>;
+
+/// Every operation of the REST API as `(method, path)`, paths without
+/// `BASE_URL`: what the router serves, for the test that checks it against
+/// the OpenAPI document served at `/api/v1/openapi.json`.
+#[doc(hidden)]
+pub fn api_operations() -> Vec<(String, String)> {
+    api::routes("")
+        .table()
+        .iter()
+        .map(|(method, path)| (method.to_string(), (*path).to_owned()))
+        .collect()
+}
 
 /// Makes the backend channels (lazily: nothing connects yet) and binds the
 /// listener: the storefront's half of [`boutique_platform::ServiceConfig`].
@@ -164,12 +178,17 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
             .ok()
     });
     let base = config.base_url.clone();
+    // Generated from the code's annotations, so it cannot fail but by a bug
+    // that every test would show.
+    let api_document = api::docs::Document::new(&base)
+        .unwrap_or_else(|error| panic!("cannot make the OpenAPI document: {error}"));
     let state: State = Arc::new(Shared {
         config,
         backends,
         cookies,
         sessions,
         assistant,
+        api_document,
     });
     let p = |path: &str| format!("{base}{path}");
     let mut routes = Router::new()
@@ -183,9 +202,6 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
         .route(&p("/cart/checkout"), post(handlers::checkout::place_order))
         .route(&p("/orders"), get(handlers::orders::list))
         .route(&p("/orders/{id}"), get(handlers::orders::detail))
-        .route(&p("/api/v1/orders"), get(handlers::api_orders::list))
-        .route(&p("/api/v1/orders/{id}"), get(handlers::api_orders::get))
-        .route(&p("/api/orders"), get(handlers::api_orders::list_bare))
         .route(&p("/setCurrency"), post(handlers::misc::set_currency))
         // Upstream serves GET only; HEAD would log a shopper out just the same,
         // so it is refused like any other method.
@@ -203,7 +219,8 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
         )
         .route(&p("/static/{*path}"), get(assets::serve))
         .route(&p("/robots.txt"), any(handlers::misc::robots))
-        .route(&p("/_healthz"), any(handlers::misc::healthz));
+        .route(&p("/_healthz"), any(handlers::misc::healthz))
+        .merge(api::routes(&base).into_router());
     if !base.is_empty() {
         // The cookies are scoped to `{BASE_URL}/`, so the shop's root without
         // the slash would start a new session on every visit: send it home.
