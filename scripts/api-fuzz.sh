@@ -31,9 +31,9 @@ echo "schemathesis: at most $max_examples cases per operation against http://127
 # Guest sessions need no credentials: each request without a cookie gets its own session.
 timeout --signal=INT --kill-after=10 "$fuzz_timeout" \
   "$schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
-  --checks not_a_server_error,response_schema_conformance \
+  --checks "${FUZZ_CHECKS:-not_a_server_error,response_schema_conformance}" \
   --max-examples "$max_examples" \
-  --seed 1 \
+  --seed "${FUZZ_SEED:-1}" \
   --generation-database none \
   --request-timeout 15 \
   --no-color \

@@ -11,7 +11,8 @@
 //! recommendations fail soft; cross-site form posts are refused; security
 //! headers on every response; all assets are embedded in the binary; the
 //! shopping assistant (`/assistant`, `/bot`) is optional. Ours beyond
-//! upstream: a shopper's orders (pages and a JSON API) from the orders service.
+//! upstream: a shopper's orders (pages) from the orders service, and a public
+//! JSON REST API with a generated OpenAPI 3.1 document (`/api/v1`).
 //!
 //! # Routes
 //!
@@ -26,17 +27,28 @@
 //! | `POST /cart/checkout` | Place the order; the confirmation links to the order's page. |
 //! | `GET /orders` | The session's orders, newest first, 20 a page (`?page_token=`, a "More orders" link). |
 //! | `GET /orders/{id}` | One order: lines, address, total, tracking id, timeline (UTC), warnings. Another session's order is a 404, like an unknown id. |
-//! | `GET /api/v1/orders` | The session's orders as JSON: `{"orders": [...], "next_page_token": ...}` (`?page_size=` 1–100, `?page_token=`). |
-//! | `GET /api/v1/orders/{id}` | One order as JSON (the same owner rule). |
-//! | `GET /api/orders` | The same list as a bare JSON array; the next page in `Link`. |
+//! | `GET /api/v1/products` | Products as JSON, 20 a page (`?page_size=` 1–100, `?page_token=`), `?q=` searches (the catalog's SearchProducts). |
+//! | `GET /api/v1/products/{id}` | One product (404 if unknown). |
+//! | `GET /api/v1/currencies` | The supported currency codes and the caller's default. |
+//! | `GET /api/v1/cart`, `DELETE /api/v1/cart` | The caller's cart, priced (200); empty it (204). |
+//! | `POST /api/v1/cart/items` | Add `{"product_id", "quantity"}` (1–10); answers the cart (200). |
+//! | `POST /api/v1/checkout` | Place the order (`Idempotency-Key` header): 201 with `Location: /api/v1/orders/{id}`; 409, 422, 503 problems. |
+//! | `GET /api/v1/orders` | The caller's orders: `{"orders": [...], "next_page_token": ...}` (`?page_size=` 1–100, `?page_token=`). |
+//! | `GET /api/v1/orders/{id}` | One order (another caller's is a 404, like an unknown id). |
+//! | `GET /api/orders`, `GET /api/products` | TechCommerce's bare JSON arrays (orders: the next page in `Link`). |
+//! | `GET /api/v1/openapi.json`, `GET /api/v1/docs` | The API's OpenAPI 3.1 document, generated from the code, and its reference page (no session). |
+//! | `GET /health` | `{"status":"healthy","service":"frontend"}` (no session). |
 //! | `POST /setCurrency` | Choose a currency (302 back). |
 //! | `GET /logout` | Expire the cookies (302 home). |
 //! | `GET /product-meta/{id}` | A product as upstream's JSON. |
 //! | `GET /assistant`, `POST /bot` | The shopping assistant's page and its pass-through. |
 //! | `GET /static/...`, `/robots.txt`, `/_healthz` | Embedded assets, robots, health (no session). |
 //!
-//! Errors under `/api/` are RFC 9457 `application/problem+json` documents;
-//! everywhere else they are pages. The orders routes need only the orders
+//! Errors under `/api/` (and `/health`) are RFC 9457
+//! `application/problem+json` documents with a stable `code` (see the `api`
+//! module); everywhere else they are pages. Prices in the API are in
+//! `?currency=` (default: the currency cookie, else USD), money always
+//! `{"currency_code", "units", "nanos", "display"}`. The orders routes need only the orders
 //! service (the order page shows product ids when the catalog is down), and
 //! no other page calls it, so an orders outage is a 503 there and nowhere else.
 //!

@@ -185,7 +185,7 @@ async fn priced(
 pub(crate) struct CurrencyParam {
     /// The ISO 4217 code to price in (one `GET /api/v1/currencies` lists);
     /// default: the session's currency cookie, else USD.
-    #[param(example = "EUR", min_length = 3, max_length = 3)]
+    #[param(example = "EUR", pattern = "^[A-Z]{3}$")]
     #[allow(dead_code)] // Read by `extract::currency`; this type only documents it.
     currency: Option<String>,
 }
