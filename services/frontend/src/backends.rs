@@ -21,7 +21,7 @@ use boutique_proto::boutique::orders::v1::{
 use boutique_proto::{
     Ad, AdRequest, AddItemRequest, CartItem, CurrencyConversionRequest, Empty, EmptyCartRequest,
     GetCartRequest, GetProductRequest, GetQuoteRequest, ListRecommendationsRequest, OrderResult,
-    PlaceOrderRequest, Product, ad_service_client::AdServiceClient,
+    PlaceOrderRequest, Product, SearchProductsRequest, ad_service_client::AdServiceClient,
     cart_service_client::CartServiceClient, checkout_service_client::CheckoutServiceClient,
     currency_service_client::CurrencyServiceClient,
     product_catalog_service_client::ProductCatalogServiceClient,
@@ -243,6 +243,21 @@ impl Backends {
             client.get_product(req).await
         })
         .await
+    }
+
+    /// The products matching `query` (the catalog's SearchProducts: a
+    /// case-insensitive match on name or description), in catalog order.
+    /// Not cached: queries are many and rarely repeat.
+    pub async fn search_products(&self, query: &str) -> Result<Vec<Product>, BackendError> {
+        let mut client = self.catalog.clone();
+        let request = SearchProductsRequest {
+            query: query.to_owned(),
+        };
+        let reply = call(Backend::Catalog, CALL_TIMEOUT, request, |req| async move {
+            client.search_products(req).await
+        })
+        .await?;
+        Ok(reply.results)
     }
 
     /// The items in a shopper's cart.

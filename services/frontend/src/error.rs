@@ -6,7 +6,7 @@
 //! cause. Client faults (4xx) explain themselves; server faults (5xx) show a
 //! friendly page with the request id and never any internals. Under `/api/`
 //! the middleware renders the same [`ErrorPage`] as an RFC 9457 problem
-//! document instead (see [`crate::problem`]), so the JSON routes fail with
+//! document instead (see [`crate::api::problem`]), so the JSON routes fail with
 //! the same statuses and the same care as the pages.
 
 use axum::{
@@ -96,6 +96,22 @@ impl ErrorPage {
             lines: Vec::new(),
             cause: None,
         })
+    }
+}
+
+impl ErrorPage {
+    /// The page for any other bare error status under the API (a 405, a 415
+    /// from a layer), which pages leave bare.
+    pub(crate) fn bare(status: StatusCode) -> Self {
+        Self {
+            kind: if status.is_server_error() {
+                PageKind::Internal
+            } else {
+                PageKind::BadRequest
+            },
+            lines: Vec::new(),
+            cause: None,
+        }
     }
 }
 

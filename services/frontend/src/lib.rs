@@ -11,7 +11,8 @@
 //! recommendations fail soft; cross-site form posts are refused; security
 //! headers on every response; all assets are embedded in the binary; the
 //! shopping assistant (`/assistant`, `/bot`) is optional. Ours beyond
-//! upstream: a shopper's orders (pages and a JSON API) from the orders service.
+//! upstream: a shopper's orders (pages) from the orders service, and a public
+//! JSON REST API with a generated OpenAPI 3.1 document (`/api/v1`).
 //!
 //! # Routes
 //!
@@ -26,17 +27,28 @@
 //! | `POST /cart/checkout` | Place the order; the confirmation links to the order's page. |
 //! | `GET /orders` | The session's orders, newest first, 20 a page (`?page_token=`, a "More orders" link). |
 //! | `GET /orders/{id}` | One order: lines, address, total, tracking id, timeline (UTC), warnings. Another session's order is a 404, like an unknown id. |
-//! | `GET /api/v1/orders` | The session's orders as JSON: `{"orders": [...], "next_page_token": ...}` (`?page_size=` 1–100, `?page_token=`). |
-//! | `GET /api/v1/orders/{id}` | One order as JSON (the same owner rule). |
-//! | `GET /api/orders` | The same list as a bare JSON array; the next page in `Link`. |
+//! | `GET /api/v1/products` | Products as JSON, 20 a page (`?page_size=` 1–100, `?page_token=`), `?q=` searches (the catalog's SearchProducts). |
+//! | `GET /api/v1/products/{id}` | One product (404 if unknown). |
+//! | `GET /api/v1/currencies` | The supported currency codes and the caller's default. |
+//! | `GET /api/v1/cart`, `DELETE /api/v1/cart` | The caller's cart, priced (200); empty it (204). |
+//! | `POST /api/v1/cart/items` | Add `{"product_id", "quantity"}` (1–10); answers the cart (200). |
+//! | `POST /api/v1/checkout` | Place the order (`Idempotency-Key` header): 201 with `Location: /api/v1/orders/{id}`; 409, 422, 503 problems. |
+//! | `GET /api/v1/orders` | The caller's orders: `{"orders": [...], "next_page_token": ...}` (`?page_size=` 1–100, `?page_token=`). |
+//! | `GET /api/v1/orders/{id}` | One order (another caller's is a 404, like an unknown id). |
+//! | `GET /api/orders`, `GET /api/products` | TechCommerce's bare JSON arrays (orders: the next page in `Link`). |
+//! | `GET /api/v1/openapi.json`, `GET /api/v1/docs` | The API's OpenAPI 3.1 document, generated from the code, and its reference page (no session). |
+//! | `GET /health` | `{"status":"healthy","service":"frontend"}` (no session). |
 //! | `POST /setCurrency` | Choose a currency (302 back). |
 //! | `GET /logout` | Expire the cookies (302 home). |
 //! | `GET /product-meta/{id}` | A product as upstream's JSON. |
 //! | `GET /assistant`, `POST /bot` | The shopping assistant's page and its pass-through. |
 //! | `GET /static/...`, `/robots.txt`, `/_healthz` | Embedded assets, robots, health (no session). |
 //!
-//! Errors under `/api/` are RFC 9457 `application/problem+json` documents;
-//! everywhere else they are pages. The orders routes need only the orders
+//! Errors under `/api/` (and `/health`) are RFC 9457
+//! `application/problem+json` documents with a stable `code` (see the `api`
+//! module); everywhere else they are pages. Prices in the API are in
+//! `?currency=` (default: the currency cookie, else USD), money always
+//! `{"currency_code", "units", "nanos", "display"}`. The orders routes need only the orders
 //! service (the order page shows product ids when the catalog is down), and
 //! no other page calls it, so an orders outage is a 503 there and nowhere else.
 //!
@@ -74,6 +86,7 @@
 //! - `/setCurrency` accepts only the currencies the header offers (EUR, USD,
 //!   JPY, GBP, TRY, CAD); upstream took any ISO code.
 
+mod api;
 mod assets;
 mod assistant;
 pub mod backends;
@@ -86,7 +99,6 @@ mod handlers;
 mod middleware;
 mod orders;
 pub mod price;
-mod problem;
 pub mod session;
 pub mod validate;
 mod views;
@@ -126,9 +138,23 @@ pub(crate) struct Shared {
     pub(crate) sessions: session::Sessions,
     /// The shopping assistant, when configured.
     pub(crate) assistant: Option<assistant::Assistant>,
+    /// The REST API's OpenAPI document and reference page, made once.
+    pub(crate) api_document: api::docs::Document,
 }
 
 pub(crate) type State = Arc<Shared>;
+
+/// Every operation of the REST API as `(method, path)`, paths without
+/// `BASE_URL`: what the router serves, for the test that checks it against
+/// the OpenAPI document served at `/api/v1/openapi.json`.
+#[doc(hidden)]
+pub fn api_operations() -> Vec<(String, String)> {
+    api::routes("")
+        .table()
+        .iter()
+        .map(|(method, path)| (method.to_string(), (*path).to_owned()))
+        .collect()
+}
 
 /// Makes the backend channels (lazily: nothing connects yet) and binds the
 /// listener: the storefront's half of [`boutique_platform::ServiceConfig`].
@@ -164,12 +190,17 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
             .ok()
     });
     let base = config.base_url.clone();
+    // Generated from the code's annotations, so it cannot fail but by a bug
+    // that every test would show.
+    let api_document = api::docs::Document::new(&base)
+        .unwrap_or_else(|error| panic!("cannot make the OpenAPI document: {error}"));
     let state: State = Arc::new(Shared {
         config,
         backends,
         cookies,
         sessions,
         assistant,
+        api_document,
     });
     let p = |path: &str| format!("{base}{path}");
     let mut routes = Router::new()
@@ -183,9 +214,6 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
         .route(&p("/cart/checkout"), post(handlers::checkout::place_order))
         .route(&p("/orders"), get(handlers::orders::list))
         .route(&p("/orders/{id}"), get(handlers::orders::detail))
-        .route(&p("/api/v1/orders"), get(handlers::api_orders::list))
-        .route(&p("/api/v1/orders/{id}"), get(handlers::api_orders::get))
-        .route(&p("/api/orders"), get(handlers::api_orders::list_bare))
         .route(&p("/setCurrency"), post(handlers::misc::set_currency))
         // Upstream serves GET only; HEAD would log a shopper out just the same,
         // so it is refused like any other method.
@@ -203,7 +231,8 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
         )
         .route(&p("/static/{*path}"), get(assets::serve))
         .route(&p("/robots.txt"), any(handlers::misc::robots))
-        .route(&p("/_healthz"), any(handlers::misc::healthz));
+        .route(&p("/_healthz"), any(handlers::misc::healthz))
+        .merge(api::routes(&base).into_router());
     if !base.is_empty() {
         // The cookies are scoped to `{BASE_URL}/`, so the shop's root without
         // the slash would start a new session on every visit: send it home.

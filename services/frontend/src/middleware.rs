@@ -1,7 +1,7 @@
 //! What happens around every request: a request id and a log span, the
 //! session (see [`crate::session`]) and currency cookies, the cross-site
 //! check on form posts, error pages (problem documents under `/api/`, see
-//! [`crate::problem`]), and security headers.
+//! [`crate::api::problem`]), and security headers.
 //!
 //! Session ids never reach the log or a span: the request's log line carries
 //! the session's tag (a short hash) and how the session came about.
@@ -22,12 +22,11 @@ use uuid::Uuid;
 
 use crate::{
     State as AppState,
+    api::{self, problem::Problem},
     cookies::{self, Incoming, SESSION_COOKIE},
     ctx::Ctx,
     error::{AppError, ErrorPage},
-    price,
-    problem::Problem,
-    views,
+    price, views,
 };
 
 /// Only our own origin may load anything; no inline script or style, no framing.
@@ -71,16 +70,20 @@ pub(crate) async fn request(
         };
 
         let status = response.status();
+        let api = is_api(base, &path);
         let page = response.extensions_mut().remove::<ErrorPage>().or_else(|| {
-            bare_error(&response)
-                .then(|| ErrorPage::for_status(status))
+            bare_error(&response, api)
+                .then(|| {
+                    ErrorPage::for_status(status).or_else(|| api.then(|| ErrorPage::bare(status)))
+                })
                 .flatten()
         });
         if let Some(page) = page {
             log_error(status, &page);
-            let rendered = if is_api(base, &path) {
+            let rendered = if api {
+                let extras = response.extensions_mut().remove::<api::problem::Extras>();
                 with_headers(
-                    Problem::new(&ctx, status, &page).into_response(),
+                    Problem::render(base, &ctx, status, &page, extras),
                     response.headers(),
                 )
             } else {
@@ -121,15 +124,17 @@ pub(crate) async fn request(
 
 /// The JSON API answers errors with problem documents, not pages.
 fn is_api(base: &str, path: &str) -> bool {
-    path.strip_prefix(base)
-        .is_some_and(|rest| rest.starts_with("/api/"))
+    path.strip_prefix(base).is_some_and(api::is_api)
 }
 
 /// Static files, health checks and robots.txt need no session; minting one
 /// for every asset would only churn cookies.
 fn is_sessionless(base: &str, path: &str) -> bool {
     path.strip_prefix(base).is_some_and(|rest| {
-        rest.starts_with("/static/") || rest == "/_healthz" || rest == "/robots.txt"
+        rest.starts_with("/static/")
+            || rest == "/_healthz"
+            || rest == "/robots.txt"
+            || api::is_sessionless(rest)
     })
 }
 
@@ -169,12 +174,13 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
     !(matches(header::HOST) || matches(HeaderName::from_static("x-forwarded-host")))
 }
 
-/// An error status with an empty body (from a layer, not a handler).
-fn bare_error(response: &Response) -> bool {
+/// An error status with an empty body (from a layer, not a handler). A 405
+/// keeps its bare answer on the pages (as upstream), not in the API.
+fn bare_error(response: &Response, api: bool) -> bool {
     use axum::body::HttpBody;
     let status = response.status();
     (status.is_client_error() || status.is_server_error())
-        && status != StatusCode::METHOD_NOT_ALLOWED
+        && (api || status != StatusCode::METHOD_NOT_ALLOWED)
         && response.body().size_hint().exact() == Some(0)
 }
 
@@ -283,6 +289,7 @@ mod tests {
         assert!(!is_api("/b", "/api/orders"));
         assert!(!is_api("", "/orders"));
         assert!(!is_api("", "/apix"));
+        assert!(is_api("", "/health"));
     }
 
     #[test]
@@ -291,5 +298,8 @@ mod tests {
         assert!(is_sessionless("/b", "/b/_healthz"));
         assert!(!is_sessionless("/b", "/_healthz"));
         assert!(!is_sessionless("", "/cart"));
+        assert!(is_sessionless("", "/health"));
+        assert!(is_sessionless("/b", "/b/api/v1/openapi.json"));
+        assert!(!is_sessionless("", "/api/v1/cart"));
     }
 }

@@ -17,19 +17,18 @@ use tonic::Code;
 
 use crate::{
     State,
-    ctx::Ctx,
     error::AppError,
     validate::{self, OrdersPage},
 };
 
-/// One page of the session's orders, newest first. A page token the orders
+/// One page of `owner`'s orders (a session id: the pages pass the
+/// session's, the API its caller's), newest first. A page token the orders
 /// service refuses is the client's mistake (400), not ours.
 pub(crate) async fn list(
     state: &State,
-    ctx: &Ctx,
+    owner: &str,
     page: &OrdersPage,
 ) -> Result<ListOrdersResponse, AppError> {
-    let owner = ctx.session_id();
     if owner.is_empty() {
         // No session, no orders (only sessionless routes lack one).
         return Ok(ListOrdersResponse::default());
@@ -45,10 +44,10 @@ pub(crate) async fn list(
         })
 }
 
-/// The order `raw_id` names, if the session owns it; a 404 for an id that
+/// The order `raw_id` names, if `owner` owns it; a 404 for an id that
 /// cannot be an order, one that does not exist and one owned by someone else
 /// alike (see the module documentation).
-pub(crate) async fn owned(state: &State, ctx: &Ctx, raw_id: &str) -> Result<Order, AppError> {
+pub(crate) async fn owned(state: &State, owner: &str, raw_id: &str) -> Result<Order, AppError> {
     let Some(id) = validate::order_id(raw_id) else {
         return Err(AppError::NotFound);
     };
@@ -60,8 +59,7 @@ pub(crate) async fn owned(state: &State, ctx: &Ctx, raw_id: &str) -> Result<Orde
             Some(Code::NotFound) => AppError::NotFound,
             _ => AppError::Backend(error),
         })?;
-    let session = ctx.session_id();
-    if session.is_empty() || order.owner != session {
+    if owner.is_empty() || order.owner != owner {
         // Worth a line: someone holds another shopper's order id. The id is
         // no secret of the owner's (unlike the session), so it may be logged.
         tracing::info!(order_id = %order.id, "Order asked for by a session that does not own it.");

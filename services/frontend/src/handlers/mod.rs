@@ -1,6 +1,5 @@
 //! Route handlers, one module per page, plus what several of them share.
 
-pub(crate) mod api_orders;
 pub(crate) mod assistant;
 pub(crate) mod cart;
 pub(crate) mod checkout;

@@ -209,7 +209,7 @@ async fn without_orders_only_the_order_pages_are_a_503() {
         }
         let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(problem["status"], 503);
-        assert_eq!(problem["title"], "Service Unavailable");
+        assert_eq!(problem["code"], "SERVICE_UNAVAILABLE");
     }
     // Nothing else asks the orders service.
     browser.page("/").await;

@@ -4,6 +4,8 @@
 //! 127.0.0.1:0 in this process, and a stand-in shopping assistant where one
 //! is needed.
 
+mod api;
+mod api_checkout;
 mod assistant;
 mod browse;
 mod degraded;

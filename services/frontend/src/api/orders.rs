@@ -1,25 +1,17 @@
-//! The JSON order API, under `{BASE_URL}/api/`:
+//! The caller's orders: `GET /api/v1/orders` → `{"orders": [...],
+//! "next_page_token": ...}` (`?page_size=` 1 to 100, default 20;
+//! `?page_token=` from the previous page; `null` on the last page),
+//! `GET /api/v1/orders/{id}` → one order, and TechCommerce's
+//! `GET /api/orders` → the same list as a bare array with the next page in a
+//! `Link: <...>; rel="next"` header.
 //!
-//! - `GET /api/v1/orders` → `{"orders": [...], "next_page_token": ...}`
-//!   (`?page_size=` 1 to 100, default 20; `?page_token=` from the previous
-//!   page; the token is `null` on the last page);
-//! - `GET /api/v1/orders/{id}` → one order;
-//! - `GET /api/orders` → the same list as a bare array, with the next page in
-//!   a `Link: <...>; rel="next"` header (TechCommerce's smoke test reads it
-//!   with curl).
-//!
-//! The owner rule is the pages' ([`crate::orders`]): the session's orders
-//! only, and another session's order is a 404 like an unknown id. Failures
-//! are the crate's one [`AppError`]; under `/api/` the request middleware
-//! renders them as RFC 9457 `application/problem+json` documents (see
-//! [`crate::problem`]), so a client mistake is a 4xx problem and an orders
-//! outage a 503 one. Money is never a float: `units` and `nanos` as the
-//! services carry them, and `display`, the shop's formatted text.
-//!
-//! Kept apart from the pages so that the REST API can grow here.
+//! The owner rule is the pages' ([`crate::orders`]): the caller's orders
+//! only, and another caller's order is a 404 like an unknown id. Only these
+//! operations call the orders service, so its outage is a 503 here and
+//! nowhere else.
 
 use axum::{
-    Extension, Json,
+    Json,
     extract::{
         Path, Query, State,
         rejection::{PathRejection, QueryRejection},
@@ -27,61 +19,36 @@ use axum::{
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use boutique_money::{Money, format_price};
 use boutique_proto::boutique::orders::v1::{ListOrdersResponse, Order};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{
     State as AppState,
-    ctx::Ctx,
-    error::AppError,
-    handlers::query_fields,
+    api::{
+        caller::ApiCaller,
+        extract,
+        problem::{ApiError, Problem},
+        schema::{AddressJson, MoneyJson},
+    },
     orders::{self, money, query_value, rfc3339, state_name, state_of, utc},
     validate::{self, OrdersPage},
 };
 
-/// An amount: exact parts plus the text the pages show.
-#[derive(Debug, Serialize)]
-pub(crate) struct MoneyJson {
-    currency_code: String,
-    units: i64,
-    nanos: i32,
-    /// `€17.68`, as [`format_price`] writes it.
-    display: String,
-}
-
-impl From<&Money> for MoneyJson {
-    fn from(money: &Money) -> Self {
-        Self {
-            currency_code: money.currency_code().to_owned(),
-            units: money.units(),
-            nanos: money.nanos(),
-            display: format_price(money),
-        }
-    }
-}
-
 /// One line of an order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OrderLine)]
 pub(crate) struct ItemJson {
     product_id: String,
     quantity: i32,
     unit_cost: MoneyJson,
 }
 
-/// Where an order goes.
-#[derive(Debug, Serialize)]
-pub(crate) struct AddressJson {
-    street_address: String,
-    city: String,
-    state: String,
-    country: String,
-    zip_code: i32,
-}
-
 /// One state an order reached.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OrderChange)]
 pub(crate) struct ChangeJson {
+    #[schema(value_type = String, example = "shipped")]
     state: &'static str,
     /// RFC 3339, UTC.
     at: String,
@@ -91,9 +58,13 @@ pub(crate) struct ChangeJson {
 
 /// An order. Neither its owner nor its cart id is here: both are the
 /// shopper's session id, which is never shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Order)]
 pub(crate) struct OrderJson {
     id: String,
+    /// created, charged, shipped, dispatched, delivered, declined, failed,
+    /// payment_uncertain or needs_attention.
+    #[schema(value_type = String, example = "shipped")]
     state: &'static str,
     created_at: String,
     updated_at: String,
@@ -113,20 +84,36 @@ pub(crate) struct OrderJson {
 }
 
 /// A page of orders.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OrderPage)]
 pub(crate) struct OrdersJson {
     orders: Vec<OrderJson>,
     /// Pass it as `page_token` for the next page; `null` on the last page.
     next_page_token: Option<String>,
 }
 
-/// `GET /api/v1/orders`.
+/// The caller's orders, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders",
+    tag = "orders",
+    operation_id = "listOrders",
+    params(
+        ("page_size" = Option<u32>, Query, description = "Orders per page, 1 to 100 (default 20).", minimum = 1, maximum = 100),
+        ("page_token" = Option<String>, Query, description = "The `next_page_token` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "A page of orders.", body = OrdersJson),
+        (status = 400, description = "A bad `page_size` or `page_token`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The orders service is not answering.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
-    Extension(ctx): Extension<Ctx>,
+    caller: ApiCaller,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Json<OrdersJson>, AppError> {
-    let (_, listed) = page(&state, &ctx, query).await?;
+) -> Result<Json<OrdersJson>, ApiError> {
+    let (_, listed) = page(&state, &caller, query).await?;
     Ok(Json(OrdersJson {
         orders: listed
             .orders
@@ -137,14 +124,30 @@ pub(crate) async fn list(
     }))
 }
 
-/// `GET /api/orders`: the list as a bare array; the next page, if any, in
-/// the `Link` header.
+/// The caller's orders as a bare array (TechCommerce's smoke test); the
+/// next page, if any, in the `Link` header.
+#[utoipa::path(
+    get,
+    path = "/api/orders",
+    tag = "orders",
+    operation_id = "listOrdersBare",
+    params(
+        ("page_size" = Option<u32>, Query, description = "Orders per page, 1 to 100 (default 20).", minimum = 1, maximum = 100),
+        ("page_token" = Option<String>, Query, description = "From the previous page's `Link`."),
+    ),
+    responses(
+        (status = 200, description = "A page of orders, newest first.", body = Vec<OrderJson>,
+            headers(("Link" = String, description = "`<...>; rel=\"next\"` when there are more."))),
+        (status = 400, description = "A bad `page_size` or `page_token`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The orders service is not answering.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn list_bare(
     State(state): State<AppState>,
-    Extension(ctx): Extension<Ctx>,
+    caller: ApiCaller,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<Response, AppError> {
-    let (asked, listed) = page(&state, &ctx, query).await?;
+) -> Result<Response, ApiError> {
+    let (asked, listed) = page(&state, &caller, query).await?;
     let next = (!listed.next_page_token.is_empty()).then(|| {
         format!(
             "<{}/api/orders?page_size={}&page_token={}>; rel=\"next\"",
@@ -165,46 +168,58 @@ pub(crate) async fn list_bare(
     Ok(response)
 }
 
-/// `GET /api/v1/orders/{id}`.
+/// One of the caller's orders.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}",
+    tag = "orders",
+    operation_id = "getOrder",
+    params(("id" = String, Path, description = "The order's id (a UUID).")),
+    responses(
+        (status = 200, description = "The order, with its timeline.", body = OrderJson),
+        (status = 404, description = "No such order, or another caller's.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The orders service is not answering.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
-    Extension(ctx): Extension<Ctx>,
+    caller: ApiCaller,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<OrderJson>, AppError> {
+) -> Result<Json<OrderJson>, ApiError> {
     let Ok(Path(id)) = id else {
-        return Err(AppError::NotFound);
+        return Err(ApiError::new(crate::api::problem::Code::NotFound, ""));
     };
-    let order = orders::owned(&state, &ctx, &id).await?;
+    let order = orders::owned(&state, caller.owner(), &id).await?;
     Ok(Json(order_json(order)?))
 }
 
 /// The page the query asks for, and the session's orders on it.
 async fn page(
     state: &AppState,
-    ctx: &Ctx,
+    caller: &ApiCaller,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<(OrdersPage, ListOrdersResponse), AppError> {
-    let fields = query_fields(query)?;
-    let asked = validate::orders_page(&fields).map_err(AppError::BadQuery)?;
-    let listed = orders::list(state, ctx, &asked).await?;
+) -> Result<(OrdersPage, ListOrdersResponse), ApiError> {
+    let fields = extract::query(query)?;
+    let asked = validate::orders_page(&fields).map_err(crate::error::AppError::BadQuery)?;
+    let listed = orders::list(state, caller.owner(), &asked).await?;
     Ok((asked, listed))
 }
 
-fn order_json(order: Order) -> Result<OrderJson, AppError> {
+fn order_json(order: Order) -> Result<OrderJson, ApiError> {
     let amount = |amount| money(amount).map(|money| money.as_ref().map(MoneyJson::from));
     let items = order
         .lines
         .into_iter()
         .map(|line| {
             let unit = money(line.unit_cost.as_ref())?
-                .ok_or_else(|| AppError::Internal("an order line has no cost".to_owned()))?;
+                .ok_or_else(|| ApiError::internal("an order line has no cost"))?;
             Ok(ItemJson {
                 product_id: line.product_id,
                 quantity: line.quantity,
                 unit_cost: MoneyJson::from(&unit),
             })
         })
-        .collect::<Result<_, AppError>>()?;
+        .collect::<Result<_, ApiError>>()?;
     let history = order
         .history
         .into_iter()
@@ -215,7 +230,7 @@ fn order_json(order: Order) -> Result<OrderJson, AppError> {
                 note: Some(change.note).filter(|note| !note.is_empty()),
             })
         })
-        .collect::<Result<_, AppError>>()?;
+        .collect::<Result<_, ApiError>>()?;
     Ok(OrderJson {
         state: state_name(state_of(order.state)),
         created_at: rfc3339(utc(order.created_at_ms)?),
@@ -230,7 +245,7 @@ fn order_json(order: Order) -> Result<OrderJson, AppError> {
             city: address.city,
             state: address.state,
             country: address.country,
-            zip_code: address.zip_code,
+            zip_code: i64::from(address.zip_code),
         }),
         history,
         warnings: order.warnings,
