@@ -33,7 +33,7 @@ const PRODUCT: &str = "OLJCESPC7Z";
 const JOB: &str = "boutique";
 
 /// Every service `boutique all` runs, as `service_name` labels them.
-const SERVICES: [&str; 13] = [
+const SERVICES: [&str; 14] = [
     "accounts",
     "ad",
     "cart",
