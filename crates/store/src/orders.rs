@@ -1290,7 +1290,9 @@ fn from_json<T: for<'de> Deserialize<'de>>(
     serde_json::from_str(text).map_err(|e| StoreError::corrupt(what, e))
 }
 
-fn validate_id(what: &'static str, value: &str) -> Result<(), StoreError> {
+/// Refuses an empty id or one longer than [`MAX_ID_LEN`] (the ratings book
+/// checks its ids with it too).
+pub(crate) fn validate_id(what: &'static str, value: &str) -> Result<(), StoreError> {
     if value.is_empty() {
         return Err(StoreError::invalid(what, "it is empty"));
     }

@@ -27,10 +27,10 @@ pub mod limit;
 
 use sqlx::{Any, AnyPool, Row, Transaction, any::AnyRow};
 
-use crate::{Database, StoreError, now_ms};
+use crate::{Database, StoreError, now_ms, orders::validate_id};
 
-/// The longest account or product id kept, in bytes.
-pub const MAX_ID_LEN: usize = 255;
+/// The longest account or product id kept, in bytes (the same bound as order ids).
+pub const MAX_ID_LEN: usize = crate::orders::MAX_ID_LEN;
 
 /// The longest text kept, in characters (Unicode scalar values).
 pub const MAX_TEXT_CHARS: usize = 2000;
@@ -456,19 +456,6 @@ fn summary_from_row(row: &AnyRow) -> Result<Summary, StoreError> {
         count: row.try_get("rating_count").map_err(corrupt)?,
         stars_sum: row.try_get("stars_sum").map_err(corrupt)?,
     })
-}
-
-fn validate_id(what: &'static str, value: &str) -> Result<(), StoreError> {
-    if value.is_empty() {
-        return Err(StoreError::invalid(what, "it is empty"));
-    }
-    if value.len() > MAX_ID_LEN {
-        return Err(StoreError::invalid(
-            what,
-            format_args!("it is longer than {MAX_ID_LEN} bytes"),
-        ));
-    }
-    Ok(())
 }
 
 fn validate_stars(stars: u8) -> Result<(), StoreError> {
