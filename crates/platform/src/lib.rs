@@ -10,7 +10,9 @@
 //! - [`peers`]: the services a service calls, from the directory, as lazily
 //!   connecting, traced channels.
 //! - [`call`]: the caller's deadline and trace context, passed on to every
-//!   downstream call.
+//!   downstream call, and retries of the calls that are safe to repeat.
+//! - [`resilience`]: per-dependency policies on every outgoing call: a
+//!   bulkhead, a circuit breaker, a retry budget.
 //! - [`error`]: the one mapping from service errors to `tonic::Status`.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`telemetry`]: logs, Prometheus metrics and OpenTelemetry traces, with
@@ -27,6 +29,7 @@ pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod peers;
+pub mod resilience;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "test-util")]
