@@ -17,7 +17,8 @@
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`telemetry`]: logs, Prometheus metrics and OpenTelemetry traces, with
 //!   the layers that record every inbound and outbound call.
-//! - [`admin`]: the admin port serving `/metrics`.
+//! - [`admin`]: the admin port serving `/metrics` and `/healthz` (liveness).
+//! - [`readiness`]: readiness from a service's own checks, liveness apart.
 //! - [`cache`]: short-lived caches of backend answers, one load per key at a time.
 
 pub mod admin;
@@ -29,6 +30,7 @@ pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod peers;
+pub mod readiness;
 pub mod resilience;
 pub mod shutdown;
 pub mod telemetry;
