@@ -22,6 +22,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use crate::{
     App, ServerError,
     app::serve_then_drain,
+    readiness::{LIVENESS, Readiness},
     telemetry::{Telemetry, grpc::ServerLayer},
 };
 
@@ -38,6 +39,7 @@ pub struct GrpcServer {
     routes: Routes,
     service_names: Vec<&'static str>,
     health: HealthReporter,
+    readiness: Readiness,
     grace: Duration,
 }
 
@@ -56,6 +58,10 @@ impl GrpcServer {
         health
             .set_service_status("", ServingStatus::NotServing)
             .await;
+        // Alive from now until exit, whatever the dependencies do.
+        health
+            .set_service_status(LIVENESS, ServingStatus::Serving)
+            .await;
         let reflection = || {
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(boutique_proto::FILE_DESCRIPTOR_SET)
@@ -70,6 +76,7 @@ impl GrpcServer {
             local_addr,
             routes,
             service_names: Vec::new(),
+            readiness: Readiness::new(health.clone()),
             health,
             grace: DEFAULT_GRACE,
         })
@@ -107,9 +114,16 @@ impl GrpcServer {
         self.local_addr
     }
 
-    /// The health reporter, for services whose readiness depends on a store.
+    /// The health reporter itself. Prefer [`GrpcServer::readiness`], which
+    /// leaves liveness alone and keeps the drain's NOT_SERVING.
     pub fn health(&self) -> HealthReporter {
         self.health.clone()
+    }
+
+    /// The hook a service reports its dependencies' state through: the
+    /// server is ready while every check passes; liveness ignores them.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
     }
 
     /// Serves until `shutdown` resolves, then drains within the grace period.
@@ -123,14 +137,13 @@ impl GrpcServer {
             local_addr,
             routes,
             service_names,
-            health,
+            health: _,
+            readiness,
             grace,
         } = self;
-        for service in service_names.iter().copied().chain([""]) {
-            health
-                .set_service_status(service, ServingStatus::Serving)
-                .await;
-        }
+        readiness
+            .start(service_names.iter().copied().chain([""]).collect())
+            .await;
         let name = telemetry.service();
         tracing::info!(service = name, addr = %local_addr, "Serving gRPC.");
 
@@ -141,13 +154,7 @@ impl GrpcServer {
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned());
         // Probes see NOT_SERVING first, so traffic moves away while calls finish.
-        let not_serving = async {
-            for service in service_names.iter().copied().chain([""]) {
-                health
-                    .set_service_status(service, ServingStatus::NotServing)
-                    .await;
-            }
-        };
+        let not_serving = readiness.stop();
         serve_then_drain(name, serve, stop, shutdown, not_serving, grace).await
     }
 }

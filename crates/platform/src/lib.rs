@@ -10,12 +10,15 @@
 //! - [`peers`]: the services a service calls, from the directory, as lazily
 //!   connecting, traced channels.
 //! - [`call`]: the caller's deadline and trace context, passed on to every
-//!   downstream call.
+//!   downstream call, and retries of the calls that are safe to repeat.
+//! - [`resilience`]: per-dependency policies on every outgoing call: a
+//!   bulkhead, a circuit breaker, a retry budget.
 //! - [`error`]: the one mapping from service errors to `tonic::Status`.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`telemetry`]: logs, Prometheus metrics and OpenTelemetry traces, with
 //!   the layers that record every inbound and outbound call.
-//! - [`admin`]: the admin port serving `/metrics`.
+//! - [`admin`]: the admin port serving `/metrics` and `/healthz` (liveness).
+//! - [`readiness`]: readiness from a service's own checks, liveness apart.
 //! - [`cache`]: short-lived caches of backend answers, one load per key at a time.
 
 pub mod admin;
@@ -27,6 +30,8 @@ pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod peers;
+pub mod readiness;
+pub mod resilience;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "test-util")]

@@ -7,26 +7,31 @@
 //! channel to a service it does not call is a start-up error, not a silent
 //! extra edge in the graph.
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
-use boutique_proto::directory::ServiceInfo;
+use boutique_proto::directory::{self, ServiceInfo};
 use tonic::transport::Endpoint;
 
 use crate::{
     app::ServerError,
     config::{ConfigError, Env, parse_service_addr},
+    resilience::{PeerGuards, Policy},
     telemetry::{Telemetry, grpc::TracedChannel},
 };
 
-/// A peer's checked address: `host:port` and the endpoint made from it.
+/// A peer's checked address: `host:port` and the endpoint made from it, and
+/// the guards (bulkhead, breaker, retry budget) every channel made from it
+/// shares.
 #[derive(Clone)]
 pub struct PeerAddr {
     host_port: String,
     endpoint: Endpoint,
+    guards: Arc<PeerGuards>,
 }
 
 impl PeerAddr {
-    /// Checks `value` (`host:port` or `http://host:port`) read from `var`.
+    /// Checks `value` (`host:port` or `http://host:port`) read from `var`;
+    /// the peer gets the default [`Policy`] (see [`PeerAddr::with_policy`]).
     pub fn parse(var: &str, value: &str) -> Result<Self, ConfigError> {
         let host_port = parse_service_addr(value).map_err(|e| ConfigError::new(var, value, e))?;
         let endpoint = Endpoint::from_shared(format!("http://{host_port}"))
@@ -35,10 +40,28 @@ impl PeerAddr {
             .tcp_nodelay(true)
             // A ceiling for callers that set no deadline of their own.
             .timeout(Duration::from_secs(30));
+        // The peer's name labels its metrics and names it in refusals.
+        let peer = directory::ALL
+            .iter()
+            .find(|service| service.addr_var == var)
+            .map_or("unknown", |service| service.name);
         Ok(Self {
             host_port,
             endpoint,
+            guards: PeerGuards::new(peer, Policy::default()),
         })
+    }
+
+    /// The same address with its calls guarded by `policy` (fresh guards).
+    #[must_use]
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.guards = PeerGuards::new(self.guards.peer, policy);
+        self
+    }
+
+    /// The guards of calls to this peer (their breaker's state, say).
+    pub fn guards(&self) -> &Arc<PeerGuards> {
+        &self.guards
     }
 
     /// `host:port`.
@@ -48,9 +71,14 @@ impl PeerAddr {
 
     /// A channel that connects on first use, so a service can start before its
     /// dependencies (as upstream's do) and reconnects after they restart; every
-    /// call through it is traced and counted for `telemetry`'s service.
+    /// call through it is guarded by the peer's policy, and traced and counted
+    /// for `telemetry`'s service.
     pub fn lazy_channel(&self, telemetry: &Telemetry) -> TracedChannel {
-        TracedChannel::new(self.endpoint.clone().connect_lazy(), telemetry.clone())
+        TracedChannel::guarded(
+            self.endpoint.clone().connect_lazy(),
+            telemetry.clone(),
+            Arc::clone(&self.guards),
+        )
     }
 }
 
@@ -74,8 +102,9 @@ pub struct Peers {
 }
 
 impl Peers {
-    /// Reads the address variable of every service `of` calls; the first one
-    /// missing or malformed is named in the error.
+    /// Reads the address variable and the resilience policy
+    /// (`RESILIENCE_[<PEER>_]*`, see [`Policy::from_env`]) of every service
+    /// `of` calls; the first one missing or malformed is named in the error.
     pub fn from_env(env: &Env, of: &'static ServiceInfo) -> Result<Self, ConfigError> {
         let addrs = of
             .calls
@@ -84,7 +113,11 @@ impl Peers {
                 let value = env
                     .get(peer.addr_var)
                     .ok_or_else(|| ConfigError::new(peer.addr_var, "", "is required"))?;
-                Ok((*peer, PeerAddr::parse(peer.addr_var, value)?))
+                let policy = Policy::from_env(env, peer.name)?;
+                Ok((
+                    *peer,
+                    PeerAddr::parse(peer.addr_var, value)?.with_policy(policy),
+                ))
             })
             .collect::<Result<_, ConfigError>>()?;
         Ok(Self { of, addrs })
@@ -98,7 +131,8 @@ impl Peers {
             .map(|(_, addr)| addr)
     }
 
-    /// A lazily connecting, traced channel to `peer`.
+    /// A lazily connecting, traced channel to `peer`, guarded by its policy
+    /// (channels to one peer share its breaker, bulkhead and budget).
     pub fn channel(
         &self,
         peer: &'static ServiceInfo,

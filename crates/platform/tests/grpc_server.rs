@@ -179,3 +179,51 @@ async fn gives_up_on_calls_that_outlast_the_grace_period() {
         .expect("shutdown is bounded by the grace period");
     call.abort();
 }
+
+#[tokio::test]
+async fn a_failing_readiness_check_leaves_liveness_alone() {
+    let telemetry = Telemetry::detached("ad");
+    let server = GrpcServer::bind(&telemetry, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .add_service(AdServiceServer::new(Gate::default()));
+    let readiness = server.readiness();
+    let server = TestServer::run(server.into());
+    let health = HealthClient::new(server.channel().await);
+    let status = |name: &str| {
+        let mut health = health.clone();
+        let request = HealthCheckRequest {
+            service: name.to_owned(),
+        };
+        async move { health.check(request).await.unwrap().into_inner().status() }
+    };
+    boutique_testkit::eventually(
+        "the server reports ready",
+        Duration::from_secs(5),
+        || async { readiness.is_ready().then_some(()) },
+    )
+    .await;
+    let names = ["", "hipstershop.AdService"];
+    for name in names {
+        assert_eq!(status(name).await, ServingStatus::Serving, "{name}");
+    }
+
+    readiness.report("database", false).await;
+    readiness.report("queue", false).await;
+    for name in names {
+        assert_eq!(status(name).await, ServingStatus::NotServing, "{name}");
+    }
+    assert_eq!(status("liveness").await, ServingStatus::Serving);
+
+    readiness.report("database", true).await;
+    assert_eq!(
+        status("").await,
+        ServingStatus::NotServing,
+        "queue still fails"
+    );
+    readiness.report("queue", true).await;
+    for name in names {
+        assert_eq!(status(name).await, ServingStatus::Serving, "{name}");
+    }
+    server.stop().await;
+}

@@ -79,17 +79,20 @@ impl SupportedCurrencies {
         }
     }
 
-    /// Asks the currency service. A failure stays a `Status` (which can be
-    /// cloned) until every order that waited for this call has it.
+    /// Asks the currency service (a read, so retried under its policy). A
+    /// failure stays a `Status` (which can be cloned) until every order that
+    /// waited for this call has it.
     async fn fetch(
         client: &CurrencyServiceClient<TracedChannel>,
         calls: &CallContext,
     ) -> Result<Arc<HashSet<String>>, Status> {
-        let mut client = client.clone();
         let reply = calls
-            .call("currency", Empty {}, move |request| async move {
-                client.get_supported_currencies(request).await
-            })
+            .call_idempotent(
+                "currency",
+                client,
+                Empty {},
+                |mut client, request| async move { client.get_supported_currencies(request).await },
+            )
             .await?;
         Ok(Arc::new(reply.currency_codes.into_iter().collect()))
     }

@@ -38,14 +38,17 @@ impl Recommender {
     }
 
     /// Asks the catalog, within the caller's deadline and carrying its trace
-    /// context. A failure stays a `Status` (which can be cloned) until every
-    /// request that waited for this call has it.
+    /// context, retried under the catalog's policy (a read). A failure stays
+    /// a `Status` (which can be cloned) until every request that waited for
+    /// this call has it.
     async fn fetch_catalog_ids(&self, calls: &CallContext) -> Result<Arc<Vec<String>>, Status> {
-        let mut client = self.catalog.clone();
         let reply = calls
-            .call("product catalog", Empty {}, |request| {
-                client.list_products(request)
-            })
+            .call_idempotent(
+                "product catalog",
+                &self.catalog,
+                Empty {},
+                |mut client, request| async move { client.list_products(request).await },
+            )
             .await?;
         Ok(Arc::new(reply.products.into_iter().map(|p| p.id).collect()))
     }

@@ -21,9 +21,10 @@ use opentelemetry::{
 use opentelemetry_sdk::trace::SdkTracer;
 use tokio::time::Instant;
 use tonic::{Code, body::Body, transport::Channel};
-use tower::{Layer, Service};
+use tower::{BoxError, Layer, Service};
 
 use super::{Telemetry, metrics::GrpcMethod, trace};
+use crate::resilience::{Guarded, PeerGuards, Policy};
 
 /// Adds telemetry to a gRPC server's routes.
 #[derive(Debug, Clone)]
@@ -97,23 +98,41 @@ where
 }
 
 /// A client channel that records a span and metrics for every call and
-/// carries the current trace context (and baggage) to the server.
+/// carries the current trace context (and baggage) to the server. Under it,
+/// the dependency's resilience policies ([`crate::resilience`]) guard every
+/// call; calls they refuse are traced and counted like any other.
 #[derive(Debug, Clone)]
 pub struct TracedChannel {
-    channel: Channel,
+    channel: Guarded,
     telemetry: Telemetry,
 }
 
 impl TracedChannel {
-    /// Wraps `channel` for calls made by `telemetry`'s service.
+    /// Wraps `channel` for calls made by `telemetry`'s service, with no
+    /// policies (no limit, breaker or retries): for channels made outside
+    /// the directory.
     pub fn new(channel: Channel, telemetry: Telemetry) -> Self {
-        Self { channel, telemetry }
+        let guards = PeerGuards::new("unknown", Policy::unguarded());
+        Self::guarded(channel, telemetry, guards)
+    }
+
+    /// Wraps `channel` for calls made by `telemetry`'s service to the
+    /// dependency `guards` protect.
+    pub fn guarded(
+        channel: Channel,
+        telemetry: Telemetry,
+        guards: std::sync::Arc<PeerGuards>,
+    ) -> Self {
+        Self {
+            channel: Guarded::new(channel, guards, &telemetry),
+            telemetry,
+        }
     }
 }
 
 impl Service<http::Request<Body>> for TracedChannel {
     type Response = http::Response<Body>;
-    type Error = tonic::transport::Error;
+    type Error = BoxError;
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {

@@ -6,7 +6,11 @@
 use std::time::Duration;
 
 use boutique_money::Money;
-use boutique_platform::{RpcError, call::CallContext};
+use boutique_platform::{
+    RpcError,
+    call::CallContext,
+    resilience::{Rejection, rejected_locally, retry::backoff},
+};
 use boutique_proto::{
     Address, CartItem, ChargeRequest, CreditCardInfo, EmptyCartRequest, GetCartRequest,
     OrderResult, SendOrderConfirmationRequest, ShipOrderRequest,
@@ -16,8 +20,8 @@ use tonic::{Code, Status, metadata::MetadataValue};
 use super::Checkout;
 use crate::IDEMPOTENCY_KEY;
 
-/// The pause before the first resend of a charge; each later one waits four
-/// times longer.
+/// The pause before the first resend of a charge; each later one waits twice
+/// as long, jittered (the platform's backoff).
 const CHARGE_BACKOFF: Duration = Duration::from_millis(25);
 
 /// Why the charge did not go through.
@@ -33,21 +37,21 @@ pub(super) enum ChargeFailure {
 }
 
 impl Checkout {
-    /// The shopper's cart.
+    /// The shopper's cart (a read, so retried under the cart's policy).
     pub(super) async fn get_cart(
         &self,
         calls: &CallContext,
         user_id: &str,
     ) -> Result<Vec<CartItem>, RpcError> {
-        let mut client = self.clients.cart.clone();
         let message = GetCartRequest {
             user_id: user_id.to_owned(),
         };
         let cart = calls
-            .call(
+            .call_idempotent(
                 "cart",
+                &self.clients.cart,
                 message,
-                move |r| async move { client.get_cart(r).await },
+                |mut client, r| async move { client.get_cart(r).await },
             )
             .await
             .map_err(|status| RpcError::from_downstream("cart", &status))?;
@@ -59,7 +63,13 @@ impl Checkout {
     /// open (a deadline, a dropped connection, an internal error) is resolved
     /// by resending the same charge with the same key, which a payment
     /// service that honours the key answers with the first charge's
-    /// transaction id: never by charging with a new key.
+    /// transaction id: never by charging with a new key. (Not the platform's
+    /// `call_idempotent`: that retries `UNAVAILABLE` alone, while an open
+    /// outcome here is any unclear answer, `CHARGE_ATTEMPTS` bounds it, and
+    /// whether the card may have been charged must be known at the end.) A
+    /// call this process refused without sending it (payment's breaker open,
+    /// its bulkhead full) charged nothing; into an open breaker it is not
+    /// resent.
     pub(super) async fn request_charge(
         &self,
         calls: &CallContext,
@@ -93,6 +103,14 @@ impl Checkout {
                 Err(status) => status,
             };
             let code = status.code();
+            let never_sent = rejected_locally(&status);
+            if never_sent == Some(Rejection::BreakerOpen) {
+                return Err(if maybe_charged {
+                    ChargeFailure::Uncertain(format!("payment: {}", status.message()))
+                } else {
+                    ChargeFailure::Failed(status)
+                });
+            }
             if matches!(
                 code,
                 Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange
@@ -112,14 +130,14 @@ impl Checkout {
                     | Code::Aborted
                     | Code::ResourceExhausted
             ) {
-                maybe_charged |= code != Code::Unavailable;
+                maybe_charged |= code != Code::Unavailable && never_sent.is_none();
                 if attempt < self.charge_attempts {
                     tracing::warn!(
                         attempt,
                         code = ?code,
                         "No clear answer to the charge; sending it again with the same key."
                     );
-                    tokio::time::sleep(CHARGE_BACKOFF * 4_u32.pow(attempt - 1)).await;
+                    tokio::time::sleep(backoff(CHARGE_BACKOFF, attempt)).await;
                     attempt += 1;
                     continue;
                 }

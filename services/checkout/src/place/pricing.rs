@@ -138,14 +138,17 @@ impl Checkout {
             )))
             .at(CheckoutStage::Cart);
         }
-        let mut client = self.clients.catalog.clone();
         let message = GetProductRequest {
             id: item.product_id.clone(),
         };
+        let client = &self.clients.catalog;
         let product = calls
-            .call("product catalog", message, move |r| async move {
-                client.get_product(r).await
-            })
+            .call_idempotent(
+                "product catalog",
+                client,
+                message,
+                |mut client, r| async move { client.get_product(r).await },
+            )
             .await
             .map_err(|status| match status.code() {
                 Code::NotFound => RpcError::FailedPrecondition(format!(
@@ -177,13 +180,13 @@ impl Checkout {
         cart: &[CartItem],
         currency: &str,
     ) -> Result<Money, Staged> {
-        let mut client = self.clients.shipping.clone();
         let message = GetQuoteRequest {
             address: Some(address.clone()),
             items: cart.to_vec(),
         };
+        let client = &self.clients.shipping;
         let quote = calls
-            .call("shipping", message, move |r| async move {
+            .call_idempotent("shipping", client, message, |mut client, r| async move {
                 client.get_quote(r).await
             })
             .await
@@ -207,13 +210,13 @@ impl Checkout {
         amount: boutique_proto::Money,
         to: &str,
     ) -> Result<Money, RpcError> {
-        let mut client = self.clients.currency.clone();
         let message = CurrencyConversionRequest {
             from: Some(amount),
             to_code: to.to_owned(),
         };
+        let client = &self.clients.currency;
         let converted = calls
-            .call("currency", message, move |r| async move {
+            .call_idempotent("currency", client, message, |mut client, r| async move {
                 client.convert(r).await
             })
             .await
