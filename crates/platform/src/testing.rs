@@ -91,6 +91,42 @@ impl TestServer {
             .expect("server task did not panic")
             .expect("server stopped cleanly");
     }
+
+    /// Stops the server like [`TestServer::stop`], then keeps its port bound
+    /// (not listening) until the returned guard drops: clients still pointed
+    /// at it are refused, as by a dead process, and no other test's server
+    /// can be handed the freed port and answer in its place.
+    pub async fn stop_holding_port(self) -> HeldPort {
+        let addr = self.addr;
+        self.stop().await;
+        HeldPort::bind(addr)
+    }
+}
+
+/// A loopback port bound without listening: connections to it are refused,
+/// and the kernel picks it for nobody else's `bind(0)`.
+#[derive(Debug)]
+pub struct HeldPort {
+    _socket: socket2::Socket,
+}
+
+impl HeldPort {
+    /// Binds `addr` (SO_REUSEADDR, so a closed server's TIME_WAIT
+    /// connections do not stand in the way); fails the test if another
+    /// socket has taken it already.
+    pub fn bind(addr: SocketAddr) -> Self {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )
+        .expect("create a socket");
+        socket.set_reuse_address(true).expect("set SO_REUSEADDR");
+        socket
+            .bind(&addr.into())
+            .unwrap_or_else(|e| panic!("hold the stopped server's port {addr}: {e}"));
+        Self { _socket: socket }
+    }
 }
 
 impl Drop for TestServer {

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 
 use boutique_checkout::Config;
 use boutique_money::Money;
-use boutique_platform::{Env, GrpcServer, ServiceConfig, Telemetry, testing::TestServer};
+use boutique_platform::{
+    Env, GrpcServer, ServiceConfig, Telemetry,
+    testing::{HeldPort, TestServer},
+};
 use boutique_proto::{
     AddItemRequest, Address, CartItem, CreditCardInfo, CurrencyConversionRequest, GetCartRequest,
     GetProductRequest, PlaceOrderRequest, cart_service_client::CartServiceClient,
@@ -81,6 +84,8 @@ pub(crate) struct Shop {
     backends: HashMap<&'static str, TestServer>,
     /// Fakes started by the test, stopped with the shop.
     fakes: Vec<TestServer>,
+    /// The ports of backends the test stopped.
+    held_ports: Vec<HeldPort>,
     checkout: TestServer,
     pub(crate) client: CheckoutServiceClient<Channel>,
     pub(crate) cart: CartServiceClient<Channel>,
@@ -172,6 +177,7 @@ impl Shop {
             currency: CurrencyServiceClient::new(backends["currency"].channel().await),
             backends,
             fakes: fakes.into_iter().map(|(_, fake)| fake).collect(),
+            held_ports: Vec::new(),
             checkout,
             book,
             database,
@@ -207,8 +213,11 @@ impl Shop {
     }
 
     /// Stops one real backend, as an outage.
+    /// Stops a real backend for the rest of the test; its port stays
+    /// refused (see [`TestServer::stop_holding_port`]).
     pub(crate) async fn stop_backend(&mut self, name: &str) {
-        self.backends.remove(name).unwrap().stop().await;
+        let server = self.backends.remove(name).unwrap();
+        self.held_ports.push(server.stop_holding_port().await);
     }
 
     /// Stops everything, failing the test if anything did not stop cleanly.
