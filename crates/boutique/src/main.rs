@@ -92,7 +92,8 @@ fn main() -> ExitCode {
             Command::Healthcheck(args) => Ok(healthcheck::run(args, &env).await),
             Command::Migrate => migrate::run(&env).await.map(|()| ExitCode::SUCCESS),
             Command::Audit(args) => audit::run(args, &env).await,
-            Command::Loadgen(args) => {
+            Command::Loadgen(mut args) => {
+                args.flags = boutique_flags::FlagsConfig::from_env(&env)?;
                 Ok(ExitCode::from(boutique_loadgen::run_and_report(args).await))
             }
         }

@@ -11,6 +11,8 @@
 //!   connecting, traced channels.
 //! - [`call`]: the caller's deadline and trace context, passed on to every
 //!   downstream call.
+//! - [`faults`]: delays and errors injected into inbound gRPC calls (the
+//!   failure flags' per-method latency and error rate), off unless configured.
 //! - [`error`]: the one mapping from service errors to `tonic::Status`.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`telemetry`]: logs, Prometheus metrics and OpenTelemetry traces, with
@@ -25,6 +27,7 @@ pub mod call;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod grpc;
 pub mod peers;
 pub mod shutdown;
