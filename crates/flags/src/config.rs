@@ -160,7 +160,7 @@ mod tests {
             }
         );
         // The file wins over a server, as in flagd's providers.
-        let both = file.clone().with(HOST_VAR, "flagd").with(POLL_VAR, "250");
+        let both = file.with(HOST_VAR, "flagd").with(POLL_VAR, "250");
         assert!(matches!(
             FlagsConfig::from_env(&both).unwrap(),
             FlagsConfig::File { poll, .. } if poll == Duration::from_millis(250)

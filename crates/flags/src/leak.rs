@@ -57,14 +57,15 @@ mod tests {
     #[test]
     fn grows_to_its_cap_and_gives_everything_back() {
         let leak = Leak::with_cap(1000);
+        let shared = leak.clone();
         leak.grow(400);
-        leak.clone().grow(400);
+        shared.grow(400);
         assert_eq!(leak.held(), 800);
         leak.grow(400);
         assert_eq!(leak.held(), 1000);
         leak.grow(1);
         assert_eq!(leak.held(), 1000);
-        leak.release();
+        shared.release();
         assert_eq!(leak.held(), 0);
     }
 }
