@@ -125,10 +125,27 @@ done
 for b in managed in-cluster; do
   read -r -a bcomps <<< "${BACKENDS[$b]}"
   backend_render "backends-$b+all" redis-cart "${bcomps[@]}" network-policies hpa-pdb hpa-pdb/orders-dispatch hpa-pdb/accounts-ratings \
-    loadgenerator gateway-api external-secrets istio observability
+    loadgenerator flags gateway-api external-secrets istio observability
   brendered=$((brendered + 1))
 done
 echo "  $brendered renders with the backends"
+# The failure flags (a ConfigMap, and its mount on every Boutique workload) alone and with the
+# components that add workloads it patches; the two renders above hold it with everything.
+backend_render flags flags
+backend_render flags+network-policies+loadgenerator+rabbitmq network-policies loadgenerator rabbitmq flags
+for f in flags flags+network-policies+loadgenerator+rabbitmq backends-managed+all; do
+  "$PY" - "$OUT/$f.yaml" <<'PY' || fail "$f: a Boutique Deployment lacks the flag file"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d.get("kind") == "Deployment"]
+ours = [(d["metadata"]["name"], c) for d in docs for c in d["spec"]["template"]["spec"]["containers"]
+        if c["image"].startswith("ghcr.io/boutique-shop/boutique")]
+missing = [name for name, c in ours
+           if {"name": "FLAGD_OFFLINE_FLAG_SOURCE_PATH", "value": "/etc/boutique/flags/boutique.flagd.json"} not in c.get("env", [])
+           or not any(m["mountPath"] == "/etc/boutique/flags" for m in c.get("volumeMounts", []))]
+assert ours and not missing, missing
+PY
+done
+echo "  the flags component reaches every Boutique container"
 
 step "kustomize: external-secrets with each store sub-component, and the ClusterSecretStore examples"
 for store in vault aws-secrets-manager; do
@@ -244,7 +261,7 @@ for f in "$OUT"/combo*+network-policies*.yaml; do
   [ "$(tr -cd + <<<"$b" | wc -c)" -le 2 ] && scan+=("$b")
 done
 all=combo; for c in "${COMPONENTS[@]}"; do all+="+$c"; done
-scan+=("$all" backends-managed+network-policies backends-in-cluster+network-policies backends-managed+all backends-in-cluster+all)
+scan+=("$all" flags+network-policies+loadgenerator+rabbitmq backends-managed+network-policies backends-in-cluster+network-policies backends-managed+all backends-in-cluster+all)
 reports=()
 for name in "${scan[@]}"; do
   "${NET[@]}" "$VENV/bin/checkov" -f "$OUT/$name.yaml" --framework kubernetes --skip-download --quiet --compact \

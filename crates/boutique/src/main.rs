@@ -44,7 +44,7 @@ enum Command {
     #[command(flatten)]
     Run(RunService),
     /// Drive load against a storefront, like upstream's Locust shopper.
-    Loadgen(boutique_loadgen::Args),
+    Loadgen(Box<boutique_loadgen::Args>),
     /// Ask a running service whether it is healthy (for container health checks).
     Healthcheck(healthcheck::Args),
     /// Apply the database migrations (`DATABASE_URL`, else the SQLite file in
@@ -92,8 +92,9 @@ fn main() -> ExitCode {
             Command::Healthcheck(args) => Ok(healthcheck::run(args, &env).await),
             Command::Migrate => migrate::run(&env).await.map(|()| ExitCode::SUCCESS),
             Command::Audit(args) => audit::run(args, &env).await,
-            Command::Loadgen(args) => {
-                Ok(ExitCode::from(boutique_loadgen::run_and_report(args).await))
+            Command::Loadgen(mut args) => {
+                args.flags = boutique_flags::FlagsConfig::from_env(&env)?;
+                Ok(ExitCode::from(boutique_loadgen::run_and_report(*args).await))
             }
         }
     });

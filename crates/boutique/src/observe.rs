@@ -5,6 +5,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
+use boutique_flags::{FlagFaults, FlagsConfig};
 use boutique_platform::{
     ConfigError, Env,
     admin::{AdminServer, DEFAULT_ADMIN_PORT},
@@ -50,7 +51,12 @@ impl Observability {
         stop: &CancellationToken,
     ) -> Result<Self, LaunchError> {
         let config = TelemetryConfig::from_env(env, env!("CARGO_PKG_VERSION"))?;
-        let hub = Arc::new(TelemetryHub::new(config, env!("BOUTIQUE_GIT_COMMIT")));
+        // The failure flags' per-service latency and errors reach every gRPC
+        // server of the process through the hub (none without a flag source).
+        let faults = FlagFaults::new(FlagsConfig::from_env(env)?);
+        let hub = Arc::new(
+            TelemetryHub::new(config, env!("BOUTIQUE_GIT_COMMIT")).with_faults(Arc::new(faults)),
+        );
         let server = match AdminServer::bind(admin.addr, hub.metrics()).await {
             Ok(server) => server,
             Err(error) if !admin.explicit => {

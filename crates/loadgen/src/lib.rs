@@ -78,11 +78,14 @@ use std::{
     time::Duration,
 };
 
+use boutique_flags::FlagsConfig;
 use boutique_platform::{admin::AdminServer, config::parse_go_duration, telemetry::Metrics};
 use clap::builder::ArgPredicate;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::LoadgenMetrics;
+
+pub use runner::MAX_FLOOD;
 
 pub use crate::stats::{Latency, Report, RouteStats};
 
@@ -162,6 +165,11 @@ pub struct Args {
     /// Address the admin port listens on.
     #[arg(long, env = "LISTEN_ADDR", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     pub listen_addr: IpAddr,
+    /// Where the failure flags come from (`FLAGD_*`, read by the binary):
+    /// `loadGeneratorFloodHomepage` adds that many `GET /` per shopper task
+    /// (closed loop), at most [`MAX_FLOOD`].
+    #[arg(skip)]
+    pub flags: FlagsConfig,
 }
 
 impl Args {
@@ -187,6 +195,7 @@ impl Args {
             seed: None,
             admin_port: None,
             listen_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            flags: FlagsConfig::Off,
         }
     }
 }

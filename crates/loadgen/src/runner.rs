@@ -15,6 +15,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use boutique_flags::{Flags, names::LOAD_GENERATOR_FLOOD_HOMEPAGE};
+use boutique_platform::Telemetry;
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use reqwest::{Client, redirect::Policy};
 use tokio::{sync::mpsc, task::JoinHandle, time::sleep_until};
@@ -45,7 +47,13 @@ struct Shared {
     samples: mpsc::UnboundedSender<Sample>,
     /// Open loop: the next unclaimed slot of the schedule.
     next_slot: AtomicU64,
+    /// `loadGeneratorFloodHomepage`.
+    flags: Flags,
 }
+
+/// The most extra home-page requests one user sends per task, whatever
+/// `loadGeneratorFloodHomepage` says (the OpenTelemetry demo's `on` is 100).
+pub const MAX_FLOOD: u32 = 1000;
 
 /// The `--requests` limit: tickets handed out before each send.
 #[derive(Debug)]
@@ -113,6 +121,7 @@ pub(crate) async fn run(args: Args, metrics: Option<LoadgenMetrics>) -> Result<R
         },
         samples,
         next_slot: AtomicU64::new(0),
+        flags: Flags::new(&args.flags, &Telemetry::detached("loadgen")),
     });
     let collector = tokio::spawn(collect(received, stats, metrics, started, !args.quiet));
     let stopper = tokio::spawn(stop_on_time_or_signal(
@@ -234,6 +243,9 @@ async fn closed_loop_user(
                     }
                 }
                 after_start = false;
+                if !flood_home(&shared, &client).await {
+                    return;
+                }
                 planned
             }
         };
@@ -245,6 +257,27 @@ async fn closed_loop_user(
             return;
         }
     }
+}
+
+/// Sends the extra home-page requests `loadGeneratorFloodHomepage` asks for
+/// (within the `--requests` budget); `false` when the run is over.
+async fn flood_home(shared: &Shared, client: &Client) -> bool {
+    if !shared.flags.is_configured() {
+        return true;
+    }
+    let wanted = shared.flags.number(LOAD_GENERATOR_FLOOD_HOMEPAGE).await;
+    // Saturating float-to-int conversion: NaN and negatives are 0.
+    let count = (wanted as u32).min(MAX_FLOOD);
+    let home = Planned::home();
+    for _ in 0..count {
+        if shared.soft.is_cancelled() || !shared.budget.claim(&shared.soft) {
+            return false;
+        }
+        if !send_and_record(shared, client, &home, Instant::now()).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// wrk2-style: take the next slot of a fixed schedule, send at its time (or at

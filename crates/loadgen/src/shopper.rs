@@ -51,6 +51,11 @@ pub struct Planned {
 }
 
 impl Planned {
+    /// `GET /`, the page `loadGeneratorFloodHomepage` floods.
+    pub(crate) fn home() -> Self {
+        Self::get(Route::Home, "/")
+    }
+
     fn get(route: Route, path: impl Into<String>) -> Self {
         Self {
             route,

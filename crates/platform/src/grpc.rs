@@ -22,6 +22,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use crate::{
     App, ServerError,
     app::serve_then_drain,
+    faults::FaultLayer,
     readiness::{LIVENESS, Readiness},
     telemetry::{Telemetry, grpc::ServerLayer},
 };
@@ -149,8 +150,12 @@ impl GrpcServer {
 
         let stop = CancellationToken::new();
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        // Faults sit inside the telemetry layer, so an injected delay or error
+        // shows in the metrics and spans like a real one.
+        let faults = FaultLayer::new(&telemetry);
         let serve = Server::builder()
             .layer(ServerLayer::new(telemetry))
+            .layer(faults)
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned());
         // Probes see NOT_SERVING first, so traffic moves away while calls finish.

@@ -13,6 +13,8 @@
 //!   downstream call, and retries of the calls that are safe to repeat.
 //! - [`resilience`]: per-dependency policies on every outgoing call: a
 //!   bulkhead, a circuit breaker, a retry budget.
+//! - [`faults`]: delays and errors injected into inbound gRPC calls (the
+//!   failure flags' per-method latency and error rate), off unless configured.
 //! - [`error`]: the one mapping from service errors to `tonic::Status`.
 //! - [`shutdown`]: SIGTERM/SIGINT as a future.
 //! - [`telemetry`]: logs, Prometheus metrics and OpenTelemetry traces, with
@@ -28,6 +30,7 @@ pub mod call;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod grpc;
 pub mod peers;
 pub mod readiness;

@@ -8,8 +8,10 @@
 //! test is ignored and a missing program fails the run, so CI can never pass
 //! by skipping. [`find_program`] is the second line of defence, for a program
 //! that is gone at run time though it was there at build time: it skips the
-//! test and says so on stderr (failing in CI).
+//! test and says so on stderr (failing in CI). [`flags`] writes flag files for
+//! the failure flags' tests.
 
+pub mod flags;
 pub mod logs;
 pub mod postgres;
 pub mod prometheus;

@@ -1,5 +1,6 @@
 //! The gRPC handler: bound the request, select, convert.
 
+use boutique_flags::Flags;
 use boutique_platform::RpcError;
 use boutique_proto::{AdRequest, AdResponse, ad_service_server::AdService};
 use tonic::{Request, Response, Status};
@@ -11,8 +12,10 @@ use crate::ads::select_ads;
 /// producing a response many times its size.
 pub const MAX_CONTEXT_KEYS: usize = 100;
 
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Ads;
+#[derive(Debug, Clone)]
+pub(crate) struct Ads {
+    pub(crate) flags: Flags,
+}
 
 #[tonic::async_trait]
 impl AdService for Ads {
@@ -25,6 +28,7 @@ impl AdService for Ads {
             ))
             .into());
         }
+        crate::faults::apply(&self.flags).await?;
         // The thread-local generator is not `Send`, so it lives only in this
         // synchronous block, never across an await.
         let ads: Vec<_> = select_ads(&keys, &mut rand::rng())

@@ -16,14 +16,17 @@
 //! |---|---|---|
 //! | `PORT` | `9555` | Listen port (as upstream). |
 //! | `LISTEN_ADDR` | `0.0.0.0` | Listen host. |
+//! | `FLAGD_*` | no flags | Failure flags (`boutique_flags::config`): `adFailure`, `adHighCpu`, `adManualGc` ([`faults`]). |
 //!
 //! Logging is configured by the platform (`LOG_LEVEL`/`RUST_LOG`, `LOG_FORMAT`).
 
 pub mod ads;
+pub mod faults;
 mod handlers;
 
 use std::net::SocketAddr;
 
+use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry};
 use boutique_proto::{ad_service_server::AdServiceServer, directory};
 
@@ -35,22 +38,26 @@ pub use handlers::MAX_CONTEXT_KEYS;
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
+    /// Where the failure flags come from (`FLAGD_*`).
+    pub flags: FlagsConfig,
 }
 
 impl ServiceConfig for Config {
     const SERVICE: &'static directory::ServiceInfo = &directory::AD;
 
-    /// Reads `PORT` and `LISTEN_ADDR`.
+    /// Reads `PORT`, `LISTEN_ADDR` and the flag source.
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             listen: env.listen_addr(Self::SERVICE.port)?,
+            flags: FlagsConfig::from_env(env)?,
         })
     }
 
     async fn build(self, telemetry: Telemetry) -> Result<App, ServerError> {
+        let flags = Flags::new(&self.flags, &telemetry);
         let server = GrpcServer::bind(&telemetry, self.listen)
             .await?
-            .add_service(AdServiceServer::new(handlers::Ads));
+            .add_service(AdServiceServer::new(handlers::Ads { flags }));
         Ok(server.into())
     }
 }

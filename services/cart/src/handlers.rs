@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use boutique_flags::{Flags, names::CART_FAILURE};
 use boutique_platform::{
     RpcError,
     telemetry::trace::{KeyValue, annotate, attr},
@@ -22,11 +23,16 @@ use crate::{
 pub(crate) struct Cart {
     store: Arc<dyn CartStore>,
     metrics: CartMetrics,
+    flags: Flags,
 }
 
 impl Cart {
-    pub(crate) fn new(store: Arc<dyn CartStore>, metrics: CartMetrics) -> Self {
-        Self { store, metrics }
+    pub(crate) fn new(store: Arc<dyn CartStore>, metrics: CartMetrics, flags: Flags) -> Self {
+        Self {
+            store,
+            metrics,
+            flags,
+        }
     }
 }
 
@@ -65,6 +71,12 @@ impl CartService for Cart {
     ) -> Result<Response<Empty>, Status> {
         let user_id = request.into_inner().user_id;
         validate_user(&user_id)?;
+        if self.flags.fraction(CART_FAILURE).await {
+            // As a store outage would answer, so the same alerts fire.
+            return Err(Status::unavailable(
+                "cart storage unreachable (flag cartFailure)",
+            ));
+        }
         self.store.empty_cart(&user_id).await.map_err(rpc_error)?;
         Ok(Response::new(Empty {}))
     }

@@ -20,6 +20,7 @@
 //! | `LISTEN_ADDR` | listen host | `0.0.0.0` |
 //! | `REDIS_ADDR` | Redis as `host:port` (upstream's `redis-cart:6379`) or a `redis://` / `rediss://` URL; unset means the in-memory store | unset |
 //! | `CART_TTL` | idle expiry of a cart as a Go duration (`48h`, `90m`); `0` disables it | `48h`, the frontend session cookie's lifetime |
+//! | `FLAGD_*` | failure flags (`boutique_flags::config`): `cartFailure` fails that fraction of `EmptyCart` calls with `UNAVAILABLE`; `failedReadinessProbe` fails readiness (`hipstershop.CartService` NOT_SERVING) while liveness (`""`) stays | no flags |
 //!
 //! Upstream's Spanner and AlloyDB backends are not supported.
 //!
@@ -51,6 +52,7 @@ pub mod store;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{
     App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
@@ -90,6 +92,8 @@ pub struct Config {
     /// How often the health check pings the store. Not read from the
     /// environment; tests shorten it.
     pub health_interval: Duration,
+    /// Where the failure flags come from (`FLAGD_*`).
+    pub flags: FlagsConfig,
 }
 
 impl ServiceConfig for Config {
@@ -109,6 +113,7 @@ impl ServiceConfig for Config {
             backend,
             ttl: (!ttl.is_zero()).then_some(ttl),
             health_interval: DEFAULT_HEALTH_INTERVAL,
+            flags: FlagsConfig::from_env(env)?,
         })
     }
 
@@ -127,11 +132,13 @@ impl ServiceConfig for Config {
                 })?)
             }
         };
+        let flags = Flags::new(&self.flags, &telemetry);
         let server = GrpcServer::bind(&telemetry, self.listen)
             .await?
             .add_service(CartServiceServer::new(handlers::Cart::new(
                 store.clone(),
                 metrics::CartMetrics::register(&telemetry),
+                flags.clone(),
             )));
         let reporter = server.health();
         let interval = self.health_interval;
@@ -144,7 +151,7 @@ impl ServiceConfig for Config {
             let shutdown = async move {
                 tokio::select! {
                     () = shutdown => {}
-                    () = health::watch_store(store, reporter, interval) => {}
+                    () = health::watch_store(store, reporter, interval, flags) => {}
                 }
             };
             server.run_until(shutdown)

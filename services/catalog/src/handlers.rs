@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use boutique_flags::{Flags, names::PRODUCT_CATALOG_FAILURE};
 use boutique_platform::RpcError;
 use boutique_proto::{
     Empty, GetProductRequest, ListProductsResponse, Product, SearchProductsRequest,
@@ -16,6 +17,7 @@ pub(crate) struct CatalogService {
     pub(crate) catalog: Catalog,
     /// Injected before every call (`EXTRA_LATENCY`), for fault-injection demos.
     pub(crate) extra_latency: Duration,
+    pub(crate) flags: Flags,
 }
 
 impl CatalogService {
@@ -47,6 +49,15 @@ impl ProductCatalogService for CatalogService {
         self.delay().await;
         let id = request.into_inner().id;
         let product = find(&self.catalog, &id)?;
+        if self
+            .flags
+            .bool_in(PRODUCT_CATALOG_FAILURE, &[("product_id", id.as_str())])
+            .await
+        {
+            return Err(Status::unavailable(format!(
+                "product {id} is unavailable (flag productCatalogFailure)"
+            )));
+        }
         Ok(Response::new(product.clone()))
     }
 

@@ -20,6 +20,7 @@
 //! | `LISTEN_ADDR` | `0.0.0.0` | Host to listen on. |
 //! | `PRODUCT_CATALOG_FILE` | unset: the built-in catalog | Path to a products JSON file (top-level `products`; camelCase or snake_case keys). A missing, unreadable or invalid file (empty or duplicate ids, empty names, missing, invalid or negative prices, no products) is a configuration error. Categories are lowercased. |
 //! | `EXTRA_LATENCY` | `0` | A Go duration (`300ms`, `5.5s`) waited before every RPC, for fault-injection demos. An unparsable value is a configuration error. |
+//! | `FLAGD_*` | no flags | Failure flags (`boutique_flags::config`): `productCatalogFailure`, evaluated with `product_id`, fails `GetProduct` of the product its targeting picks (`OLJCESPC7Z` in the demo's and our flag file) with `UNAVAILABLE`. |
 
 mod catalog;
 mod embedded;
@@ -28,6 +29,7 @@ mod handlers;
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
+use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{
     App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
@@ -52,6 +54,8 @@ pub struct Config {
     pub catalog: Catalog,
     /// Waited before every RPC (`EXTRA_LATENCY`).
     pub extra_latency: Duration,
+    /// Where the failure flags come from (`FLAGD_*`).
+    pub flags: FlagsConfig,
 }
 
 impl ServiceConfig for Config {
@@ -73,6 +77,7 @@ impl ServiceConfig for Config {
             listen,
             catalog,
             extra_latency,
+            flags: FlagsConfig::from_env(env)?,
         })
     }
 
@@ -85,6 +90,7 @@ impl ServiceConfig for Config {
         let service = handlers::CatalogService {
             catalog: self.catalog,
             extra_latency: self.extra_latency,
+            flags: Flags::new(&self.flags, &telemetry),
         };
         let server = GrpcServer::bind(&telemetry, self.listen)
             .await?

@@ -1,5 +1,6 @@
 //! The gRPC handler: validate, render, deliver.
 
+use boutique_flags::{Flags, leak::Leak, names::EMAIL_MEMORY_LEAK};
 use boutique_platform::{
     RpcError,
     telemetry::trace::{KeyValue, annotate, attr},
@@ -16,6 +17,9 @@ use crate::{
 pub(crate) struct Email {
     pub(crate) delivery: Delivery,
     pub(crate) metrics: EmailMetrics,
+    pub(crate) flags: Flags,
+    /// What `emailMemoryLeak` holds on to.
+    pub(crate) leak: Leak,
 }
 
 #[tonic::async_trait]
@@ -33,6 +37,16 @@ impl EmailService for Email {
         let order = OrderSummary::try_from(order).map_err(RpcError::invalid)?;
         annotate([KeyValue::new(attr::ORDER_ID, order.order_id.clone())]);
         let confirmation = render_confirmation(&order).map_err(RpcError::internal)?;
+        if self.flags.is_configured() {
+            // As the OpenTelemetry demo's: each message kept `multiplier` times over.
+            let multiplier = self.flags.number(EMAIL_MEMORY_LEAK).await;
+            if multiplier >= 1.0 {
+                let size = confirmation.text.len() + confirmation.html.len();
+                self.leak.grow((size as f64 * multiplier.min(1e6)) as usize);
+            } else {
+                self.leak.release();
+            }
+        }
         let delivered = self
             .delivery
             .deliver(&to, &order.order_id, &confirmation)

@@ -22,6 +22,7 @@
 //! | `LISTEN_ADDR` | `0.0.0.0` | Address to listen on. |
 //! | `SMTP_URL` | unset | The relay, in lettre's URL syntax: `smtp://host:25` (plain, e.g. a local relay), `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtp://host:587?tls=opportunistic`, `smtps://user:pass@host:465` (TLS from the start). Percent-encode special characters in the user and password. Unset: nothing is sent, each confirmation is logged instead. |
 //! | `EMAIL_FROM` | `Boutique <no-reply@boutique.invalid>` | The sender, a mailbox such as `Shop <shop@example.com>` or a bare address. |
+//! | `FLAGD_*` | no flags | Failure flags (`boutique_flags::config`): `emailMemoryLeak` (a number, as the OpenTelemetry demo's) keeps that many copies of each confirmation in memory, up to [`LEAK_CAP`] bytes, given back when the flag goes to 0. |
 //! | `SMTP_TIMEOUT` | `10s` | The longest one delivery may take, connecting included (Go-style duration such as `500ms`, `10s`); past it the call is `UNAVAILABLE`. |
 //!
 //! Every value is checked at startup; a bad one is a [`ConfigError`] naming the
@@ -36,6 +37,7 @@ mod render;
 
 use std::{fmt, net::SocketAddr, time::Duration};
 
+use boutique_flags::{Flags, FlagsConfig, leak::Leak};
 use boutique_platform::{
     App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
@@ -62,7 +64,12 @@ pub struct Config {
     pub from: Mailbox,
     /// The relay (`SMTP_URL`, `SMTP_TIMEOUT`); `None` logs instead of sending.
     pub smtp: Option<SmtpConfig>,
+    /// Where the failure flags come from (`FLAGD_*`).
+    pub flags: FlagsConfig,
 }
+
+/// The most memory `emailMemoryLeak` makes the service hold.
+pub const LEAK_CAP: usize = 256 << 20;
 
 /// A validated SMTP relay.
 #[derive(Clone)]
@@ -142,6 +149,7 @@ impl ServiceConfig for Config {
             listen: env.listen_addr(Self::SERVICE.port)?,
             from,
             smtp,
+            flags: FlagsConfig::from_env(env)?,
         })
     }
 
@@ -169,6 +177,8 @@ impl ServiceConfig for Config {
             .add_service(EmailServiceServer::new(handlers::Email {
                 delivery,
                 metrics: metrics::EmailMetrics::register(&telemetry),
+                flags: Flags::new(&self.flags, &telemetry),
+                leak: Leak::with_cap(LEAK_CAP),
             }));
         Ok(server.into())
     }

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use boutique_flags::{Flags, names::PAYMENT_FAILURE};
 use boutique_platform::{
     RpcError,
     telemetry::trace::{KeyValue, annotate, attr},
@@ -36,6 +37,7 @@ pub(crate) struct Payment {
     pub(crate) ledger: Arc<dyn Ledger>,
     /// Waited before every charge (`EXTRA_LATENCY`).
     pub(crate) extra_latency: std::time::Duration,
+    pub(crate) flags: Flags,
 }
 
 #[tonic::async_trait]
@@ -48,6 +50,13 @@ impl PaymentService for Payment {
         let request = request.into_inner();
         if !self.extra_latency.is_zero() {
             tokio::time::sleep(self.extra_latency).await;
+        }
+        if self.flags.fraction(PAYMENT_FAILURE).await {
+            // A decline, as in the OpenTelemetry demo: checkout ends the
+            // order as declined and tells the shopper; nothing is charged.
+            return Err(Status::failed_precondition(
+                "payment request failed: invalid token (flag paymentFailure)",
+            ));
         }
         let authorized = authorize(&request, self.clock.now()).map_err(|error| {
             log_refusal(&error);

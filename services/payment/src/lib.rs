@@ -29,6 +29,7 @@
 //! | `PORT` | `50051` | Listen port (upstream has no default; 50051 is its manifest's). |
 //! | `LISTEN_ADDR` | `0.0.0.0` | Listen host. |
 //! | `EXTRA_LATENCY` | `0` | A Go duration waited before every charge, for fault-injection demos and crash tests (a slow payment). |
+//! | `FLAGD_*` | no flags | Failure flags (`boutique_flags::config`): `paymentFailure` declines that fraction of charges (`FAILED_PRECONDITION`, nothing charged). |
 //! | `DATABASE_URL` | unset: memory | Where resent charges are looked up (`postgres://…` or `sqlite://PATH`), shared by every replica; see `boutique_store` for the pool settings. |
 //!
 //! Logging is configured by the platform (`LOG_LEVEL`/`RUST_LOG`, `LOG_FORMAT`).
@@ -42,6 +43,7 @@ mod metrics;
 
 use std::{net::SocketAddr, sync::Arc};
 
+use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry};
 use boutique_proto::{
     boutique::payment::v1::payment_ledger_server::PaymentLedgerServer, directory,
@@ -66,6 +68,8 @@ pub struct Config {
     pub database: Option<StoreConfig>,
     /// Waited before every charge (`EXTRA_LATENCY`).
     pub extra_latency: std::time::Duration,
+    /// Where the failure flags come from (`FLAGD_*`).
+    pub flags: FlagsConfig,
 }
 
 impl ServiceConfig for Config {
@@ -86,6 +90,7 @@ impl ServiceConfig for Config {
                     boutique_platform::config::parse_go_duration,
                 )?
                 .unwrap_or_default(),
+            flags: FlagsConfig::from_env(env)?,
         })
     }
 
@@ -99,6 +104,7 @@ impl ServiceConfig for Config {
             metrics: metrics::PaymentMetrics::register(&telemetry),
             ledger,
             extra_latency: self.extra_latency,
+            flags: Flags::new(&self.flags, &telemetry),
         };
         let server = GrpcServer::bind(&telemetry, self.listen)
             .await?

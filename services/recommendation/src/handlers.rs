@@ -2,6 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use boutique_flags::{Flags, leak::Leak, names::RECOMMENDATION_CACHE_FAILURE};
 use boutique_platform::telemetry::grpc::TracedChannel;
 use boutique_platform::{RpcError, call::CallContext};
 use boutique_proto::{
@@ -25,6 +26,9 @@ pub(crate) struct Recommender {
     pub(crate) catalog: ProductCatalogServiceClient<TracedChannel>,
     /// Shared by every clone of the handler.
     pub(crate) cache: CatalogCache,
+    pub(crate) flags: Flags,
+    /// The cache that leaks while `recommendationCacheFailure` is on.
+    pub(crate) leak: Leak,
 }
 
 impl Recommender {
@@ -64,6 +68,17 @@ impl RecommendationService for Recommender {
         // `user_id` is ignored, as upstream: recommendations are not personal.
         let request = request.into_inner();
         let ids = self.catalog_ids(&calls).await?;
+        if self.flags.is_configured() {
+            if self.flags.bool(RECOMMENDATION_CACHE_FAILURE).await {
+                // As the OpenTelemetry demo's broken cache: every call adds
+                // the catalog again and a quarter of what is held already.
+                let held = self.leak.held();
+                let ids_size: usize = ids.iter().map(|id| id.len() + 24).sum();
+                self.leak.grow(ids_size + held / 4);
+            } else {
+                self.leak.release();
+            }
+        }
         let product_ids = recommend(
             &mut rand::rng(),
             ids.iter().cloned(),

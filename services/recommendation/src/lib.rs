@@ -23,6 +23,7 @@
 //! | `LISTEN_ADDR` | `0.0.0.0` | Host to listen on. |
 //! | `PRODUCT_CATALOG_SERVICE_ADDR` | required | The catalog, as `host:port` (or `http://host:port`). The connection is made lazily, so this service may start before the catalog. |
 //! | `CACHE_TTL` | `5s` | How long the catalog's ids are reused; a Go duration up to `60s`. `0` asks the catalog on every call, as upstream. |
+//! | `FLAGD_*` | no flags | Failure flags (`boutique_flags::config`): `recommendationCacheFailure` makes a cache that grows on every call (the catalog again plus a quarter of what it holds), up to [`LEAK_CAP`] bytes, given back when the flag goes off. |
 
 mod cache;
 mod handlers;
@@ -30,6 +31,7 @@ mod pick;
 
 use std::{net::SocketAddr, time::Duration};
 
+use boutique_flags::{Flags, FlagsConfig, leak::Leak};
 use boutique_platform::{
     App, ConfigError, Env, GrpcServer, Peers, ServerError, ServiceConfig, Telemetry,
     config::{CACHE_TTL_VAR, parse_cache_ttl},
@@ -52,7 +54,12 @@ pub struct Config {
     pub peers: Peers,
     /// How long the catalog's ids are reused (`CACHE_TTL`; zero: not at all).
     pub cache_ttl: Duration,
+    /// Where the failure flags come from (`FLAGD_*`).
+    pub flags: FlagsConfig,
 }
+
+/// The most memory `recommendationCacheFailure` makes the service hold.
+pub const LEAK_CAP: usize = 256 << 20;
 
 impl ServiceConfig for Config {
     const SERVICE: &'static directory::ServiceInfo = &directory::RECOMMENDATION;
@@ -65,6 +72,7 @@ impl ServiceConfig for Config {
             cache_ttl: env
                 .parse_with(CACHE_TTL_VAR, parse_cache_ttl)?
                 .unwrap_or(DEFAULT_TTL),
+            flags: FlagsConfig::from_env(env)?,
         })
     }
 
@@ -72,6 +80,8 @@ impl ServiceConfig for Config {
         let service = handlers::Recommender {
             catalog: ProductCatalogServiceClient::new(self.peers.channel(&CATALOG, &telemetry)?),
             cache: cache::catalog_cache(self.cache_ttl),
+            flags: Flags::new(&self.flags, &telemetry),
+            leak: Leak::with_cap(LEAK_CAP),
         };
         let server = GrpcServer::bind(&telemetry, self.listen)
             .await?

@@ -39,7 +39,10 @@ use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 pub use logs::{LogConfig, LogFormat, init};
 pub use metrics::{Counter, Gauge, Metrics, ServiceMetrics, Sum};
 
-use crate::config::{ConfigError, Env, parse_flag, parse_service_addr};
+use crate::{
+    config::{ConfigError, Env, parse_flag, parse_service_addr},
+    faults::{CallFaults, FaultSource},
+};
 
 /// The `service.namespace` of every Boutique service unless
 /// `OTEL_RESOURCE_ATTRIBUTES` says otherwise.
@@ -105,6 +108,7 @@ pub struct TelemetryHub {
     commit: String,
     metrics: Arc<Metrics>,
     providers: Mutex<Vec<SdkTracerProvider>>,
+    faults: Option<Arc<dyn FaultSource>>,
 }
 
 impl fmt::Debug for TelemetryHub {
@@ -123,7 +127,16 @@ impl TelemetryHub {
             commit: commit.to_owned(),
             metrics: Metrics::new(),
             providers: Mutex::new(Vec::new()),
+            faults: None,
         }
+    }
+
+    /// Gives every service this hub makes the faults `source` has for it
+    /// (injected into its inbound gRPC calls by [`crate::faults::FaultLayer`]).
+    #[must_use]
+    pub fn with_faults(mut self, source: Arc<dyn FaultSource>) -> Self {
+        self.faults = Some(source);
+        self
     }
 
     /// The registry the admin port serves.
@@ -157,11 +170,18 @@ impl TelemetryHub {
         } else {
             None
         };
-        Ok(Telemetry(Arc::new(Inner {
+        let telemetry = Telemetry(Arc::new(Inner {
             service,
             metrics,
             tracer,
-        })))
+            faults: None,
+        }));
+        Ok(
+            match self.faults.as_ref().and_then(|f| f.for_service(&telemetry)) {
+                Some(faults) => telemetry.with_faults(faults),
+                None => telemetry,
+            },
+        )
     }
 
     /// Exports the spans still buffered; call after the servers have drained.
@@ -189,6 +209,7 @@ struct Inner {
     service: &'static str,
     metrics: ServiceMetrics,
     tracer: Option<SdkTracer>,
+    faults: Option<Arc<dyn CallFaults>>,
 }
 
 impl fmt::Debug for Telemetry {
@@ -196,6 +217,7 @@ impl fmt::Debug for Telemetry {
         f.debug_struct("Telemetry")
             .field("service", &self.0.service)
             .field("tracing", &self.0.tracer.is_some())
+            .field("faults", &self.0.faults.is_some())
             .finish()
     }
 }
@@ -208,7 +230,25 @@ impl Telemetry {
             service,
             metrics: ServiceMetrics::new(service, Metrics::new(), "", ""),
             tracer: None,
+            faults: None,
         }))
+    }
+
+    /// The same telemetry, with `faults` injected into the service's inbound
+    /// gRPC calls ([`crate::faults`]).
+    #[must_use]
+    pub fn with_faults(&self, faults: Arc<dyn CallFaults>) -> Self {
+        Self(Arc::new(Inner {
+            service: self.0.service,
+            metrics: self.0.metrics.clone(),
+            tracer: self.0.tracer.clone(),
+            faults: Some(faults),
+        }))
+    }
+
+    /// The faults injected into the service's inbound calls, if any.
+    pub fn faults(&self) -> Option<&Arc<dyn CallFaults>> {
+        self.0.faults.as_ref()
     }
 
     /// The service's name.

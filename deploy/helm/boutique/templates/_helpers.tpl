@@ -266,3 +266,13 @@ seccompProfile:
 {{- range $k, $v := . }}{{ $parts = append $parts (printf "%s=%s" $k $v) }}{{ end -}}
 {{- join "," $parts -}}
 {{- end }}
+
+{{/* The ConfigMap holding the failure flags (templates/flags.yaml). */}}
+{{- define "boutique.flagsConfigMap" -}}
+{{ .Release.Name }}-flags
+{{- end }}
+
+{{/* Where every workload finds the flag file (FLAGD_OFFLINE_FLAG_SOURCE_PATH). */}}
+{{- define "boutique.flagsDir" -}}
+/etc/boutique/flags
+{{- end }}

@@ -26,7 +26,15 @@ impl TestApp {
 }
 
 pub(crate) async fn spawn_app() -> TestApp {
-    let env = Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")]);
+    spawn_app_with(&[]).await
+}
+
+/// The service with extra settings (a flag file, say).
+pub(crate) async fn spawn_app_with(settings: &[(&str, String)]) -> TestApp {
+    let env = settings.iter().fold(
+        Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")]),
+        |env, (name, value)| env.with(name, value.clone()),
+    );
     let server = TestServer::start(Config::from_env(&env).unwrap()).await;
     let client = AdServiceClient::new(server.channel().await);
     TestApp { server, client }

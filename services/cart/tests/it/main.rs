@@ -4,5 +4,6 @@
 
 mod behaviour;
 mod concurrency;
+mod flags;
 mod helpers;
 mod redis_only;
