@@ -120,9 +120,17 @@ impl Receiver {
                 .cloned()
                 .collect()
         };
+        // Every service has reported, and every span's parent has arrived
+        // but the entry point's: spans come in batches, per process, and a
+        // parent ends (and is sent) after its children.
         let complete = |spans: &[Received]| {
             let seen: HashSet<&str> = spans.iter().map(|s| s.service.as_str()).collect();
-            services.iter().all(|s| seen.contains(s))
+            let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+            let orphans = spans
+                .iter()
+                .filter(|s| !ids.contains(s.parent_span_id.as_str()))
+                .count();
+            services.iter().all(|s| seen.contains(s)) && orphans <= 1
         };
         let _ = tokio::time::timeout(timeout, async {
             loop {

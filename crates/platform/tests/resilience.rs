@@ -1,8 +1,10 @@
 //! The resilience policies over real sockets: a guarded channel (as every
 //! service gets from `Peers`) calls a fake ad service on loopback whose
 //! answers the test controls, a closed port, a restarted server, or a
-//! black hole (a listener that accepts and never answers). Assertions are on
-//! what reached the peer and on the metrics, never on durations.
+//! black hole (a listener that accepts and never answers), or the testkit's
+//! fault-injecting proxy (latency, a starved link, a peer gone silent
+//! mid-connection, resets). Assertions are on what reached the peer, on
+//! status codes and on the metrics, never on durations.
 
 use std::{
     net::SocketAddr,
@@ -26,6 +28,7 @@ use boutique_proto::{
     ad_service_client::AdServiceClient,
     ad_service_server::{AdService, AdServiceServer},
 };
+use boutique_testkit::proxy::{Fault, FaultProxy};
 use tokio::{net::TcpListener, sync::Semaphore};
 use tonic::{Code, Request, Response, Status};
 
@@ -433,5 +436,84 @@ async fn retries_never_pass_the_callers_deadline() {
     assert_eq!(control.seen.load(Ordering::SeqCst), 1);
     assert_eq!(caller.retries("no_time_left"), 1.0);
     assert_eq!(caller.retries("retried"), 0.0);
+    server.stop().await;
+}
+
+/// The fake behind a fault-injecting proxy, and a caller through the proxy
+/// that has made one good call (so a connection is open when faults start).
+async fn behind_a_proxy(policy: Policy) -> (TestServer, FaultProxy, Caller) {
+    let control = Arc::new(Control::default());
+    let server = serve("127.0.0.1:0".parse().unwrap(), &control).await;
+    let proxy = FaultProxy::start(server.addr()).await.unwrap();
+    let caller = Caller::new(&proxy.addr().to_string(), policy);
+    caller.call(PATIENCE).await.unwrap();
+    (server, proxy, caller)
+}
+
+#[tokio::test]
+async fn a_peer_gone_silent_mid_connection_costs_deadlines_then_opens_the_breaker_and_heals() {
+    let (server, proxy, caller) = behind_a_proxy(policy(3, Duration::from_millis(50))).await;
+    proxy.set(Fault::BlackHole);
+    for _ in 0..3 {
+        let status = caller.call(Duration::from_millis(100)).await.unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    }
+    assert_eq!(caller.state(), BreakerState::Open);
+
+    // The network heals: a probe gets through and the breaker closes.
+    proxy.set(Fault::None);
+    boutique_testkit::eventually("calls served again", PATIENCE, || async {
+        caller.call(Duration::from_millis(500)).await.ok()
+    })
+    .await;
+    assert_eq!(caller.state(), BreakerState::Closed);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn latency_within_the_deadline_is_served_and_beyond_it_ends_the_call_at_its_deadline() {
+    let (server, proxy, caller) = behind_a_proxy(policy(0, LONG)).await;
+    proxy.set(Fault::Latency(Duration::from_millis(50)));
+    caller.call(PATIENCE).await.unwrap();
+    proxy.set(Fault::Latency(Duration::from_secs(30)));
+    let status = caller.call(Duration::from_millis(200)).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_starved_link_ends_calls_at_their_deadline_and_a_wide_one_serves_them() {
+    let (server, proxy, caller) = behind_a_proxy(policy(0, LONG)).await;
+    // A few bytes a second: not even one request's frames arrive in time.
+    proxy.set(Fault::Bandwidth(20));
+    let status = caller.call(Duration::from_millis(300)).await.unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    proxy.set(Fault::Bandwidth(10_000_000));
+    boutique_testkit::eventually("calls served again", PATIENCE, || async {
+        caller.call(Duration::from_millis(500)).await.ok()
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn resets_fail_calls_at_once_open_the_breaker_and_a_healed_link_closes_it() {
+    let (server, proxy, caller) = behind_a_proxy(policy(2, Duration::from_millis(50))).await;
+    proxy.set(Fault::Reset);
+    // A deadline far away: the failures come from the resets, not from it.
+    let mut failures = 0;
+    while caller.state() != BreakerState::Open {
+        let status = caller.call(LONG).await.unwrap_err();
+        assert_ne!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        failures += 1;
+        assert!(failures <= 4, "the breaker never opened: {status:?}");
+    }
+    assert_circuit_open(caller.call(LONG).await);
+    proxy.set(Fault::None);
+    boutique_testkit::eventually("calls served again", PATIENCE, || async {
+        caller.call(PATIENCE).await.ok()
+    })
+    .await;
+    assert_eq!(caller.state(), BreakerState::Closed);
     server.stop().await;
 }

@@ -15,6 +15,7 @@ pub mod flags;
 pub mod logs;
 pub mod postgres;
 pub mod prometheus;
+pub mod proxy;
 pub mod rabbitmq;
 pub mod redis;
 pub mod smtp;

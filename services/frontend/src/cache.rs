@@ -13,7 +13,10 @@
 //! `EXTRA_LATENCY` demos), at most a bounded number of entries, and one
 //! backend call per expired answer however many pages wait for it.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use boutique_money::Money;
 use boutique_platform::cache::TtlCache;
@@ -35,6 +38,8 @@ pub(crate) struct Caches {
     pub(crate) catalog: TtlCache<(), Arc<Vec<boutique_proto::Product>>>,
     /// `Convert`, by (amount, target currency code).
     pub(crate) conversions: TtlCache<(Money, String), Money>,
+    /// The last currency list the service gave, for pages while it is away.
+    pub(crate) last_currencies: Mutex<Option<Arc<Vec<String>>>>,
 }
 
 impl Caches {
@@ -44,6 +49,7 @@ impl Caches {
             currencies: TtlCache::new(ttl, 1),
             catalog: TtlCache::new(ttl, 1),
             conversions: TtlCache::new(ttl, MAX_CONVERSIONS),
+            last_currencies: Mutex::new(None),
         }
     }
 

@@ -116,6 +116,10 @@ pub struct Config {
     pub enable_assistant: bool,
     /// How long `POST /bot` waits for the assistant's answer (`ASSISTANT_TIMEOUT`).
     pub assistant_timeout: Duration,
+    /// Requests served at once at most (`MAX_IN_FLIGHT_REQUESTS`); one more
+    /// is answered 503 with `Retry-After` at once (load shedding), so an
+    /// overload shows as refusals rather than as latency for everyone.
+    pub max_in_flight: usize,
 }
 
 impl ServiceConfig for Config {
@@ -148,6 +152,9 @@ impl ServiceConfig for Config {
             assistant_timeout: env
                 .parse_with(ASSISTANT_TIMEOUT_VAR, parse_assistant_timeout)?
                 .unwrap_or(DEFAULT_ASSISTANT_TIMEOUT),
+            max_in_flight: env
+                .parse_with(MAX_IN_FLIGHT_VAR, parse_max_in_flight)?
+                .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
         })
     }
 
@@ -243,6 +250,22 @@ pub fn parse_assistant_timeout(value: &str) -> Result<Duration, String> {
     Ok(timeout)
 }
 
+/// The variable capping the requests served at once.
+pub const MAX_IN_FLIGHT_VAR: &str = "MAX_IN_FLIGHT_REQUESTS";
+
+/// Requests served at once unless `MAX_IN_FLIGHT_REQUESTS` says otherwise:
+/// far above what one frontend serves well (a few hundred pages at a time
+/// on two cores), so only a real overload is shed.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 2048;
+
+/// Checks a `MAX_IN_FLIGHT_REQUESTS`: 1 to 1000000.
+pub fn parse_max_in_flight(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err("must be a whole number from 1 to 1000000".to_owned()),
+    }
+}
+
 /// Checks a `BASE_URL`: `/` alone means none; otherwise it must start with `/`,
 /// hold only unreserved path characters, and not end with `/` (one trailing
 /// slash is dropped). Anything else could break every link or open a header
@@ -279,6 +302,18 @@ mod tests {
 
     fn full_env() -> Env {
         Env::from_pairs(BACKENDS.iter().map(|s| (s.addr_var, "localhost:1")))
+    }
+
+    #[test]
+    fn the_in_flight_limit_defaults_and_refuses_nonsense() {
+        let config = Config::from_env(&full_env()).unwrap();
+        assert_eq!(config.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
+        let pairs = |value: &str| full_env().with(MAX_IN_FLIGHT_VAR, value);
+        assert_eq!(Config::from_env(&pairs("64")).unwrap().max_in_flight, 64);
+        for bad in ["0", "-1", "many", "1000001"] {
+            let err = Config::from_env(&pairs(bad)).unwrap_err();
+            assert_eq!(err.var, MAX_IN_FLIGHT_VAR, "{bad}");
+        }
     }
 
     #[test]

@@ -107,8 +107,9 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
+    error_handling::HandleErrorLayer,
     extract::DefaultBodyLimit,
-    http::StatusCode,
+    http::{StatusCode, header},
     routing::{any, get, post},
 };
 use boutique_platform::{
@@ -190,6 +191,7 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
             .ok()
     });
     let base = config.base_url.clone();
+    let max_in_flight = config.max_in_flight;
     // Generated from the code's annotations, so it cannot fail but by a bug
     // that every test would show.
     let api_document = api::docs::Document::new(&base)
@@ -231,8 +233,22 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
         )
         .route(&p("/static/{*path}"), get(assets::serve))
         .route(&p("/robots.txt"), any(handlers::misc::robots))
-        .route(&p("/_healthz"), any(handlers::misc::healthz))
-        .merge(api::routes(&base).into_router());
+        .merge(api::routes(&base).into_router())
+        // Load shedding: at most `max_in_flight` requests are served at once
+        // (one count for every route) and one more is refused at once.
+        // Without it an overload queues every request behind the others and
+        // latency grows for everyone until requests time out; with it only
+        // the excess is refused.
+        .route_layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                    max_in_flight,
+                )),
+        )
+        // Added after the shedding: health answers however busy the shop is.
+        .route(&p("/_healthz"), any(handlers::misc::healthz));
     if !base.is_empty() {
         // The cookies are scoped to `{BASE_URL}/`, so the shop's root without
         // the slash would start a new session on every visit: send it home.
@@ -258,4 +274,14 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
             http_telemetry::track,
         ))
         .with_state(state)
+}
+
+/// The answer to a request shed by the load shedding: a bare `503` with
+/// `Retry-After: 1`, which the request middleware turns into the friendly
+/// page or a problem document.
+async fn overloaded(_: tower::BoxError) -> (StatusCode, [(header::HeaderName, &'static str); 1]) {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+    )
 }

@@ -82,10 +82,11 @@ pub(crate) async fn render_cart(
 ) -> Result<String, AppError> {
     let backends = &state.backends;
     let base = &state.config.base_url;
-    let (currencies, items) = tokio::try_join!(
-        backends.supported_currencies(),
+    let (currencies, items) = tokio::join!(
+        backends.currencies_for_page(),
         backends.cart(ctx.session_id()),
-    )?;
+    );
+    let items = items?;
     let product_ids: Vec<String> = items.iter().map(|item| item.product_id.clone()).collect();
     let shipping = async {
         if items.is_empty() {

@@ -9,23 +9,26 @@ use crate::{
     State as AppState,
     ctx::Ctx,
     error::AppError,
-    handlers::cart_size,
+    handlers::badge,
     views::{Chrome, HomePage, ProductCard},
 };
 
 /// Every product with its price in the shopper's currency. The three lookups
-/// run at once, then all conversions at once. Upstream also fetched ads here
+/// run at once, then all conversions at once. Only the catalog and the
+/// conversions are needed: without the cart the badge is hidden, without the
+/// currency list the switcher shows the last one known. Upstream also fetched ads here
 /// and threw them away; we skip that call.
 pub(crate) async fn home(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Html<String>, AppError> {
     let backends = &state.backends;
-    let (currencies, products, cart) = tokio::try_join!(
-        backends.supported_currencies(),
+    let (currencies, products, cart) = tokio::join!(
+        backends.currencies_for_page(),
         backends.list_products(),
         backends.cart(ctx.session_id()),
-    )?;
+    );
+    let products = products?;
     let prices = try_join_all(
         products
             .iter()
@@ -39,7 +42,7 @@ pub(crate) async fn home(
         .map(|(product, amount)| ProductCard::new(base, product, format_price(amount)))
         .collect();
     let page = HomePage {
-        chrome: Chrome::new(&state, &ctx, "Shop", &currencies, Some(cart_size(&cart))),
+        chrome: Chrome::new(&state, &ctx, "Shop", &currencies, badge(cart)),
         products: cards,
     };
     Ok(Html(page.render()?))

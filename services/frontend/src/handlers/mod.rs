@@ -22,6 +22,7 @@ use futures::future::try_join_all;
 
 use crate::{
     State,
+    backends::BackendError,
     ctx::Ctx,
     error::AppError,
     validate::{FieldError, Fields, is_product_id},
@@ -75,6 +76,18 @@ pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
 /// The cart badge: the sum of quantities.
 pub(crate) fn cart_size(items: &[CartItem]) -> i64 {
     items.iter().map(|item| i64::from(item.quantity)).sum()
+}
+
+/// The badge of a page that does not need the cart otherwise: its size, or
+/// none (the badge hidden) when the cart service does not answer.
+pub(crate) fn badge(cart: Result<Vec<CartItem>, BackendError>) -> Option<i64> {
+    match cart {
+        Ok(items) => Some(cart_size(&items)),
+        Err(error) => {
+            tracing::warn!(error = %error, "No cart; the page hides its badge.");
+            None
+        }
+    }
 }
 
 /// Recommendations as cards (no prices), or none at all: they are a nicety,

@@ -14,7 +14,7 @@ use crate::{
     State as AppState,
     ctx::Ctx,
     error::AppError,
-    handlers::{cart_size, recommended_cards},
+    handlers::{badge, recommended_cards},
     validate::is_product_id,
     views::{AdView, Chrome, ProductCard, ProductPage, QUANTITIES},
 };
@@ -23,7 +23,8 @@ use crate::{
 /// fetched at once; the price conversion and the ad (which needs the product's
 /// categories) start as soon as the product is known, without waiting for the
 /// others. An unknown product is a 404; a missing ad or recommendation just
-/// leaves its section out.
+/// leaves its section out, a missing cart the badge, a missing currency list
+/// the switcher (see [`Backends::currencies_for_page`](crate::backends::Backends::currencies_for_page)).
 pub(crate) async fn product(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
@@ -43,11 +44,11 @@ pub(crate) async fn product(
     };
     let (priced, currencies, cart, recommendations) = tokio::join!(
         priced,
-        backends.supported_currencies(),
+        backends.currencies_for_page(),
         backends.cart(ctx.session_id()),
         recommended_cards(&state, &ctx, vec![id.clone()]),
     );
-    let ((product, amount, ads), currencies, cart) = (priced?, currencies?, cart?);
+    let (product, amount, ads) = priced?;
     let ad = match ads {
         Ok(ads) => pick_ad(&state.config.base_url, &ads),
         Err(error) => {
@@ -56,13 +57,7 @@ pub(crate) async fn product(
         }
     };
     let page = ProductPage {
-        chrome: Chrome::new(
-            &state,
-            &ctx,
-            product.name.clone(),
-            &currencies,
-            Some(cart_size(&cart)),
-        ),
+        chrome: Chrome::new(&state, &ctx, product.name.clone(), &currencies, badge(cart)),
         product: ProductCard::new(&state.config.base_url, &product, format_price(&amount)),
         quantities: QUANTITIES,
         recommendations,

@@ -82,21 +82,59 @@ async fn without_the_catalog_pages_are_a_friendly_503() {
     assert_eq!(browser.get("/_healthz").await.status(), StatusCode::OK);
 }
 
+/// The currency switcher's form on a page.
+const SWITCHER: &str = "class=\"currency-form\"";
+
+/// The cart badge on a page.
+const BADGE: &str = "data-testid=\"cart-size\"";
+
 #[tokio::test]
-async fn without_currency_pages_are_a_friendly_503() {
-    let mut shop = Shop::start().await;
+async fn without_currency_dollar_pages_render_with_the_last_known_switcher() {
+    // No caching, so every page asks the currency service.
+    let mut shop = Shop::start_with(&[("CACHE_TTL", "0")]).await;
     let browser = shop.browser();
+    browser.add_to_cart("OLJCESPC7Z", 1).await;
+    let euros = shop.browser();
+    euros.set_currency("EUR").await;
+    assert!(browser.page("/").await.contains(SWITCHER));
     shop.stop(Svc::Currency).await;
-    expect_friendly_503(browser.get("/").await).await;
-    expect_friendly_503(browser.get("/cart").await).await;
+    for path in ["/", "/product/OLJCESPC7Z", "/cart"] {
+        let response = browser.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(SWITCHER), "{path}: the last list known");
+        assert!(html.contains("$"), "{path}: prices in dollars");
+    }
+    // Prices in euros need the currency service itself.
+    expect_friendly_503(euros.get("/").await).await;
+    expect_friendly_503(euros.get("/product/OLJCESPC7Z").await).await;
 }
 
 #[tokio::test]
-async fn without_the_cart_pages_are_a_friendly_503() {
+async fn without_a_currency_list_ever_seen_the_switcher_is_hidden() {
+    let mut shop = Shop::start_with(&[("CACHE_TTL", "0")]).await;
+    let browser = shop.browser();
+    shop.stop(Svc::Currency).await;
+    let html = browser.page("/").await;
+    assert!(!html.contains(SWITCHER));
+    assert!(html.contains("Sunglasses"));
+}
+
+#[tokio::test]
+async fn without_the_cart_browsing_works_and_the_badge_is_hidden() {
     let mut shop = Shop::start().await;
     let browser = shop.browser();
+    browser.add_to_cart("OLJCESPC7Z", 1).await;
+    assert!(browser.page("/").await.contains(BADGE));
     shop.stop(Svc::Cart).await;
-    expect_friendly_503(browser.get("/").await).await;
+    for path in ["/", "/product/OLJCESPC7Z"] {
+        let response = browser.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(!html.contains(BADGE), "{path}: badge hidden");
+        assert!(html.contains("Sunglasses"), "{path}");
+    }
+    // What needs the cart itself is a friendly 503.
     expect_friendly_503(browser.get("/cart").await).await;
     expect_friendly_503(
         browser

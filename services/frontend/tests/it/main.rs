@@ -13,5 +13,6 @@ mod helpers;
 mod orders;
 mod security;
 mod sessions;
+mod shedding;
 mod snapshots;
 mod validation;

@@ -160,8 +160,9 @@ async fn pages_look_as_expected() {
     assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
     insta::assert_snapshot!("invalid", normalise(&invalid.text().await.unwrap()));
 
+    // The cart page needs the cart service (the home page does without).
     shop.stop(Svc::Cart).await;
-    let down = browser.get("/").await;
+    let down = browser.get("/cart").await;
     assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
     insta::assert_snapshot!("unavailable", normalise(&down.text().await.unwrap()));
 }

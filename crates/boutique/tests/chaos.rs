@@ -1,0 +1,204 @@
+//! Chaos: the shop as one process per service, under `boutique loadgen`.
+//! Each gRPC service in turn is killed with SIGKILL and started again on its
+//! port. While it is down, the pages that do not need it answer 200 (the
+//! degradation contract, docs/degradation.md); within 5 s of its restart
+//! every page answers 200 again; and at the end every charge payment made
+//! belongs to exactly one order and every order is settled (`audit`), so no
+//! charge was lost or doubled on the way.
+//!
+//! Every service shares one SQLite file (orders, payment's ledger, accounts,
+//! ratings), as `boutique all` does; the storefront is `boutique all` with
+//! every backend `--use`d, so it runs alone in its process.
+
+mod support;
+
+use std::{
+    collections::HashMap,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use boutique_proto::directory::{self, Protocol, ServiceInfo};
+use boutique_store::{
+    Database, Location, OrderBook, StoreConfig, audit::audit, orders::OrderState,
+};
+use boutique_testkit::{eventually, free_port};
+use support::{BOUTIQUE, Running, add_to_cart, interrupt, shopper};
+
+/// A product of the catalog.
+const PRODUCT: &str = "OLJCESPC7Z";
+
+/// The pages a shopper with something in the cart visits.
+const PAGES: [&str; 3] = ["/", "/product/OLJCESPC7Z", "/cart"];
+
+/// How soon after a restart every page must answer again (issue 14's bound).
+const RECOVERY: Duration = Duration::from_secs(5);
+
+/// The pages that answer 200 while `service` is down, per the degradation
+/// contract: those that do not call it, or do without it.
+fn pages_without(service: &str) -> &'static [&'static str] {
+    match service {
+        // Each page asks the cart (the badge, the cart page itself).
+        "cart" => &PAGES[..2],
+        // A cart page shows a shipping quote.
+        "shipping" => &PAGES[..2],
+        // Nothing renders without products (once the cached catalog expires,
+        // which may be during the outage or not).
+        "catalog" => &[],
+        // Dollar prices need no conversion, and the currency list is the
+        // last one known.
+        _ => &PAGES,
+    }
+}
+
+/// Starts `service` on `port` with the shop's environment.
+fn start(service: &ServiceInfo, port: u16, env: &[(String, String)]) -> Child {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Running::one(service.name, port, &env)
+}
+
+/// Whether every page in `pages` answers 200 for `client`.
+async fn all_answer(client: &reqwest::Client, url: &str, pages: &[&str]) -> Result<(), String> {
+    for page in pages {
+        let response = client
+            .get(format!("{url}{page}"))
+            .send()
+            .await
+            .map_err(|e| format!("{page}: {e}"))?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(format!("{page}: {}", response.status()));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_each_service_in_turn_keeps_the_pages_that_do_not_need_it_and_loses_no_charge() {
+    let data = tempfile::tempdir().unwrap();
+    let services: Vec<&ServiceInfo> = directory::ALL
+        .iter()
+        .copied()
+        .filter(|s| matches!(s.protocol, Protocol::Grpc(_)))
+        .collect();
+    let ports: HashMap<&str, u16> = services.iter().map(|s| (s.name, free_port())).collect();
+    let mut env: Vec<(String, String)> = services
+        .iter()
+        .map(|s| {
+            (
+                s.addr_var.to_owned(),
+                format!("127.0.0.1:{}", ports[s.name]),
+            )
+        })
+        .collect();
+    let database_url = format!(
+        "sqlite://{}",
+        data.path().join(boutique_store::DATABASE_FILE).display()
+    );
+    env.extend(
+        [
+            ("DATA_DIR", data.path().to_str().unwrap()),
+            // Payment keeps its ledger on disk only with a database URL.
+            ("DATABASE_URL", database_url.as_str()),
+            ("RECONCILE_INTERVAL", "200ms"),
+            ("POST_CHARGE_TIMEOUT", "1s"),
+            ("LOG_LEVEL", "warn"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let mut running: HashMap<&str, Child> = services
+        .iter()
+        .map(|s| (s.name, start(s, ports[s.name], &env)))
+        .collect();
+    let uses: Vec<String> = services
+        .iter()
+        .map(|s| format!("{}=127.0.0.1:{}", s.name, ports[s.name]))
+        .collect();
+    let mut args = vec!["--data", data.path().to_str().unwrap()];
+    for used in &uses {
+        args.extend(["--use", used.as_str()]);
+    }
+    let storefront = Running::all(&args, &[]);
+
+    // Background load: shoppers browsing, filling carts and checking out.
+    let mut load = Command::new(BOUTIQUE)
+        .args(["loadgen", "--target", &storefront.url, "--users", "4"])
+        .args([
+            "--spawn-rate",
+            "100",
+            "--think-time",
+            "10ms..100ms",
+            "--quiet",
+        ])
+        .args(["--admin-port", "0", "--listen-addr", "127.0.0.1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let client = shopper();
+    add_to_cart(&storefront, &client, PRODUCT, "1").await;
+    all_answer(&client, &storefront.url, &PAGES).await.unwrap();
+
+    for service in &services {
+        let name = service.name;
+        let mut victim = running.remove(name).unwrap();
+        victim.kill().unwrap();
+        victim.wait().unwrap();
+
+        // Down: what does not need it still answers, several times over (so
+        // the first refusals, the breaker opening and its open state all pass).
+        for _ in 0..3 {
+            if let Err(error) = all_answer(&client, &storefront.url, pages_without(name)).await {
+                panic!("with {name} down: {error}");
+            }
+        }
+
+        running.insert(name, start(service, ports[name], &env));
+        eventually(
+            &format!("every page answering after {name} restarted"),
+            RECOVERY,
+            || async {
+                // The cart may have died with the cart service: refill it.
+                let added = client
+                    .post(format!("{}/cart", storefront.url))
+                    .form(&[("product_id", PRODUCT), ("quantity", "1")])
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if !added {
+                    return None;
+                }
+                all_answer(&client, &storefront.url, &PAGES).await.ok()
+            },
+        )
+        .await;
+    }
+
+    // Its exit status counts the failed requests of the outages: not ours to judge.
+    interrupt(&mut load);
+    // Every order settles (the reconciler finishes what the kills left),
+    // and every charge matches one order.
+    let db = Database::connect(&StoreConfig::at(Location::SqliteFile(
+        data.path().join(boutique_store::DATABASE_FILE),
+    )))
+    .await
+    .unwrap();
+    let book = OrderBook::new(&db);
+    eventually("every order settled", Duration::from_secs(60), || async {
+        let orders = book.all().await.unwrap();
+        orders
+            .iter()
+            .all(|o| !OrderState::INTERMEDIATE.contains(&o.state))
+            .then_some(())
+    })
+    .await;
+    let report = audit(&db, 0).await.unwrap();
+    assert!(report.balanced(), "{report:#?}");
+    assert!(report.settled(), "{report:#?}");
+    assert!(report.charges >= 1, "the load placed orders: {report:#?}");
+
+    assert!(storefront.interrupt().success());
+    for (_, mut child) in running {
+        assert!(interrupt(&mut child).success());
+    }
+}
