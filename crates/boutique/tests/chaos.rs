@@ -51,10 +51,20 @@ fn pages_without(service: &str) -> &'static [&'static str] {
     }
 }
 
+/// A child process killed when dropped, so a failing test leaves none behind.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `service` on `port` with the shop's environment.
-fn start(service: &ServiceInfo, port: u16, env: &[(String, String)]) -> Child {
+fn start(service: &ServiceInfo, port: u16, env: &[(String, String)]) -> Reaped {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Running::one(service.name, port, &env)
+    Reaped(Running::one(service.name, port, &env))
 }
 
 /// Whether every page in `pages` answers 200 for `client`.
@@ -105,7 +115,7 @@ async fn killing_each_service_in_turn_keeps_the_pages_that_do_not_need_it_and_lo
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
-    let mut running: HashMap<&str, Child> = services
+    let mut running: HashMap<&str, Reaped> = services
         .iter()
         .map(|s| (s.name, start(s, ports[s.name], &env)))
         .collect();
@@ -120,20 +130,22 @@ async fn killing_each_service_in_turn_keeps_the_pages_that_do_not_need_it_and_lo
     let storefront = Running::all(&args, &[]);
 
     // Background load: shoppers browsing, filling carts and checking out.
-    let mut load = Command::new(BOUTIQUE)
-        .args(["loadgen", "--target", &storefront.url, "--users", "4"])
-        .args([
-            "--spawn-rate",
-            "100",
-            "--think-time",
-            "10ms..100ms",
-            "--quiet",
-        ])
-        .args(["--admin-port", "0", "--listen-addr", "127.0.0.1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut load = Reaped(
+        Command::new(BOUTIQUE)
+            .args(["loadgen", "--target", &storefront.url, "--users", "4"])
+            .args([
+                "--spawn-rate",
+                "100",
+                "--think-time",
+                "10ms..100ms",
+                "--quiet",
+            ])
+            .args(["--admin-port", "0", "--listen-addr", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     let client = shopper();
     add_to_cart(&storefront, &client, PRODUCT, "1").await;
@@ -142,8 +154,8 @@ async fn killing_each_service_in_turn_keeps_the_pages_that_do_not_need_it_and_lo
     for service in &services {
         let name = service.name;
         let mut victim = running.remove(name).unwrap();
-        victim.kill().unwrap();
-        victim.wait().unwrap();
+        victim.0.kill().unwrap();
+        victim.0.wait().unwrap();
 
         // Down: what does not need it still answers, several times over (so
         // the first refusals, the breaker opening and its open state all pass).
@@ -175,7 +187,7 @@ async fn killing_each_service_in_turn_keeps_the_pages_that_do_not_need_it_and_lo
     }
 
     // Its exit status counts the failed requests of the outages: not ours to judge.
-    interrupt(&mut load);
+    interrupt(&mut load.0);
     // Every order settles (the reconciler finishes what the kills left),
     // and every charge matches one order.
     let db = Database::connect(&StoreConfig::at(Location::SqliteFile(
@@ -199,6 +211,6 @@ async fn killing_each_service_in_turn_keeps_the_pages_that_do_not_need_it_and_lo
 
     assert!(storefront.interrupt().success());
     for (_, mut child) in running {
-        assert!(interrupt(&mut child).success());
+        assert!(interrupt(&mut child.0).success());
     }
 }
