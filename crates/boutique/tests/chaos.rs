@@ -23,7 +23,7 @@ use boutique_store::{
     Database, Location, OrderBook, StoreConfig, audit::audit, orders::OrderState,
 };
 use boutique_testkit::{eventually, free_port};
-use support::{BOUTIQUE, Running, add_to_cart, interrupt, shopper};
+use support::{BOUTIQUE, Running, add_to_cart, interrupt, shopper, try_add_to_cart};
 
 /// A product of the catalog.
 const PRODUCT: &str = "OLJCESPC7Z";
@@ -171,12 +171,9 @@ async fn killing_each_service_in_turn_keeps_the_pages_that_do_not_need_it_and_lo
             RECOVERY,
             || async {
                 // The cart may have died with the cart service: refill it.
-                let added = client
-                    .post(format!("{}/cart", storefront.url))
-                    .form(&[("product_id", PRODUCT), ("quantity", "1")])
-                    .send()
+                let added = try_add_to_cart(&storefront, &client, PRODUCT, "1")
                     .await
-                    .is_ok_and(|r| r.status().is_success());
+                    .is_ok_and(|status| status.is_success());
                 if !added {
                     return None;
                 }

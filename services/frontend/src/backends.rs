@@ -194,27 +194,20 @@ impl Backends {
     /// list it gave, else none (the switcher is hidden). Pages need the list
     /// for the switcher only, so they do not go down with the currency service.
     pub async fn currencies_for_page(&self) -> Arc<Vec<String>> {
-        let last = |list: Option<&Arc<Vec<String>>>| {
-            let mut held = self
-                .caches
-                .last_currencies
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match list {
-                Some(list) => {
-                    if !held.as_ref().is_some_and(|kept| Arc::ptr_eq(kept, list)) {
-                        *held = Some(list.clone());
-                    }
-                    list.clone()
-                }
-                None => held.clone().unwrap_or_default(),
+        let fetched = self.supported_currencies().await;
+        let mut last = self
+            .caches
+            .last_currencies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match fetched {
+            Ok(list) => {
+                *last = Some(list.clone());
+                list
             }
-        };
-        match self.supported_currencies().await {
-            Ok(list) => last(Some(&list)),
             Err(error) => {
                 tracing::warn!(error = %error, "No currency list; the page shows the last one known, or none.");
-                last(None)
+                last.clone().unwrap_or_default()
             }
         }
     }

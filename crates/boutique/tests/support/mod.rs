@@ -140,19 +140,28 @@ pub fn shopper() -> reqwest::Client {
         .unwrap()
 }
 
-/// Puts `quantity` of `product` in the shopper's cart.
-pub async fn add_to_cart(shop: &Running, client: &reqwest::Client, product: &str, quantity: &str) {
+/// Puts `quantity` of `product` in the shopper's cart; the status, or the
+/// transport error.
+pub async fn try_add_to_cart(
+    shop: &Running,
+    client: &reqwest::Client,
+    product: &str,
+    quantity: &str,
+) -> Result<reqwest::StatusCode, reqwest::Error> {
     let added = client
         .post(format!("{}/cart", shop.url))
         .form(&[("product_id", product), ("quantity", quantity)])
         .send()
+        .await?;
+    Ok(added.status())
+}
+
+/// Puts `quantity` of `product` in the shopper's cart.
+pub async fn add_to_cart(shop: &Running, client: &reqwest::Client, product: &str, quantity: &str) {
+    let status = try_add_to_cart(shop, client, product, quantity)
         .await
         .unwrap();
-    assert!(
-        added.status().is_success(),
-        "add to cart: {}",
-        added.status()
-    );
+    assert!(status.is_success(), "add to cart: {status}");
 }
 
 /// Submits the checkout form with valid details except, perhaps, `card` and
