@@ -164,14 +164,16 @@ async fn watch_file(engine: Weak<Engine>, path: String, poll: Duration) {
     }
 }
 
+/// A flag file's bytes checked by [`FlagFile::parse`] and parsed by flagd's
+/// own parser: what a file must pass to be put in force.
+pub(crate) fn check_file(bytes: &[u8]) -> Result<(FlagFile, FileProvider), String> {
+    let file = FlagFile::parse(bytes).map_err(|e| e.to_string())?;
+    let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+    Ok((file, FileProvider::parse(text)?))
+}
+
 fn load_file(engine: &Engine, path: &str, bytes: &[u8]) {
-    let checked = FlagFile::parse(bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|file| {
-            let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
-            Ok((file, FileProvider::parse(text)?))
-        });
-    let (file, provider) = match checked {
+    let (file, provider) = match check_file(bytes) {
         Ok(checked) => checked,
         Err(error) => {
             engine.refuse();

@@ -29,6 +29,8 @@ pub mod config;
 mod engine;
 pub mod faults;
 pub mod file;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod leak;
 pub mod names;
 mod provider;
@@ -196,7 +198,7 @@ impl Inner {
     }
 }
 
-fn evaluation_context(pairs: &[(&str, &str)]) -> EvaluationContext {
+pub(crate) fn evaluation_context(pairs: &[(&str, &str)]) -> EvaluationContext {
     pairs
         .iter()
         .fold(EvaluationContext::default(), |context, &(key, value)| {

@@ -37,7 +37,7 @@ impl FileProvider {
         })
     }
 
-    fn resolve<T>(
+    pub(crate) fn resolve<T>(
         &self,
         key: &str,
         context: &EvaluationContext,

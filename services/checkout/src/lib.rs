@@ -69,6 +69,8 @@
 //! Connections are made lazily, so checkout may start before its dependencies.
 
 mod downstream;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod metrics;
 mod place;

@@ -31,6 +31,8 @@
 //! | `STUCK_AFTER` | `60s` | How long an order may sit in an intermediate state before `boutique_orders_stuck` counts it (set it to the reconcile interval or more). |
 
 mod convert;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod metrics;
 mod relay;
