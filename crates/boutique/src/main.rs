@@ -94,7 +94,9 @@ fn main() -> ExitCode {
             Command::Audit(args) => audit::run(args, &env).await,
             Command::Loadgen(mut args) => {
                 args.flags = boutique_flags::FlagsConfig::from_env(&env)?;
-                Ok(ExitCode::from(boutique_loadgen::run_and_report(*args).await))
+                Ok(ExitCode::from(
+                    boutique_loadgen::run_and_report(*args).await,
+                ))
             }
         }
     });
