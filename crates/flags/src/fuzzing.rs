@@ -4,13 +4,13 @@
 
 use serde_json::Value;
 
-use crate::{FlagFile, engine, provider::FileProvider};
+use crate::{FlagFile, engine, provider::FlagSetProvider};
 
 /// A flag file that passed both checks, as the engine would put it in force.
 pub struct Checked {
     /// What [`FlagFile::parse`] made of it.
     pub file: FlagFile,
-    provider: FileProvider,
+    provider: FlagSetProvider,
 }
 
 impl std::fmt::Debug for Checked {
@@ -23,7 +23,7 @@ impl std::fmt::Debug for Checked {
 
 /// Checks `bytes` as the engine does when a file changes.
 pub fn check(bytes: &[u8]) -> Result<Checked, String> {
-    let (file, provider) = engine::check_file(bytes)?;
+    let (file, provider) = engine::check_flag_set(bytes)?;
     Ok(Checked { file, provider })
 }
 
