@@ -13,7 +13,7 @@
 //! - [`names`]: every flag's name, and the catalogue the docs and the
 //!   repository's flag file are checked against.
 //! - [`config`]: where flags come from (a file, a flagd server, or nowhere).
-//! - [`file`]: the flag file's check, so a malformed file (or a malformed
+//! - [`file`](mod@file): the flag file's check, so a malformed file (or a malformed
 //!   configuration from flagd) never replaces good flags.
 //! - `sync`: a flagd server's flags, followed over flagd's sync stream and
 //!   evaluated here (flagd's in-process resolver); [`proto`] is its protocol.
