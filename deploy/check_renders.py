@@ -31,7 +31,8 @@ usage: check_renders.py RENDER.yaml [...]
 - telemetry: every Boutique container (the load generator's too) has the admin port
   (containerPort 9464 named `metrics`, ADMIN_PORT) and every service's Service a `metrics` port; PodMonitors and ServiceMonitors select pods or
   Services with that port; with default deny, scraped pods admit port 9464 and pods that export
-  spans (ENABLE_TRACING) may reach the collector port; tracing settings come from ConfigMaps of
+  spans (ENABLE_TRACING) may reach the collector port, and pods that follow a flagd server
+  (FLAGD_HOST) its sync port; tracing settings come from ConfigMaps of
   the render; Grafana dashboard ConfigMaps hold exactly deploy/observability's dashboards, and
   Grafana datasource ConfigMaps its Loki datasource (the url aside);
   every PrometheusRule's spec.groups equal deploy/observability/prometheus/rules.yaml, and each
@@ -591,6 +592,11 @@ def check_telemetry(path, by_kind):
             errs.append(f"Deployment/{d}: ENABLE_TRACING without COLLECTOR_SERVICE_ADDR host:port")
         elif deny and not allows(policies, labels, "Egress", int(addr.rsplit(":", 1)[1])):
             errs.append(f"Deployment/{d} exports spans to {addr}, but no NetworkPolicy lets it out")
+    for d, (labels, _, env) in pods.items():
+        host = env.get("FLAGD_HOST")
+        port = int(env.get("FLAGD_SYNC_PORT") or env.get("FLAGD_PORT") or 8015)
+        if host and deny and not allows(policies, labels, "Egress", port):
+            errs.append(f"Deployment/{d} follows flagd at {host}:{port}, but no NetworkPolicy lets it out")
     for name, cm in cms.items():
         if cm["metadata"].get("labels", {}).get("grafana_datasource") == "1":
             got = [yaml.safe_load(v) for v in cm.get("data", {}).values()]

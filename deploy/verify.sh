@@ -146,6 +146,24 @@ assert ours and not missing, missing
 PY
 done
 echo "  the flags component reaches every Boutique container"
+# The flags from a flagd server instead (FLAGD_HOST on every Boutique container, no file), alone
+# and with the network policies that must let them reach flagd (check_renders checks that).
+backend_render flags-flagd flags-flagd
+backend_render flags-flagd+network-policies+loadgenerator+rabbitmq network-policies loadgenerator rabbitmq flags-flagd
+for f in flags-flagd flags-flagd+network-policies+loadgenerator+rabbitmq; do
+  "$PY" - "$OUT/$f.yaml" <<'PY' || fail "$f: a Boutique Deployment does not follow flagd"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d.get("kind") == "Deployment"]
+ours = [(d["metadata"]["name"], c) for d in docs for c in d["spec"]["template"]["spec"]["containers"]
+        if c["image"].startswith("ghcr.io/boutique-shop/boutique")]
+env = lambda c: {e["name"]: e.get("value") for e in c.get("env", [])}
+missing = [name for name, c in ours
+           if env(c).get("FLAGD_HOST") != "flagd" or env(c).get("FLAGD_RESOLVER") != "in-process"
+           or "FLAGD_OFFLINE_FLAG_SOURCE_PATH" in env(c)]
+assert ours and not missing, missing
+PY
+done
+echo "  the flags-flagd component reaches every Boutique container"
 
 step "kustomize: external-secrets with each store sub-component, and the ClusterSecretStore examples"
 for store in vault aws-secrets-manager; do
@@ -194,8 +212,13 @@ urls = {"database": {"enabled": True, "url": "postgres://boutique@db.example.int
         "amqp": {"enabled": True, "url": "amqps://boutique@mq.example.internal:5671/%2f"},
         "autoscaling": {"enabled": True}, "istio": {"enabled": True},
         "services": {"accounts": {"tokenKeys": {"existingSecret": "accounts-keys"}}}}  # pragma: allowlist secret
+# The flags from a flagd server instead of the chart's file, with network policies.
+flagd = yaml.safe_load(open(f"{chart}/ci/full-values.yaml"))
+flagd["flags"] = {"enabled": True, "set": {}, "flagd": {"host": "flagd.flagd.svc", "port": 8015,
+                  "selector": "flagSetId=boutique", "egress": {"to": []}}}
 cases = {"helm-default": {}, "helm-full": full, "helm-full-servicemonitor": svcmon, "helm-full-aws-store": aws,
-         "helm-backends-urls": urls, "helm-sqlite-autoscaling": {"autoscaling": {"enabled": True}}}
+         "helm-backends-urls": urls, "helm-sqlite-autoscaling": {"autoscaling": {"enabled": True}},
+         "helm-full-flagd": flagd}
 with helm.Chart.load(chart) as c:
     for name, values in cases.items():
         docs = c.render(values, name="boutique", namespace="boutique")
@@ -261,7 +284,7 @@ for f in "$OUT"/combo*+network-policies*.yaml; do
   [ "$(tr -cd + <<<"$b" | wc -c)" -le 2 ] && scan+=("$b")
 done
 all=combo; for c in "${COMPONENTS[@]}"; do all+="+$c"; done
-scan+=("$all" flags+network-policies+loadgenerator+rabbitmq backends-managed+network-policies backends-in-cluster+network-policies backends-managed+all backends-in-cluster+all)
+scan+=("$all" flags+network-policies+loadgenerator+rabbitmq flags-flagd+network-policies+loadgenerator+rabbitmq backends-managed+network-policies backends-in-cluster+network-policies backends-managed+all backends-in-cluster+all)
 reports=()
 for name in "${scan[@]}"; do
   "${NET[@]}" "$VENV/bin/checkov" -f "$OUT/$name.yaml" --framework kubernetes --skip-download --quiet --compact \

@@ -1,14 +1,17 @@
 //! The flag engine of one source: the provider in force, replaced when the
 //! source changes, shared by every service of the process that reads the
-//! same source (so `boutique all` reads a file once).
+//! same source (so `boutique all` reads a file, or follows flagd, once).
 //!
-//! A file is polled: when its bytes change and the new file passes
-//! [`FlagFile::parse`] and flagd's own parser, a provider for it takes over
-//! (one pointer swap, so an evaluation sees the old flags or the new, never a
-//! mix); a file that fails is logged and the provider in force stays. Polling
-//! rather than inotify: it sees every way a file changes (rename over, write
-//! in place, a Kubernetes ConfigMap's symlink swap, network filesystems) and
-//! recovers from a file that is missing or malformed at start.
+//! Every flag set, from a file or from flagd's sync stream, goes through
+//! [`Engine::load`]: when it passes [`FlagFile::parse`] and flagd's own
+//! parser, a provider for it takes over (one pointer swap, so an evaluation
+//! sees the old flags or the new, never a mix); one that fails is logged and
+//! the provider in force stays.
+//!
+//! A file is polled rather than watched with inotify: polling sees every way a
+//! file changes (rename over, write in place, a Kubernetes ConfigMap's symlink
+//! swap, network filesystems) and recovers from a file that is missing or
+//! malformed at start. A flagd server is followed by [`crate::sync`].
 
 use std::{
     collections::{HashMap, HashSet},
@@ -20,13 +23,10 @@ use std::{
     time::Duration,
 };
 
-use open_feature::provider::FeatureProvider;
+use open_feature::{EvaluationContext, provider::FeatureProvider};
+use tokio_util::sync::CancellationToken;
 
-use crate::{
-    config::{FlagsConfig, Server},
-    file::FlagFile,
-    provider::FileProvider,
-};
+use crate::{config::FlagsConfig, file::FlagFile, provider::FlagSetProvider, sync};
 
 /// The provider name recorded with every evaluation.
 pub const PROVIDER_NAME: &str = "flagd";
@@ -52,15 +52,22 @@ pub(crate) struct Engine {
     snapshot: RwLock<Snapshot>,
     loaded: AtomicU64,
     refused: AtomicU64,
+    streams: AtomicU64,
+    /// Cancelled when the last service using the engine is gone, which ends
+    /// its loader at once (a sync stream may be quiet for hours).
+    stop: CancellationToken,
 }
 
 /// How a source has fared: versions taken, versions refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SourceStatus {
-    /// Flag sets put in force (file versions loaded, or a flagd connection made).
+    /// Flag sets put in force (file versions, or configurations from flagd).
     pub loaded: u64,
-    /// File versions refused (malformed or unreadable); the flags in force stayed.
+    /// Flag sets refused (malformed, or a file unreadable); the flags in
+    /// force stayed.
     pub refused: u64,
+    /// Sync streams opened to a flagd server (the first, then each reconnect).
+    pub streams: u64,
 }
 
 impl fmt::Debug for Engine {
@@ -90,6 +97,8 @@ impl Engine {
             snapshot: RwLock::new(Snapshot::default()),
             loaded: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            streams: AtomicU64::new(0),
+            stop: CancellationToken::new(),
         });
         engines.insert(config.clone(), Arc::downgrade(&engine));
         let weak = Arc::downgrade(&engine);
@@ -98,7 +107,7 @@ impl Engine {
                 tokio::spawn(watch_file(weak, path.to_string_lossy().into_owned(), poll));
             }
             FlagsConfig::Server(server) => {
-                tokio::spawn(connect(weak, server));
+                tokio::spawn(sync::follow(weak, server, engine.stop.clone()));
             }
             FlagsConfig::Off => {}
         }
@@ -118,7 +127,44 @@ impl Engine {
         SourceStatus {
             loaded: self.loaded.load(Ordering::Relaxed),
             refused: self.refused.load(Ordering::Relaxed),
+            streams: self.streams.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts a sync stream opened.
+    pub(crate) fn stream_opened(&self) {
+        self.streams.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Puts the flag set `bytes` from `source` in force, with `context`
+    /// added to every evaluation; whether it was (a malformed set is logged
+    /// and counted, and the flags in force stay).
+    pub(crate) fn load(&self, source: &str, bytes: &[u8], context: EvaluationContext) -> bool {
+        let (file, provider) = match check_flag_set(bytes) {
+            Ok(checked) => checked,
+            Err(error) => {
+                self.refuse();
+                tracing::warn!(source, error = %error, "The flag set is malformed; the flags in force stay.");
+                return false;
+            }
+        };
+        let known: HashSet<String> = file
+            .flags
+            .iter()
+            .filter(|(_, flag)| flag.may_be_on())
+            .map(|(name, _)| name.clone())
+            .collect();
+        tracing::info!(
+            source,
+            flags = file.flags.len(),
+            may_be_on = known.len(),
+            "Loaded the flags."
+        );
+        self.install(Snapshot {
+            provider: Some(Arc::new(provider.with_static_context(context))),
+            known: Some(Arc::new(known)),
+        });
+        true
     }
 
     fn install(&self, snapshot: Snapshot) {
@@ -134,6 +180,20 @@ impl Engine {
     }
 }
 
+/// A flag set's bytes checked by [`FlagFile::parse`] and parsed by flagd's
+/// own parser: what a set must pass to be put in force.
+pub(crate) fn check_flag_set(bytes: &[u8]) -> Result<(FlagFile, FlagSetProvider), String> {
+    let file = FlagFile::parse(bytes).map_err(|e| e.to_string())?;
+    let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+    Ok((file, FlagSetProvider::parse(text)?))
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
 /// Polls the file at `path`; see the [module documentation](self). Ends
 /// when the last service using the engine is gone.
 async fn watch_file(engine: Weak<Engine>, path: String, poll: Duration) {
@@ -145,7 +205,9 @@ async fn watch_file(engine: Weak<Engine>, path: String, poll: Duration) {
                 return;
             };
             match &read {
-                Ok(bytes) => load_file(&engine, &path, bytes),
+                Ok(bytes) => {
+                    engine.load(&path, bytes, EvaluationContext::default());
+                }
                 Err(kind) => {
                     engine.refuse();
                     tracing::warn!(
@@ -162,42 +224,4 @@ async fn watch_file(engine: Weak<Engine>, path: String, poll: Duration) {
             return;
         }
     }
-}
-
-fn load_file(engine: &Engine, path: &str, bytes: &[u8]) {
-    let checked = FlagFile::parse(bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|file| {
-            let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
-            Ok((file, FileProvider::parse(text)?))
-        });
-    let (file, provider) = match checked {
-        Ok(checked) => checked,
-        Err(error) => {
-            engine.refuse();
-            tracing::warn!(path = %path, error = %error, "The flag file is malformed; the flags in force stay.");
-            return;
-        }
-    };
-    let known: HashSet<String> = file
-        .flags
-        .iter()
-        .filter(|(_, flag)| flag.may_be_on())
-        .map(|(name, _)| name.clone())
-        .collect();
-    tracing::info!(path = %path, flags = file.flags.len(), may_be_on = known.len(), "Loaded the flag file.");
-    engine.install(Snapshot {
-        provider: Some(Arc::new(provider)),
-        known: Some(Arc::new(known)),
-    });
-}
-
-/// A flagd server: not in this build (see [`crate::provider`] for why), so
-/// it is said once and every flag stays at its default.
-async fn connect(_engine: Weak<Engine>, server: Server) {
-    tracing::warn!(
-        host = %server.host,
-        port = server.port,
-        "A flagd server is not supported by this build; set FLAGD_OFFLINE_FLAG_SOURCE_PATH to a flag file (flagd can sync the same file). Every flag stays at its default."
-    );
 }

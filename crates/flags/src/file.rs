@@ -32,7 +32,7 @@ pub struct FlagDefinition {
     named_by_targeting: Vec<String>,
 }
 
-fn is_off(value: &Value) -> bool {
+pub(crate) fn is_off(value: &Value) -> bool {
     match value {
         Value::Bool(on) => !on,
         Value::Number(n) => n.as_f64() == Some(0.0),

@@ -13,7 +13,10 @@
 //! - [`names`]: every flag's name, and the catalogue the docs and the
 //!   repository's flag file are checked against.
 //! - [`config`]: where flags come from (a file, a flagd server, or nowhere).
-//! - [`file`]: the flag file's check, so a malformed file never replaces good flags.
+//! - [`file`](mod@file): the flag file's check, so a malformed file (or a malformed
+//!   configuration from flagd) never replaces good flags.
+//! - `sync`: a flagd server's flags, followed over flagd's sync stream and
+//!   evaluated here (flagd's in-process resolver); [`proto`] is its protocol.
 //! - [`faults`]: the per-service latency and error flags, as the platform's
 //!   [`FaultSource`](boutique_platform::faults::FaultSource) for its gRPC layer.
 //! - [`record`]: each evaluation on the current span and in a metric.
@@ -21,7 +24,8 @@
 //!
 //! With no source configured, [`Flags`] holds nothing and every evaluation
 //! returns the default at once: no provider, no allocation, no recording.
-//! With a file, a flag the file does not define is answered the same way;
+//! With a file or a flagd server, a flag the flags in force do not define
+//! (or define as off, with no targeting) is answered the same way;
 //! the others cost one provider evaluation (about 1 µs, 8 µs with targeting,
 //! in a debug build: `tests/cost.rs` prints the figures, docs/flags.md has them).
 
@@ -29,10 +33,27 @@ pub mod config;
 mod engine;
 pub mod faults;
 pub mod file;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod leak;
 pub mod names;
 mod provider;
 pub mod record;
+mod sync;
+
+/// flagd's sync protocol (`flagd.sync.v1`, from `proto/flagd/sync/v1`):
+/// the client Boutique follows a flagd server with, and the server side, for
+/// tests that stand in for flagd.
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    rust_2018_idioms,
+    unreachable_pub,
+    missing_debug_implementations
+)]
+pub mod proto {
+    tonic::include_proto!("flagd.sync.v1");
+}
 
 use std::{fmt, sync::Arc};
 
@@ -196,7 +217,7 @@ impl Inner {
     }
 }
 
-fn evaluation_context(pairs: &[(&str, &str)]) -> EvaluationContext {
+pub(crate) fn evaluation_context(pairs: &[(&str, &str)]) -> EvaluationContext {
     pairs
         .iter()
         .fold(EvaluationContext::default(), |context, &(key, value)| {

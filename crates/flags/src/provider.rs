@@ -1,12 +1,14 @@
-//! The OpenFeature provider of a flag file: flagd's own evaluation engine
-//! (`flagd-evaluation-engine`, the engine inside flagd's Rust provider) on a
-//! parsed flag set, behind OpenFeature's `FeatureProvider` interface.
+//! The OpenFeature provider of one flag set (a flag file, or one
+//! configuration from flagd's sync stream): flagd's own evaluation engine
+//! (`flagd-evaluation-engine`, the engine inside flagd's Rust provider) on the
+//! parsed flags, behind OpenFeature's `FeatureProvider` interface.
 //!
 //! Why not `open-feature-flagd` itself: every resolver of it that reads a
 //! file or talks gRPC compiles flagd's protos with `protoc` at build time,
-//! which Boutique does not need anywhere else (our protos go through protox),
-//! and its REST resolver brings reqwest's aws-lc TLS. The engine is the same,
-//! so a flag file evaluates here exactly as in flagd.
+//! which Boutique does not need anywhere else (our protos go through protox,
+//! flagd's sync protocol too: see `sync`), and its REST resolver brings
+//! reqwest's aws-lc TLS. The engine is the same, so a flag set evaluates here
+//! exactly as in flagd.
 
 use std::collections::HashMap;
 
@@ -19,14 +21,17 @@ use serde_json::Value;
 
 use crate::engine::PROVIDER_NAME;
 
-/// A parsed flag file, evaluated in process.
-pub(crate) struct FileProvider {
+/// A parsed flag set, evaluated in process.
+pub(crate) struct FlagSetProvider {
     flags: HashMap<String, FeatureFlag>,
     operator: Operator,
     metadata: ProviderMetadata,
+    /// Fields every evaluation gets unless its own context has them (flagd's
+    /// sync context); `None` when there are none, so nothing is merged.
+    static_context: Option<EvaluationContext>,
 }
 
-impl FileProvider {
+impl FlagSetProvider {
     /// Parses `text` as flagd does (`$evaluators` and all).
     pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let parsed = FlagParser::parse_string(text).map_err(|e| e.to_string())?;
@@ -34,10 +39,20 @@ impl FileProvider {
             flags: parsed.flags,
             operator: Operator::new(),
             metadata: ProviderMetadata::new(PROVIDER_NAME),
+            static_context: None,
         })
     }
 
-    fn resolve<T>(
+    /// The same flags, evaluated with `context`'s fields added to every
+    /// evaluation's own (which win on a clash).
+    pub(crate) fn with_static_context(mut self, context: EvaluationContext) -> Self {
+        self.static_context = (!context.custom_fields.is_empty()
+            || context.targeting_key.is_some())
+        .then_some(context);
+        self
+    }
+
+    pub(crate) fn resolve<T>(
         &self,
         key: &str,
         context: &EvaluationContext,
@@ -57,6 +72,16 @@ impl FileProvider {
         let (variant, reason) = if flag.targeting.is_none() {
             (flag.default_variant.clone(), EvaluationReason::Static)
         } else {
+            let merged;
+            let context = match &self.static_context {
+                None => context,
+                Some(fixed) => {
+                    let mut own = context.clone();
+                    own.merge_missing(fixed);
+                    merged = own;
+                    &merged
+                }
+            };
             match self
                 .operator
                 .apply(key, &flag.get_targeting(), context)
@@ -88,7 +113,7 @@ impl FileProvider {
 }
 
 #[tonic::async_trait]
-impl FeatureProvider for FileProvider {
+impl FeatureProvider for FlagSetProvider {
     fn metadata(&self) -> &ProviderMetadata {
         &self.metadata
     }

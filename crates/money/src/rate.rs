@@ -117,8 +117,9 @@ pub(crate) fn convert_nanos(nanos: i128, from: &Rate, to: &Rate) -> Result<i128,
         .checked_add(part / denominator)
         .ok_or(MoneyError::Overflow)?;
     let leftover = part % denominator;
-    // leftover < denominator, so doubling it cannot overflow a u128 here.
-    if leftover * 2 >= denominator {
+    // Half or more rounds up: leftover ≥ denominator − leftover. Doubling
+    // leftover instead could overflow once the denominator passes u128::MAX / 2.
+    if leftover >= denominator - leftover {
         result = result.checked_add(1).ok_or(MoneyError::Overflow)?;
     }
     let result = i128::try_from(result).map_err(|_| MoneyError::Overflow)?;

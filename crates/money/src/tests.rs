@@ -243,3 +243,31 @@ proptest! {
         prop_assert!((back.total_nanos() - a.total_nanos()).abs() <= 2);
     }
 }
+
+/// A denominator above `u128::MAX / 2` (an 18-digit rate converted to a rate
+/// with 21 decimals) once overflowed when the remainder was doubled to round:
+/// a panic with overflow checks, a wrong rounding without.
+#[test]
+fn rounding_a_conversion_with_a_huge_denominator_does_not_overflow() {
+    let from = rate("200000000000000000");
+    let to = rate("0.000100000000000000001");
+    let amount = usd(1_900_000_000_000, 0);
+    // 1.9e21 nanos × (1e17 + 1) / 2e38 = 0.95000000000000000095 nanos: one nano.
+    assert_eq!(
+        amount.convert(&from, &to, "EUR").map(|c| c.total_nanos()),
+        Ok(1)
+    );
+    assert_eq!(
+        usd(-1_900_000_000_000, 0)
+            .convert(&from, &to, "EUR")
+            .map(|c| c.total_nanos()),
+        Ok(-1)
+    );
+    // Just under half a nano rounds down.
+    assert_eq!(
+        usd(900_000_000_000, 0)
+            .convert(&from, &to, "EUR")
+            .map(|c| c.total_nanos()),
+        Ok(0)
+    );
+}

@@ -80,6 +80,27 @@ impl PeerAddr {
             Arc::clone(&self.guards),
         )
     }
+
+    /// A channel to this peer that never connects: every connection attempt
+    /// is refused at once, so a call fails `UNAVAILABLE` exactly as when the
+    /// peer cannot be reached, with nothing sent. Its calls are guarded,
+    /// traced and counted as [`PeerAddr::lazy_channel`]'s, with the same
+    /// guards (a breaker opened through it is the peer's breaker). For fault
+    /// injection (the `paymentUnreachable` flag).
+    pub fn unreachable_channel(&self, telemetry: &Telemetry) -> TracedChannel {
+        let peer = self.guards.peer;
+        let refuse = tower::service_fn(move |_: tonic::transport::Uri| async move {
+            Err::<hyper_util::rt::TokioIo<tokio::net::TcpStream>, _>(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                format!("{peer} is unreachable (injected fault)"),
+            ))
+        });
+        TracedChannel::guarded(
+            self.endpoint.clone().connect_with_connector_lazy(refuse),
+            telemetry.clone(),
+            Arc::clone(&self.guards),
+        )
+    }
 }
 
 impl fmt::Debug for PeerAddr {
@@ -187,5 +208,26 @@ mod tests {
         assert!(peers.channel(&CATALOG, &telemetry).is_ok());
         let error = peers.channel(&AD, &telemetry).unwrap_err();
         assert!(error.to_string().contains("ad"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_channel_fails_unavailable_and_sends_nothing() {
+        use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+        let telemetry = Telemetry::detached("checkout");
+        // A live address: the channel must refuse without dialling it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = PeerAddr::parse(
+            "PAYMENT_SERVICE_ADDR",
+            &listener.local_addr().unwrap().to_string(),
+        )
+        .unwrap();
+        let mut client = HealthClient::new(addr.unreachable_channel(&telemetry));
+        let status = client
+            .check(HealthCheckRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+        listener.set_nonblocking(true).unwrap();
+        assert!(listener.accept().is_err(), "nothing dialled the peer");
     }
 }

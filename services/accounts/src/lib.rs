@@ -45,6 +45,8 @@
 //! `ACCOUNTS_TOKEN_KEYS`, or each refuses the others' tokens).
 
 mod config;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod hasher;
 mod input;

@@ -22,6 +22,8 @@
 
 pub mod ads;
 pub mod faults;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 
 use std::net::SocketAddr;

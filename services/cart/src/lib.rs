@@ -45,6 +45,8 @@
 //! lazily: an idle cart reads as empty once expired and is dropped on its next
 //! access or by a sweep that runs during adds.
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod health;
 mod metrics;

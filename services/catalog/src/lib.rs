@@ -25,6 +25,8 @@
 mod catalog;
 mod embedded;
 mod file;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 
 use std::{net::SocketAddr, path::Path, time::Duration};

@@ -30,6 +30,9 @@ pub(crate) struct Clients {
     pub(crate) currency: CurrencyServiceClient<TracedChannel>,
     pub(crate) shipping: ShippingServiceClient<TracedChannel>,
     pub(crate) payment: PaymentServiceClient<TracedChannel>,
+    /// Payment as if it could not be reached (every connection refused, with
+    /// payment's guards): where charges go while `paymentUnreachable` is on.
+    pub(crate) unreachable_payment: PaymentServiceClient<TracedChannel>,
     pub(crate) email: EmailServiceClient<TracedChannel>,
     /// The order records.
     pub(crate) orders: OrderServiceClient<TracedChannel>,

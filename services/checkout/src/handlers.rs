@@ -78,7 +78,7 @@ impl CheckoutService for CheckoutHandler {
 }
 
 /// The client's `idempotency-key`, if it sent a non-blank one.
-fn idempotency_key(metadata: &MetadataMap) -> Result<Option<String>, RpcError> {
+pub(crate) fn idempotency_key(metadata: &MetadataMap) -> Result<Option<String>, RpcError> {
     let Some(value) = metadata.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };

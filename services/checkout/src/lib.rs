@@ -65,10 +65,13 @@
 //! | `POST_CHARGE_TIMEOUT` | `30s` | The time budget of the steps after the charge; the reconciler takes orders unchanged for this long. |
 //! | `RECONCILE_INTERVAL` | `30s` | How often the reconciler looks for unfinished orders (and once at start). |
 //! | `RECONCILE_MAX_ATTEMPTS` | `5` | Rounds after which an order that cannot be finished goes to a person (`needs_attention`). |
+//! | `FLAGD_*` | no flags | Failure flags (`boutique_flags::config`): `paymentUnreachable` sends each charge to a payment service that cannot be reached (`UNAVAILABLE`, nothing charged, the order failed, the cart kept). |
 //!
 //! Connections are made lazily, so checkout may start before its dependencies.
 
 mod downstream;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod metrics;
 mod place;
@@ -77,6 +80,7 @@ mod validate;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{
     App, ConfigError, Env, GrpcServer, Peers, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
@@ -141,6 +145,8 @@ pub struct Config {
     /// Rounds before an unfinishable order goes to a person
     /// (`RECONCILE_MAX_ATTEMPTS`, 1 to 100).
     pub reconcile_max_attempts: u32,
+    /// Where the failure flags come from (`FLAGD_*`).
+    pub flags: FlagsConfig,
 }
 
 impl ServiceConfig for Config {
@@ -166,6 +172,7 @@ impl ServiceConfig for Config {
             reconcile_max_attempts: env
                 .parse_with("RECONCILE_MAX_ATTEMPTS", parse_max_attempts)?
                 .unwrap_or(DEFAULT_RECONCILE_MAX_ATTEMPTS),
+            flags: FlagsConfig::from_env(env)?,
         })
     }
 
@@ -177,6 +184,15 @@ impl ServiceConfig for Config {
             currency: CurrencyServiceClient::new(peers.channel(&CURRENCY, &telemetry)?),
             shipping: ShippingServiceClient::new(peers.channel(&SHIPPING, &telemetry)?),
             payment: PaymentServiceClient::new(peers.channel(&PAYMENT, &telemetry)?),
+            unreachable_payment: PaymentServiceClient::new(
+                peers
+                    .addr(&PAYMENT)
+                    .ok_or(ServerError::UndeclaredPeer {
+                        service: Self::SERVICE.name,
+                        peer: PAYMENT.name,
+                    })?
+                    .unreachable_channel(&telemetry),
+            ),
             email: EmailServiceClient::new(peers.channel(&EMAIL, &telemetry)?),
             orders: OrderServiceClient::new(peers.channel(&ORDERS, &telemetry)?),
             ledger: PaymentLedgerClient::new(peers.channel(&PAYMENT, &telemetry)?),
@@ -186,6 +202,7 @@ impl ServiceConfig for Config {
             metrics: metrics::CheckoutMetrics::register(&telemetry),
             charge_attempts: self.charge_attempts,
             post_charge_timeout: self.post_charge_timeout,
+            flags: Flags::new(&self.flags, &telemetry),
         });
         let reconciler = reconcile::Reconciler::new(
             checkout.clone(),

@@ -40,6 +40,7 @@ pub(crate) mod replay;
 
 use std::{sync::Arc, time::Duration};
 
+use boutique_flags::Flags;
 use boutique_platform::{RpcError, call::CallContext, clock::now_ms};
 use boutique_proto::{CartItem, OrderResult, boutique::orders::v1::OrderState as State, reasons};
 use tonic::Code;
@@ -61,6 +62,8 @@ pub(crate) struct Checkout {
     pub(crate) charge_attempts: u32,
     /// The time budget of the steps after the charge.
     pub(crate) post_charge_timeout: Duration,
+    /// The failure flags (`paymentUnreachable`, at the charge).
+    pub(crate) flags: Flags,
 }
 
 /// One PlaceOrder request, validated.

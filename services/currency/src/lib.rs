@@ -42,6 +42,8 @@
 //!
 //! The pure table and rule live in [`rates`], usable without gRPC.
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 pub mod rates;
 

@@ -26,6 +26,7 @@
 //! | `EVENTS_PREFETCH` | `2048` | How many events it holds at once (each waits out its delay). |
 //! | `DISPATCH_DELAY` | `1s` | How long the warehouse takes to dispatch a shipped order. |
 //! | `DELIVERY_DELAY` | `2s` | How long delivery takes after dispatch. |
+//! | `FLAGD_*` | no flags | Failure flags (`boutique_flags::config`): `boutique.queue.consumerStall` makes the consumer stall that many milliseconds before each event, one event at a time. |
 
 mod metrics;
 mod warehouse;
@@ -33,6 +34,7 @@ mod warehouse;
 use std::{net::SocketAddr, time::Duration};
 
 use boutique_events::{Bus, EventsConfig};
+use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{
     App, ConfigError, Env, GrpcServer, Peers, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
@@ -67,6 +69,8 @@ pub struct Config {
     pub dispatch_delay: Duration,
     /// Dispatched to delivered (`DELIVERY_DELAY`).
     pub delivery_delay: Duration,
+    /// Where the failure flags come from (`FLAGD_*`).
+    pub flags: FlagsConfig,
 }
 
 impl ServiceConfig for Config {
@@ -91,6 +95,7 @@ impl ServiceConfig for Config {
             delivery_delay: env
                 .parse_with("DELIVERY_DELAY", parse_go_duration)?
                 .unwrap_or(DEFAULT_DELIVERY_DELAY),
+            flags: FlagsConfig::from_env(env)?,
         })
     }
 
@@ -102,6 +107,7 @@ impl ServiceConfig for Config {
             dispatch_delay: self.dispatch_delay,
             delivery_delay: self.delivery_delay,
             metrics: metrics.clone(),
+            stall: warehouse::Stall::new(Flags::new(&self.flags, &telemetry)),
         };
         let server = GrpcServer::bind(&telemetry, self.listen).await?;
         let addr = server.local_addr();

@@ -1,8 +1,9 @@
 //! What the warehouse does with each order event (see the crate docs).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use boutique_events::{Bus, EventKind, Handling, OrderEvent};
+use boutique_flags::{Flags, faults::MAX_DELAY, names::QUEUE_CONSUMER_STALL};
 use boutique_platform::{
     clock::{millis, now_ms},
     telemetry::grpc::TracedChannel,
@@ -25,6 +26,57 @@ pub(crate) struct Warehouse {
     pub(crate) dispatch_delay: Duration,
     pub(crate) delivery_delay: Duration,
     pub(crate) metrics: DispatchMetrics,
+    pub(crate) stall: Stall,
+}
+
+/// The flag `boutique.queue.consumerStall`: while it is on, each event waits
+/// that many milliseconds before it is handled, and the events wait their
+/// turns one at a time, so the consumer gets through one event per stall
+/// (its prefetch fills, then the queue grows, as with a consumer that hangs).
+/// The flag is read again while stalling, so switching it off releases the
+/// stalled event and every waiting one at once.
+#[derive(Debug, Clone)]
+pub(crate) struct Stall {
+    flags: Flags,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// How often a stalled event looks at the flag again.
+const STALL_RECHECK: Duration = Duration::from_millis(250);
+
+impl Stall {
+    pub(crate) fn new(flags: Flags) -> Self {
+        Self {
+            flags,
+            turn: Arc::default(),
+        }
+    }
+
+    /// The flag's stall now (at most the flags' longest delay).
+    async fn length(&self) -> Duration {
+        let millis = self.flags.number(QUEUE_CONSUMER_STALL).await;
+        if millis > 0.0 {
+            Duration::from_secs_f64(millis / 1000.0).min(MAX_DELAY)
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Waits out the stall, if the flag asks for one.
+    async fn wait(&self) {
+        if self.length().await.is_zero() {
+            return;
+        }
+        let _turn = self.turn.lock().await;
+        let started = tokio::time::Instant::now();
+        loop {
+            let left = self.length().await.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return;
+            }
+            tokio::time::sleep(left.min(STALL_RECHECK)).await;
+        }
+    }
 }
 
 /// Consumes until `stop`. A consumer that gives up (a broker whose queue
@@ -48,6 +100,7 @@ pub(crate) async fn run(warehouse: Warehouse, bus: Bus, stop: CancellationToken)
 impl Warehouse {
     /// Handles one event; the verdict acks, retries or dead-letters it.
     pub(crate) async fn handle(&self, event: OrderEvent) -> Result<(), Handling> {
+        self.stall.wait().await;
         let (delay, to) = match event.kind {
             EventKind::OrderShipped => (self.dispatch_delay, OrderState::Dispatched),
             EventKind::OrderDispatched => (self.delivery_delay, OrderState::Delivered),

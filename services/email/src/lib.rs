@@ -30,6 +30,8 @@
 //! errors or logs: the URL is shown with it masked.
 
 mod delivery;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod metrics;
 mod order;

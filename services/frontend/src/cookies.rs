@@ -25,9 +25,14 @@ pub(crate) struct CookieJar {
 
 impl CookieJar {
     pub(crate) fn new(config: &Config) -> Self {
+        Self::scoped(&config.base_url, config.cookie_secure)
+    }
+
+    /// Cookies under `{base_url}/`, `Secure` if `secure`.
+    pub(crate) fn scoped(base_url: &str, secure: bool) -> Self {
         Self {
-            path: format!("{}/", config.base_url),
-            secure: config.cookie_secure,
+            path: format!("{base_url}/"),
+            secure,
         }
     }
 
@@ -122,10 +127,7 @@ mod tests {
     }
 
     fn jar(base_url: &str, cookie_secure: bool) -> CookieJar {
-        CookieJar {
-            path: format!("{base_url}/"),
-            secure: cookie_secure,
-        }
+        CookieJar::scoped(base_url, cookie_secure)
     }
 
     #[test]

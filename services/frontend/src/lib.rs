@@ -95,6 +95,8 @@ pub mod config;
 mod cookies;
 mod ctx;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod middleware;
 mod orders;

@@ -29,8 +29,11 @@
 //! | `DATABASE_URL` | unset: an SQLite file in `DATA_DIR` | `postgres://…` for PostgreSQL (shared by replicas), `sqlite::memory:` for a throwaway database; see `boutique_store` for `DATA_DIR` and the pool settings. |
 //! | `AMQP_URL` | unset: the in-process hub | RabbitMQ, `amqp://USER:PASSWORD@HOST:PORT/VHOST`; see `boutique_events` for the other `EVENTS_*` settings. |
 //! | `STUCK_AFTER` | `60s` | How long an order may sit in an intermediate state before `boutique_orders_stuck` counts it (set it to the reconcile interval or more). |
+//! | `FLAGD_*` | no flags | Failure flags (`boutique_flags::config`): `boutique.queue.publishFailure` fails that fraction of the relay's publishes; the events stay in the outbox and go out later. |
 
 mod convert;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod metrics;
 mod relay;
@@ -38,6 +41,7 @@ mod relay;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use boutique_events::{Bus, EventsConfig};
+use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{
     App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
@@ -68,6 +72,8 @@ pub struct Config {
     pub stuck_after: Duration,
     /// Where order events go (`AMQP_URL`, `EVENTS_*`).
     pub events: EventsConfig,
+    /// Where the failure flags come from (`FLAGD_*`).
+    pub flags: FlagsConfig,
 }
 
 impl ServiceConfig for Config {
@@ -81,6 +87,7 @@ impl ServiceConfig for Config {
                 .parse_with(STUCK_AFTER_VAR, parse_go_duration)?
                 .unwrap_or(DEFAULT_STUCK_AFTER),
             events: EventsConfig::from_env(env)?,
+            flags: FlagsConfig::from_env(env)?,
         })
     }
 
@@ -95,7 +102,12 @@ impl ServiceConfig for Config {
         let stop = CancellationToken::new();
         let bus = Bus::new(self.events);
         tracing::info!(events = %bus, "Order events are published.");
-        let relaying = tokio::spawn(relay::run(book.clone(), bus, wake, stop.clone()));
+        let relay = relay::Relay {
+            book: book.clone(),
+            bus,
+            flags: Flags::new(&self.flags, &telemetry),
+        };
+        let relaying = tokio::spawn(relay.run(wake, stop.clone()));
         let watching = tokio::spawn(metrics::watch(
             book,
             handler.metrics.clone(),

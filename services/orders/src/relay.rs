@@ -10,10 +10,15 @@
 //! event keeps its id when republished, and consumers drop what they have
 //! seen (see the dispatch service). With several replicas each relays the
 //! same outbox, which may publish an event twice; that is the same case.
+//!
+//! The flag `boutique.queue.publishFailure` fails that fraction of publishes
+//! here, before anything is sent, exactly as a broker error would: the batch
+//! stays in the outbox and the relay tries again after its backoff.
 
 use std::time::Duration;
 
 use boutique_events::{Bus, EventKind, OrderEvent, SCHEMA};
+use boutique_flags::{Flags, names::QUEUE_PUBLISH_FAILURE};
 use boutique_store::{OrderBook, orders::OutboxEvent};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -28,57 +33,74 @@ const LINGER: Duration = Duration::from_millis(20);
 /// The longest pause between attempts while the broker is down.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Relays until `stop`, woken early by `wake` when this replica wrote events.
-pub(crate) async fn run(
-    book: OrderBook,
-    bus: Bus,
-    wake: std::sync::Arc<Notify>,
-    stop: CancellationToken,
-) {
-    let mut backoff = Duration::ZERO;
-    loop {
-        let pause = match relay_once(&book, &bus).await {
-            // A full batch: there may be more, go on at once.
-            Ok(n) if n == BATCH as usize => {
-                backoff = Duration::ZERO;
-                continue;
-            }
-            Ok(_) => {
-                backoff = Duration::ZERO;
-                POLL
-            }
-            Err(error) => {
-                backoff = (backoff * 2).clamp(Duration::from_millis(100), MAX_BACKOFF);
-                tracing::warn!(%error, retry_in_ms = backoff.as_millis(), "Order events wait in the outbox: could not publish them.");
-                backoff
-            }
-        };
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = wake.notified(), if backoff.is_zero() => {
-                // Let the events of concurrent orders gather into one batch:
-                // a publish and a delete per batch, not per event.
-                tokio::time::sleep(LINGER).await;
-            }
-            () = tokio::time::sleep(pause) => {}
-        }
-    }
+/// The relay's outbox, bus and flags.
+pub(crate) struct Relay {
+    pub(crate) book: OrderBook,
+    pub(crate) bus: Bus,
+    pub(crate) flags: Flags,
 }
 
-/// Publishes one batch and clears it from the outbox; how many it published.
-async fn relay_once(book: &OrderBook, bus: &Bus) -> Result<usize, String> {
-    let waiting = book.outbox(BATCH).await.map_err(|e| format!("{e:#}"))?;
-    if waiting.is_empty() {
-        return Ok(0);
+impl Relay {
+    /// Relays until `stop`, woken early by `wake` when this replica wrote events.
+    pub(crate) async fn run(self, wake: std::sync::Arc<Notify>, stop: CancellationToken) {
+        let mut backoff = Duration::ZERO;
+        loop {
+            let pause = match self.relay_once().await {
+                // A full batch: there may be more, go on at once.
+                Ok(n) if n == BATCH as usize => {
+                    backoff = Duration::ZERO;
+                    continue;
+                }
+                Ok(_) => {
+                    backoff = Duration::ZERO;
+                    POLL
+                }
+                Err(error) => {
+                    backoff = (backoff * 2).clamp(Duration::from_millis(100), MAX_BACKOFF);
+                    tracing::warn!(%error, retry_in_ms = backoff.as_millis(), "Order events wait in the outbox: could not publish them.");
+                    backoff
+                }
+            };
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = wake.notified(), if backoff.is_zero() => {
+                    // Let the events of concurrent orders gather into one batch:
+                    // a publish and a delete per batch, not per event.
+                    tokio::time::sleep(LINGER).await;
+                }
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
     }
-    let events: Vec<OrderEvent> = waiting.iter().filter_map(to_event).collect();
-    bus.publish(&events).await.map_err(|e| format!("{e:#}"))?;
-    let ids: Vec<String> = waiting.into_iter().map(|e| e.event_id).collect();
-    book.remove_published(&ids)
-        .await
-        .map_err(|e| format!("{e:#}"))?;
-    tracing::debug!(events = ids.len(), "Published order events.");
-    Ok(ids.len())
+
+    /// Publishes one batch and clears it from the outbox; how many it published.
+    async fn relay_once(&self) -> Result<usize, String> {
+        let waiting = self
+            .book
+            .outbox(BATCH)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        if self.flags.fraction(QUEUE_PUBLISH_FAILURE).await {
+            return Err(format!(
+                "publishing failed on purpose (flag {QUEUE_PUBLISH_FAILURE})"
+            ));
+        }
+        let events: Vec<OrderEvent> = waiting.iter().filter_map(to_event).collect();
+        self.bus
+            .publish(&events)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        let ids: Vec<String> = waiting.into_iter().map(|e| e.event_id).collect();
+        self.book
+            .remove_published(&ids)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        tracing::debug!(events = ids.len(), "Published order events.");
+        Ok(ids.len())
+    }
 }
 
 /// The event as published; `None` (logged) for a type this build does not

@@ -37,6 +37,8 @@
 pub mod card;
 pub mod charge;
 mod clock;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 pub mod ledger;
 mod metrics;

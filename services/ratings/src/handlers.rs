@@ -121,10 +121,7 @@ impl RatingsService for Ratings {
     ) -> Result<Response<pb::Rating>, Status> {
         let calls = CallContext::from_metadata(request.metadata(), DEFAULT_CALL_TIMEOUT);
         let request = request.into_inner();
-        validate::account_id(&request.account_id)?;
-        validate::product_id(&request.product_id)?;
-        let stars = validate::stars(request.stars)?;
-        validate::text(&request.text)?;
+        let stars = validate::put(&request)?;
         self.admit(&request.account_id).await?;
         // Independent questions, asked together.
         let (exists, purchase) = tokio::join!(
@@ -163,8 +160,7 @@ impl RatingsService for Ratings {
         request: Request<DeleteRatingRequest>,
     ) -> Result<Response<DeleteRatingResponse>, Status> {
         let request = request.into_inner();
-        validate::account_id(&request.account_id)?;
-        validate::product_id(&request.product_id)?;
+        validate::key(&request.account_id, &request.product_id)?;
         self.admit(&request.account_id).await?;
         let deleted = self
             .book
@@ -185,8 +181,7 @@ impl RatingsService for Ratings {
         request: Request<GetRatingRequest>,
     ) -> Result<Response<pb::Rating>, Status> {
         let request = request.into_inner();
-        validate::account_id(&request.account_id)?;
-        validate::product_id(&request.product_id)?;
+        validate::key(&request.account_id, &request.product_id)?;
         let rating = self
             .book
             .get(&request.account_id, &request.product_id)
@@ -206,9 +201,7 @@ impl RatingsService for Ratings {
         request: Request<ListRatingsRequest>,
     ) -> Result<Response<ListRatingsResponse>, Status> {
         let request = request.into_inner();
-        validate::product_id(&request.product_id)?;
-        let size = validate::page_size(request.page_size);
-        let after = validate::parse_page_token(&request.product_id, &request.page_token)?;
+        let (size, after) = validate::list(&request)?;
         // One more than the page, to know whether another page follows.
         let mut ratings = self
             .book

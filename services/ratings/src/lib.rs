@@ -47,6 +47,8 @@
 //! | `RATING_WRITES_PER_MINUTE` | `10` | Writes (puts and deletes) one account may make per minute, and in one burst; `0` turns the limit off. |
 //! | `CACHE_TTL` | `5s` | How long this replica reuses a product's summary (a Go duration up to `60s`; `0`: read the database every time). Its own writes take effect at once; another replica's within the TTL. |
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod metrics;
 mod summaries;

@@ -3,6 +3,7 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use boutique_platform::RpcError;
+use boutique_proto::boutique::ratings::v1::{ListRatingsRequest, PutRatingRequest};
 use boutique_store::ratings::{MAX_ID_LEN, MAX_TEXT_CHARS};
 use uuid::Uuid;
 
@@ -80,6 +81,30 @@ pub(crate) fn text(value: &str) -> Result<(), RpcError> {
         )));
     }
     Ok(())
+}
+
+/// A PutRating request's fields: the stars as a number, or the first rule broken.
+pub(crate) fn put(request: &PutRatingRequest) -> Result<u8, RpcError> {
+    account_id(&request.account_id)?;
+    product_id(&request.product_id)?;
+    let stars = stars(request.stars)?;
+    text(&request.text)?;
+    Ok(stars)
+}
+
+/// The key of one rating (GetRating, DeleteRating): an account and a product.
+pub(crate) fn key(account: &str, product: &str) -> Result<(), RpcError> {
+    account_id(account)?;
+    product_id(product)
+}
+
+/// A ListRatings request: the page size and the position after which the
+/// page starts, if any.
+pub(crate) fn list(request: &ListRatingsRequest) -> Result<(u32, Option<(i64, String)>), RpcError> {
+    product_id(&request.product_id)?;
+    let size = page_size(request.page_size);
+    let after = parse_page_token(&request.product_id, &request.page_token)?;
+    Ok((size, after))
 }
 
 /// The page size asked for, bounded.

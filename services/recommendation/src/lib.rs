@@ -26,6 +26,8 @@
 //! | `FLAGD_*` | no flags | Failure flags (`boutique_flags::config`): `recommendationCacheFailure` makes a cache that grows on every call (the catalog again plus a quarter of what it holds), up to [`LEAK_CAP`] bytes, given back when the flag goes off. |
 
 mod cache;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod pick;
 

@@ -4,6 +4,8 @@
 //! USD 8.99. Tracking ids keep the upstream shape `AB-<n><3 digits>-<n/2><7 digits>`.
 //! Unlike upstream, a request without an address is `INVALID_ARGUMENT`, not a crash.
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod handlers;
 mod tracking;
 

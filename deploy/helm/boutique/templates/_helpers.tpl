@@ -276,3 +276,28 @@ seccompProfile:
 {{- define "boutique.flagsDir" -}}
 /etc/boutique/flags
 {{- end }}
+
+{{/* Non-empty when the flags come from the chart's ConfigMap (flags on, no flagd server). */}}
+{{- define "boutique.flagsFromFile" -}}
+{{- if and .Values.flags.enabled (not .Values.flags.flagd.host) }}true{{ end -}}
+{{- end }}
+
+{{/* The flag source of a workload (a container's env entries): the mounted file, or a flagd
+server followed over its sync stream (flagd's in-process resolver). */}}
+{{- define "boutique.flagsEnv" -}}
+{{- if .Values.flags.flagd.host }}
+- name: FLAGD_RESOLVER
+  value: in-process
+- name: FLAGD_HOST
+  value: {{ .Values.flags.flagd.host | quote }}
+- name: FLAGD_SYNC_PORT
+  value: {{ .Values.flags.flagd.port | quote }}
+{{- with .Values.flags.flagd.selector }}
+- name: FLAGD_SOURCE_SELECTOR
+  value: {{ . | quote }}
+{{- end }}
+{{- else }}
+- name: FLAGD_OFFLINE_FLAG_SOURCE_PATH
+  value: {{ printf "%s/boutique.flagd.json" (include "boutique.flagsDir" .) }}
+{{- end }}
+{{- end }}

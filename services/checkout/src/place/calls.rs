@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use boutique_flags::names::PAYMENT_UNREACHABLE;
 use boutique_money::Money;
 use boutique_platform::{
     RpcError,
@@ -69,7 +70,10 @@ impl Checkout {
     /// whether the card may have been charged must be known at the end.) A
     /// call this process refused without sending it (payment's breaker open,
     /// its bulkhead full) charged nothing; into an open breaker it is not
-    /// resent.
+    /// resent. While the flag `paymentUnreachable` is on, the charge goes
+    /// to a payment service that cannot be reached (as in the OpenTelemetry
+    /// demo, which dials a bad address): the same calls, guards, resends and
+    /// outcome as a real outage, with nothing sent.
     pub(super) async fn request_charge(
         &self,
         calls: &CallContext,
@@ -86,10 +90,18 @@ impl Checkout {
                 "the order id is not a valid metadata value",
             ))
         })?;
+        let payment = if self.flags.bool(PAYMENT_UNREACHABLE).await {
+            tracing::debug!(
+                "Charging through an unreachable payment service (flag paymentUnreachable)."
+            );
+            &self.clients.unreachable_payment
+        } else {
+            &self.clients.payment
+        };
         let mut maybe_charged = false;
         let mut attempt = 1;
         loop {
-            let mut client = self.clients.payment.clone();
+            let mut client = payment.clone();
             let key = key.clone();
             let sent = calls
                 .call("payment", message.clone(), move |mut r| async move {

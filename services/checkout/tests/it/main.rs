@@ -5,6 +5,7 @@
 mod config;
 mod failures;
 mod fakes;
+mod flags;
 mod helpers;
 mod idempotency;
 mod orders;

@@ -77,23 +77,7 @@ pub(crate) async fn add_item(
     ApiJson(item): ApiJson<AddCartItem>,
 ) -> Result<Json<Cart>, ApiError> {
     let fields = extract::query(query)?;
-    let mut errors = Vec::new();
-    if !(1..=MAX_QUANTITY).contains(&item.quantity) {
-        errors.push(FieldProblem {
-            field: "/quantity".to_owned(),
-            reason: format!("must be a whole number from 1 to {MAX_QUANTITY}"),
-        });
-    }
-    if !is_product_id(&item.product_id) {
-        errors.push(FieldProblem {
-            field: "/product_id".to_owned(),
-            reason: "is not a product id".to_owned(),
-        });
-    }
-    let quantity = match i32::try_from(item.quantity) {
-        Ok(quantity) if errors.is_empty() => quantity,
-        _ => return Err(ApiError::fields(Code::ValidationFailed, errors)),
-    };
+    let quantity = check_item(&item)?;
     let currency = extract::currency(&state, &caller, &fields).await?;
     let backends = &state.backends;
     backends
@@ -216,4 +200,26 @@ async fn priced_cart(
         shipping: MoneyJson::from(&shipping),
         total: MoneyJson::from(&total),
     })
+}
+
+/// The quantity of an item to add, once the item passes the pages' rules
+/// (a product id, 1 to 10); else a 422 naming each bad field.
+pub(crate) fn check_item(item: &AddCartItem) -> Result<i32, ApiError> {
+    let mut errors = Vec::new();
+    if !(1..=MAX_QUANTITY).contains(&item.quantity) {
+        errors.push(FieldProblem {
+            field: "/quantity".to_owned(),
+            reason: format!("must be a whole number from 1 to {MAX_QUANTITY}"),
+        });
+    }
+    if !is_product_id(&item.product_id) {
+        errors.push(FieldProblem {
+            field: "/product_id".to_owned(),
+            reason: "is not a product id".to_owned(),
+        });
+    }
+    match i32::try_from(item.quantity) {
+        Ok(quantity) if errors.is_empty() => Ok(quantity),
+        _ => Err(ApiError::fields(Code::ValidationFailed, errors)),
+    }
 }

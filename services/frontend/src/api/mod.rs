@@ -24,14 +24,14 @@
 //!   `Sec-Fetch-Site`) covers every unsafe method here as on the pages.
 
 pub(crate) mod caller;
-mod cart;
-mod checkout;
+pub(crate) mod cart;
+pub(crate) mod checkout;
 pub(crate) mod docs;
-mod extract;
+pub(crate) mod extract;
 mod orders;
 pub(crate) mod problem;
 mod products;
-mod schema;
+pub(crate) mod schema;
 
 use axum::{
     Router,
