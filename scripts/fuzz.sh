@@ -35,6 +35,10 @@ fi
 if [ "$sanitizer" != none ]; then
   export RUSTC_BOOTSTRAP=1
 fi
+# Compiler warnings in the targets and the shop's crates are errors here too
+# (registry crates are capped, as always). Clippy on the targets:
+# cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Dwarnings"
 
 cd fuzz
 if [ "$#" -gt 0 ]; then

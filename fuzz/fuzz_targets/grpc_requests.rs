@@ -26,7 +26,8 @@ use boutique_proto::{
     PlaceOrderRequest, SearchProductsRequest, SendOrderConfirmationRequest, ShipOrderRequest,
     ad_service_server::AdService,
     boutique::{
-        accounts::v1 as accounts, orders::v1 as orders,
+        accounts::v1 as accounts,
+        orders::v1 as orders,
         orders::v1::order_service_server::OrderService,
         payment::v1::{SettleChargeRequest, payment_ledger_server::PaymentLedger},
         ratings::v1 as ratings,
@@ -162,7 +163,9 @@ fuzz_target!(|data: &[u8]| {
 async fn handle(shop: &Shop, rpc: u8, key: Option<&[u8]>, body: &[u8]) {
     match rpc {
         0 => {
-            let Some(message) = decode::<AddItemRequest>(body) else { return };
+            let Some(message) = decode::<AddItemRequest>(body) else {
+                return;
+            };
             let user_id = message.user_id.clone();
             if answer("AddItem", shop.cart.add_item(request(message, key)).await).is_some() {
                 let cart = shop
@@ -174,16 +177,24 @@ async fn handle(shop: &Shop, rpc: u8, key: Option<&[u8]>, body: &[u8]) {
             }
         }
         1 => {
-            let Some(message) = decode::<GetCartRequest>(body) else { return };
-            if let Some(cart) = answer("GetCart", shop.cart.get_cart(request(message, key)).await)
-            {
+            let Some(message) = decode::<GetCartRequest>(body) else {
+                return;
+            };
+            if let Some(cart) = answer("GetCart", shop.cart.get_cart(request(message, key)).await) {
                 assert!(cart.items.iter().all(|item| item.quantity > 0), "{cart:?}");
             }
         }
         2 => {
-            let Some(message) = decode::<EmptyCartRequest>(body) else { return };
+            let Some(message) = decode::<EmptyCartRequest>(body) else {
+                return;
+            };
             let user_id = message.user_id.clone();
-            if answer("EmptyCart", shop.cart.empty_cart(request(message, key)).await).is_some() {
+            if answer(
+                "EmptyCart",
+                shop.cart.empty_cart(request(message, key)).await,
+            )
+            .is_some()
+            {
                 let cart = shop
                     .cart
                     .get_cart(Request::new(GetCartRequest { user_id }))
@@ -193,9 +204,13 @@ async fn handle(shop: &Shop, rpc: u8, key: Option<&[u8]>, body: &[u8]) {
             }
         }
         3 => {
-            let Some(message) = decode::<ListRecommendationsRequest>(body) else { return };
-            let picked =
-                boutique_recommendation::fuzzing::recommend(&shop.catalog_ids, &message.product_ids);
+            let Some(message) = decode::<ListRecommendationsRequest>(body) else {
+                return;
+            };
+            let picked = boutique_recommendation::fuzzing::recommend(
+                &shop.catalog_ids,
+                &message.product_ids,
+            );
             assert!(picked.len() <= boutique_recommendation::MAX_RECOMMENDATIONS);
             let mut seen = std::collections::HashSet::new();
             for id in &picked {
@@ -204,52 +219,82 @@ async fn handle(shop: &Shop, rpc: u8, key: Option<&[u8]>, body: &[u8]) {
             }
         }
         4 => {
-            let Some(message) = decode::<Empty>(body) else { return };
-            let listed = answer("ListProducts", shop.catalog.list_products(request(message, key)).await);
+            let Some(message) = decode::<Empty>(body) else {
+                return;
+            };
+            let listed = answer(
+                "ListProducts",
+                shop.catalog.list_products(request(message, key)).await,
+            );
             assert!(listed.is_some_and(|list| !list.products.is_empty()));
         }
         5 => {
-            let Some(message) = decode::<GetProductRequest>(body) else { return };
+            let Some(message) = decode::<GetProductRequest>(body) else {
+                return;
+            };
             let id = message.id.clone();
-            if let Some(product) =
-                answer("GetProduct", shop.catalog.get_product(request(message, key)).await)
-            {
+            if let Some(product) = answer(
+                "GetProduct",
+                shop.catalog.get_product(request(message, key)).await,
+            ) {
                 assert_eq!(product.id, id);
                 valid_money("GetProduct", product.price_usd.as_ref());
             }
         }
         6 => {
-            let Some(message) = decode::<SearchProductsRequest>(body) else { return };
-            answer("SearchProducts", shop.catalog.search_products(request(message, key)).await);
+            let Some(message) = decode::<SearchProductsRequest>(body) else {
+                return;
+            };
+            answer(
+                "SearchProducts",
+                shop.catalog.search_products(request(message, key)).await,
+            );
         }
         7 => {
-            let Some(message) = decode::<GetQuoteRequest>(body) else { return };
-            if let Some(quote) = answer("GetQuote", shop.shipping.get_quote(request(message, key)).await) {
+            let Some(message) = decode::<GetQuoteRequest>(body) else {
+                return;
+            };
+            if let Some(quote) = answer(
+                "GetQuote",
+                shop.shipping.get_quote(request(message, key)).await,
+            ) {
                 let cost = valid_money("GetQuote", quote.cost_usd.as_ref());
                 assert_eq!(cost.currency_code(), "USD");
                 assert!(!cost.is_negative());
             }
         }
         8 => {
-            let Some(message) = decode::<ShipOrderRequest>(body) else { return };
-            if let Some(shipped) =
-                answer("ShipOrder", shop.shipping.ship_order(request(message, key)).await)
-            {
+            let Some(message) = decode::<ShipOrderRequest>(body) else {
+                return;
+            };
+            if let Some(shipped) = answer(
+                "ShipOrder",
+                shop.shipping.ship_order(request(message, key)).await,
+            ) {
                 assert!(!shipped.tracking_id.is_empty());
             }
         }
         9 => {
-            let Some(message) = decode::<Empty>(body) else { return };
+            let Some(message) = decode::<Empty>(body) else {
+                return;
+            };
             let codes = answer(
                 "GetSupportedCurrencies",
-                shop.currency.get_supported_currencies(request(message, key)).await,
+                shop.currency
+                    .get_supported_currencies(request(message, key))
+                    .await,
             );
             assert!(codes.is_some_and(|codes| codes.currency_codes.iter().any(|c| c == "EUR")));
         }
         10 => {
-            let Some(message) = decode::<CurrencyConversionRequest>(body) else { return };
+            let Some(message) = decode::<CurrencyConversionRequest>(body) else {
+                return;
+            };
             let (from, to_code) = (message.from.clone(), message.to_code.clone());
-            if let Some(converted) = answer("Convert", shop.currency.convert(request(message, key)).await) {
+            if let Some(converted) = answer(
+                "Convert",
+                shop.currency.convert(request(message, key)).await,
+            ) {
                 let converted = valid_money("Convert", Some(&converted));
                 assert_eq!(converted.currency_code(), to_code);
                 let from = valid_money("Convert (from)", from.as_ref());
@@ -260,31 +305,53 @@ async fn handle(shop: &Shop, rpc: u8, key: Option<&[u8]>, body: &[u8]) {
             }
         }
         11 => {
-            let Some(message) = decode::<ChargeRequest>(body) else { return };
-            if let Some(charged) = answer("Charge", shop.payment.charge(request(message, key)).await) {
+            let Some(message) = decode::<ChargeRequest>(body) else {
+                return;
+            };
+            if let Some(charged) =
+                answer("Charge", shop.payment.charge(request(message, key)).await)
+            {
                 assert!(!charged.transaction_id.is_empty());
             }
         }
         12 => {
-            let Some(message) = decode::<SettleChargeRequest>(body) else { return };
-            answer("SettleCharge", shop.payment.settle_charge(request(message, key)).await);
+            let Some(message) = decode::<SettleChargeRequest>(body) else {
+                return;
+            };
+            answer(
+                "SettleCharge",
+                shop.payment.settle_charge(request(message, key)).await,
+            );
         }
         13 => {
-            let Some(message) = decode::<SendOrderConfirmationRequest>(body) else { return };
+            let Some(message) = decode::<SendOrderConfirmationRequest>(body) else {
+                return;
+            };
             answer(
                 "SendOrderConfirmation",
-                shop.email.send_order_confirmation(request(message, key)).await,
+                shop.email
+                    .send_order_confirmation(request(message, key))
+                    .await,
             );
         }
         14 => {
-            let Some(message) = decode::<PlaceOrderRequest>(body) else { return };
+            let Some(message) = decode::<PlaceOrderRequest>(body) else {
+                return;
+            };
             let metadata = request((), key).into_parts().0;
-            if let Some(key) = checked("PlaceOrder", boutique_checkout::fuzzing::check(message, &metadata)).flatten() {
+            if let Some(key) = checked(
+                "PlaceOrder",
+                boutique_checkout::fuzzing::check(message, &metadata),
+            )
+            .flatten()
+            {
                 assert!(!key.is_empty() && key.len() <= 255 && key.trim() == key);
             }
         }
         15 => {
-            let Some(message) = decode::<AdRequest>(body) else { return };
+            let Some(message) = decode::<AdRequest>(body) else {
+                return;
+            };
             let ads = answer("GetAds", shop.ad.get_ads(request(message, key)).await);
             assert!(ads.is_some_and(|ads| !ads.ads.is_empty()), "never empty");
         }
@@ -298,37 +365,68 @@ async fn orders_rpc(shop: &Shop, rpc: u8, key: Option<&[u8]>, body: &[u8]) {
     let service = &shop.orders;
     match rpc {
         16 => {
-            let Some(message) = decode::<orders::BeginOrderRequest>(body) else { return };
-            if let Some(begun) = answer("BeginOrder", service.begin_order(request(message, key)).await) {
+            let Some(message) = decode::<orders::BeginOrderRequest>(body) else {
+                return;
+            };
+            if let Some(begun) = answer(
+                "BeginOrder",
+                service.begin_order(request(message, key)).await,
+            ) {
                 assert!(begun.order.is_some());
             }
         }
         17 => {
-            let Some(message) = decode::<orders::AbandonOrderRequest>(body) else { return };
-            answer("AbandonOrder", service.abandon_order(request(message, key)).await);
+            let Some(message) = decode::<orders::AbandonOrderRequest>(body) else {
+                return;
+            };
+            answer(
+                "AbandonOrder",
+                service.abandon_order(request(message, key)).await,
+            );
         }
         18 => {
-            let Some(message) = decode::<orders::PriceOrderRequest>(body) else { return };
-            answer("PriceOrder", service.price_order(request(message, key)).await);
+            let Some(message) = decode::<orders::PriceOrderRequest>(body) else {
+                return;
+            };
+            answer(
+                "PriceOrder",
+                service.price_order(request(message, key)).await,
+            );
         }
         19 => {
-            let Some(message) = decode::<orders::AdvanceOrderRequest>(body) else { return };
-            answer("AdvanceOrder", service.advance_order(request(message, key)).await);
+            let Some(message) = decode::<orders::AdvanceOrderRequest>(body) else {
+                return;
+            };
+            answer(
+                "AdvanceOrder",
+                service.advance_order(request(message, key)).await,
+            );
         }
         20 => {
-            let Some(message) = decode::<orders::NoteOrderRequest>(body) else { return };
+            let Some(message) = decode::<orders::NoteOrderRequest>(body) else {
+                return;
+            };
             answer("NoteOrder", service.note_order(request(message, key)).await);
         }
         21 => {
-            let Some(message) = decode::<orders::GetOrderRequest>(body) else { return };
+            let Some(message) = decode::<orders::GetOrderRequest>(body) else {
+                return;
+            };
             answer("GetOrder", service.get_order(request(message, key)).await);
         }
         22 => {
-            let Some(message) = decode::<orders::ListOrdersRequest>(body) else { return };
-            answer("ListOrders", service.list_orders(request(message, key)).await);
+            let Some(message) = decode::<orders::ListOrdersRequest>(body) else {
+                return;
+            };
+            answer(
+                "ListOrders",
+                service.list_orders(request(message, key)).await,
+            );
         }
         _ => {
-            let Some(message) = decode::<orders::LeaseUnsettledOrdersRequest>(body) else { return };
+            let Some(message) = decode::<orders::LeaseUnsettledOrdersRequest>(body) else {
+                return;
+            };
             answer(
                 "LeaseUnsettledOrders",
                 service.lease_unsettled_orders(request(message, key)).await,
@@ -341,7 +439,9 @@ fn ratings_rpc(rpc: u8, body: &[u8]) {
     use boutique_ratings::fuzzing as check;
     match rpc {
         24 => {
-            let Some(message) = decode::<ratings::PutRatingRequest>(body) else { return };
+            let Some(message) = decode::<ratings::PutRatingRequest>(body) else {
+                return;
+            };
             if let Some(stars) = checked("PutRating", check::put(&message)) {
                 assert!((1..=5).contains(&stars));
                 // A rating that is stored can be listed page by page.
@@ -356,21 +456,35 @@ fn ratings_rpc(rpc: u8, body: &[u8]) {
             }
         }
         25 => {
-            let Some(message) = decode::<ratings::DeleteRatingRequest>(body) else { return };
-            checked("DeleteRating", check::key(&message.account_id, &message.product_id));
+            let Some(message) = decode::<ratings::DeleteRatingRequest>(body) else {
+                return;
+            };
+            checked(
+                "DeleteRating",
+                check::key(&message.account_id, &message.product_id),
+            );
         }
         26 => {
-            let Some(message) = decode::<ratings::GetRatingRequest>(body) else { return };
-            checked("GetRating", check::key(&message.account_id, &message.product_id));
+            let Some(message) = decode::<ratings::GetRatingRequest>(body) else {
+                return;
+            };
+            checked(
+                "GetRating",
+                check::key(&message.account_id, &message.product_id),
+            );
         }
         27 => {
-            let Some(message) = decode::<ratings::ListRatingsRequest>(body) else { return };
+            let Some(message) = decode::<ratings::ListRatingsRequest>(body) else {
+                return;
+            };
             if let Some((size, _)) = checked("ListRatings", check::list(&message)) {
                 assert!((1..=boutique_ratings::MAX_PAGE).contains(&size));
             }
         }
         _ => {
-            let Some(message) = decode::<ratings::GetSummariesRequest>(body) else { return };
+            let Some(message) = decode::<ratings::GetSummariesRequest>(body) else {
+                return;
+            };
             checked("GetSummaries", check::summaries(&message));
         }
     }
@@ -380,19 +494,25 @@ fn accounts_rpc(rpc: u8, body: &[u8]) {
     use boutique_accounts::fuzzing as check;
     match rpc {
         29 => {
-            let Some(message) = decode::<accounts::SignUpRequest>(body) else { return };
+            let Some(message) = decode::<accounts::SignUpRequest>(body) else {
+                return;
+            };
             if let Some((email_key, name)) = checked("SignUp", check::sign_up(&message)) {
                 assert_eq!(email_key, email_key.to_lowercase());
                 assert!(!name.chars().any(char::is_control));
             }
         }
         30 => {
-            let Some(message) = decode::<accounts::SignInRequest>(body) else { return };
+            let Some(message) = decode::<accounts::SignInRequest>(body) else {
+                return;
+            };
             checked("SignIn", check::sign_in(&message));
         }
         _ => {
             // Every other RPC starts from a token: it must be one we issued.
-            let Some(message) = decode::<accounts::AuthenticateRequest>(body) else { return };
+            let Some(message) = decode::<accounts::AuthenticateRequest>(body) else {
+                return;
+            };
             let Some(token) = checked("Authenticate", check::token(&message.token)) else {
                 return;
             };
@@ -400,7 +520,10 @@ fn accounts_rpc(rpc: u8, body: &[u8]) {
                 let key = boutique_accounts::TokenKey::new("k1", &[7; 32]).expect("a key");
                 check::TokenCheck::new(boutique_accounts::KeySet::new(vec![key]).expect("keys"))
             });
-            assert!(tokens.verify(&token).is_none(), "a token we never issued verified");
+            assert!(
+                tokens.verify(&token).is_none(),
+                "a token we never issued verified"
+            );
             // One we issue verifies, as itself only.
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -76,7 +76,11 @@ fn money(amount: &Amount) -> Option<Money> {
     let valid_parts = i64::from(amount.nanos).abs() < NANOS_PER_UNIT
         && !(amount.units > 0 && amount.nanos < 0)
         && !(amount.units < 0 && amount.nanos > 0);
-    assert_eq!(result.is_ok(), valid_code && valid_parts, "{amount:?}: {result:?}");
+    assert_eq!(
+        result.is_ok(),
+        valid_code && valid_parts,
+        "{amount:?}: {result:?}"
+    );
     result.ok()
 }
 
@@ -87,7 +91,10 @@ fn negate(amount: &Money) -> Option<Money> {
 
 fn check_one(a: &Money) {
     let total = a.total_nanos();
-    assert_eq!(Money::from_total_nanos(a.currency_code(), total).as_ref(), Ok(a));
+    assert_eq!(
+        Money::from_total_nanos(a.currency_code(), total).as_ref(),
+        Ok(a)
+    );
     let wire = boutique_proto::Money::from(a.clone());
     assert_eq!(Money::try_from(&wire).as_ref(), Ok(a));
     assert_eq!(Money::try_from(wire).as_ref(), Ok(a));
@@ -95,7 +102,9 @@ fn check_one(a: &Money) {
     let text = a.to_string();
     let (number, code) = text.rsplit_once(' ').expect("a space before the code");
     assert_eq!(code, a.currency_code());
-    let (sign, digits) = number.strip_prefix('-').map_or((1, number), |rest| (-1, rest));
+    let (sign, digits) = number
+        .strip_prefix('-')
+        .map_or((1, number), |rest| (-1, rest));
     let (whole, fraction) = digits.split_once('.').expect("a decimal point");
     assert_eq!(fraction.len(), 9);
     let parsed = sign * (whole.parse::<i128>().unwrap() * UNIT + fraction.parse::<i128>().unwrap());

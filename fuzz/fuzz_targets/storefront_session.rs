@@ -56,7 +56,10 @@ fuzz_target!(|data: &[u8]| {
     let back = fuzzing::cookies(with_ours);
     assert_eq!(back.session.as_deref(), Some(value.as_str()));
     let kept = sessions.resolve(back.session.as_deref());
-    assert_eq!((kept.origin, &kept.id, &kept.cookie), ("kept", &minted.id, &None));
+    assert_eq!(
+        (kept.origin, &kept.id, &kept.cookie),
+        ("kept", &minted.id, &None)
+    );
 
     // One signed with the previous key is re-signed with the current one.
     let old = OLD_SESSIONS.resolve(None).cookie.expect("a minted cookie");

@@ -28,8 +28,9 @@ pub struct FlagDefinition {
     pub default_variant: String,
     /// Whether a targeting rule is present.
     pub targeted: bool,
-    /// The variants the targeting rule names (its strings that are variant names).
-    named_by_targeting: Vec<String>,
+    /// The variant names the targeting rule can answer, or `None` when it
+    /// can compute one (see [`choices`]).
+    chosen: Option<Vec<String>>,
 }
 
 pub(crate) fn is_off(value: &Value) -> bool {
@@ -42,28 +43,67 @@ pub(crate) fn is_off(value: &Value) -> bool {
     }
 }
 
-/// Every string in `rule`.
-fn strings(rule: &Value, found: &mut Vec<String>) {
+/// Adds to `found` the names `rule` can answer (its results: a literal, the
+/// branches of `if`/`?:`, the buckets of flagd's `fractional`; not the
+/// conditions, whose strings are compared, not answered). False when it can
+/// compute a name instead (`cat`, `substr`, a context value through `var`, a
+/// shared `$ref`, any other operator), which could then be any variant.
+fn choices(rule: &Value, found: &mut Vec<String>) -> bool {
     match rule {
-        Value::String(s) => found.push(s.clone()),
-        Value::Array(items) => items.iter().for_each(|item| strings(item, found)),
-        Value::Object(fields) => fields.values().for_each(|field| strings(field, found)),
-        _ => {}
+        Value::Null => true,
+        Value::String(name) => {
+            found.push(name.clone());
+            true
+        }
+        Value::Bool(_) | Value::Number(_) => {
+            found.push(rule.to_string());
+            true
+        }
+        Value::Object(operation) => {
+            let mut operation = operation.iter();
+            let (Some((operator, Value::Array(args))), None) = (operation.next(), operation.next())
+            else {
+                return false;
+            };
+            match operator.as_str() {
+                "if" | "?:" => args
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % 2 == 1 || *i + 1 == args.len())
+                    .all(|(_, branch)| choices(branch, found)),
+                "fractional" => args.iter().all(|arg| match arg {
+                    Value::Array(bucket) => match bucket.first() {
+                        Some(Value::String(name)) => {
+                            found.push(name.clone());
+                            true
+                        }
+                        _ => false,
+                    },
+                    // The bucketing key: an input, not a result.
+                    _ => true,
+                }),
+                _ => false,
+            }
+        }
+        Value::Array(_) => false,
     }
 }
 
 impl FlagDefinition {
     /// Whether an evaluation can give anything but an off value (`false`,
-    /// `0`, `""`, `null`): enabled, and the default variant or a variant its
-    /// targeting names is on. A flag that cannot is answered off without
-    /// asking the provider.
+    /// `0`, `""`, `null`): enabled, and the default variant is on, or a
+    /// variant its targeting can answer is (any variant, for a rule that
+    /// computes the name it answers). A flag that cannot is answered off
+    /// without asking the provider.
     pub fn may_be_on(&self) -> bool {
-        let on = |variant: &str| {
-            self.variants
-                .get(variant)
-                .is_some_and(|value| !is_off(value))
+        let on = |value: &Value| !is_off(value);
+        let chosen_on = match &self.chosen {
+            Some(names) => names
+                .iter()
+                .any(|name| self.variants.get(name).is_some_and(on)),
+            None => self.variants.values().any(on),
         };
-        self.enabled && (on(&self.default_variant) || self.named_by_targeting.iter().any(|v| on(v)))
+        self.enabled && (on(self.default_value()) || chosen_on)
     }
 
     /// The value of the default variant.
@@ -133,17 +173,19 @@ impl FlagDefinition {
         if targeting.is_some_and(|rule| !rule.is_object()) {
             return Err("targeting must be an object".to_owned());
         }
-        let mut named_by_targeting = Vec::new();
-        if let Some(rule) = targeting {
-            strings(rule, &mut named_by_targeting);
-        }
-        named_by_targeting.retain(|name| variants.contains_key(name));
+        let targeted =
+            targeting.is_some_and(|rule| rule.as_object().is_some_and(|o| !o.is_empty()));
+        let mut chosen = Vec::new();
+        let known = match targeting {
+            Some(rule) if targeted => choices(rule, &mut chosen),
+            _ => true,
+        };
         Ok(Self {
             enabled,
             variants,
             default_variant,
-            targeted: targeting.is_some_and(|rule| rule.as_object().is_some_and(|o| !o.is_empty())),
-            named_by_targeting,
+            targeted,
+            chosen: known.then_some(chosen),
         })
     }
 }
@@ -171,10 +213,27 @@ mod tests {
             "on": {"state": "ENABLED", "variants": {"on": true, "off": false}, "defaultVariant": "off",
                    "targeting": {"if": [{"==": [{"var": "id"}, "x"]}, "on", null]}}}}"#;
         let file = FlagFile::parse(targeted).unwrap();
-        // A string that happens to be a variant name makes it "may be on": a
-        // false alarm costs an evaluation, never a wrong answer.
-        assert!(file.flags["off"].may_be_on());
+        // Only what a rule answers counts: "on" compared in a condition
+        // is not an answer.
+        assert!(!file.flags["off"].may_be_on());
         assert!(file.flags["on"].may_be_on());
+        // A rule that computes its variant's name (found by the flag_file fuzz
+        // target's property): the flag must not be answered off unasked.
+        let computed =
+            br#"{"flags": {"f": {"state": "ENABLED", "variants": {"on": true, "off": false},
+            "defaultVariant": "off", "targeting": {"cat": ["o", "n"]}}}}"#;
+        assert!(FlagFile::parse(computed).unwrap().flags["f"].may_be_on());
+        let by_context =
+            br#"{"flags": {"f": {"state": "ENABLED", "variants": {"slow": 500, "off": 0},
+            "defaultVariant": "off", "targeting": {"var": "variant"}}}}"#;
+        assert!(FlagFile::parse(by_context).unwrap().flags["f"].may_be_on());
+        let buckets = br#"{"flags": {"f": {"state": "ENABLED", "variants": {"on": true, "off": false},
+            "defaultVariant": "off", "targeting": {"fractional": [{"var": "id"}, ["off", 90], ["on", 10]]}}}}"#;
+        assert!(FlagFile::parse(buckets).unwrap().flags["f"].may_be_on());
+        // Still off: nothing on to choose.
+        let all_off = br#"{"flags": {"f": {"state": "ENABLED", "variants": {"a": false, "b": 0},
+            "defaultVariant": "a", "targeting": {"cat": ["b"]}}}}"#;
+        assert!(!FlagFile::parse(all_off).unwrap().flags["f"].may_be_on());
         for bad in [
             &b""[..],
             b"{",
