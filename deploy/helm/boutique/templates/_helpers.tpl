@@ -93,7 +93,7 @@ accounts:
   servicePort: 5080
   portName: grpc
   addrEnv: ACCOUNTS_SERVICE_ADDR
-  calls: []
+  calls: [orders]
 ratings:
   cmd: ratings
   port: 5090
