@@ -220,6 +220,8 @@ pub static FRONTEND: ServiceInfo = ServiceInfo {
         &SHIPPING,
         &AD,
         &ORDERS,
+        &ACCOUNTS,
+        &RATINGS,
     ],
 };
 

@@ -116,6 +116,12 @@ pub struct Config {
     pub enable_assistant: bool,
     /// How long `POST /bot` waits for the assistant's answer (`ASSISTANT_TIMEOUT`).
     pub assistant_timeout: Duration,
+    /// How many proxies in front of the shop append to `X-Forwarded-For`
+    /// (`TRUSTED_PROXY_HOPS`): the client address the sign-in throttle
+    /// counts is that many entries from the right of the header; 0 (the
+    /// default) takes the connection's peer and ignores the header, which a
+    /// client could write anything into.
+    pub trusted_proxy_hops: usize,
 }
 
 impl ServiceConfig for Config {
@@ -148,6 +154,7 @@ impl ServiceConfig for Config {
             assistant_timeout: env
                 .parse_with(ASSISTANT_TIMEOUT_VAR, parse_assistant_timeout)?
                 .unwrap_or(DEFAULT_ASSISTANT_TIMEOUT),
+            trusted_proxy_hops: env.parse_or(TRUSTED_PROXY_HOPS_VAR, 0)?,
         })
     }
 
@@ -166,6 +173,9 @@ impl Config {
         }
     }
 }
+
+/// The variable saying how many proxies append to `X-Forwarded-For`.
+pub const TRUSTED_PROXY_HOPS_VAR: &str = "TRUSTED_PROXY_HOPS";
 
 /// The variable holding the session signing secret; with `_FILE`, a file holding it.
 pub const SESSION_SECRET_VAR: &str = "SESSION_SECRET";

@@ -24,7 +24,7 @@ pub(crate) async fn home(
     let (currencies, products, cart) = tokio::try_join!(
         backends.supported_currencies(),
         backends.list_products(),
-        backends.cart(ctx.session_id()),
+        backends.cart(ctx.shopper_id()),
     )?;
     let prices = try_join_all(
         products
