@@ -2,8 +2,11 @@
 # Fuzzes the storefront's REST API with schemathesis against `boutique all --memory` on a
 # free loopback port: requests generated from the served OpenAPI document
 # (/api/v1/openapi.json), each answer checked for a 5xx (never allowed) and against the
-# response schema the document declares. Bounded: at most $MAX_EXAMPLES cases per
-# operation and a hard timeout for the whole run.
+# response schema the document declares. Protected operations are called as a signed-in
+# account: the script signs one up first and passes its bearer token on every request;
+# signing that token out (DELETE /api/v1/sessions/current) would turn the rest of the run
+# into 401s, so that operation runs last, alone, with a token of its own. Bounded: at most
+# $MAX_EXAMPLES cases per operation and a hard timeout for the whole run.
 # Usage: scripts/api-fuzz.sh   (BOUTIQUE_BIN, MAX_EXAMPLES, FUZZ_TIMEOUT, SCHEMATHESIS to override)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,17 +30,34 @@ for _ in $(seq 300); do
 done
 curl -sf "http://127.0.0.1:$port/_healthz" >/dev/null
 
-echo "schemathesis: at most $max_examples cases per operation against http://127.0.0.1:$port (timeout ${fuzz_timeout}s)"
-# Guest sessions need no credentials: each request without a cookie gets its own session.
-timeout --signal=INT --kill-after=10 "$fuzz_timeout" \
-  "$schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
-  --checks "${FUZZ_CHECKS:-not_a_server_error,response_schema_conformance}" \
-  --max-examples "$max_examples" \
-  --seed "${FUZZ_SEED:-1}" \
-  --generation-database none \
-  --request-timeout 15 \
-  --no-color \
+# A bearer token for a new account (the password passes the accounts service's rules).
+token() {
+  curl -sf -H 'Content-Type: application/json' \
+    -d "{\"email\":\"fuzz-$1-$$@example.com\",\"password\":\"fuzzing passphrase one\"}" \
+    "http://127.0.0.1:$port/api/v1/accounts" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
+}
+
+fuzz() {
+  timeout --signal=INT --kill-after=10 "$fuzz_timeout" \
+    "$schemathesis" run "http://127.0.0.1:$port/api/v1/openapi.json" \
+    --checks "${FUZZ_CHECKS:-not_a_server_error,response_schema_conformance}" \
+    --seed "${FUZZ_SEED:-1}" \
+    --generation-database none \
+    --request-timeout 15 \
+    --no-color \
+    "$@"
+}
+
+echo "schemathesis: at most $max_examples cases per operation against http://127.0.0.1:$port (timeout ${fuzz_timeout}s each run)"
+# Every operation but sign-out, as a signed-in account (guest operations accept the token too).
+fuzz --max-examples "$max_examples" -H "Authorization: Bearer $(token main)" \
+  --exclude-operation-id signOut \
   --report junit --report-dir "$out"
+# Sign-out last, with a token of its own (the first case signs it out; the rest get 401s).
+fuzz --max-examples 5 -H "Authorization: Bearer $(token signout)" \
+  --include-operation-id signOut \
+  --report junit --report-dir "$out/signout"
 
 # The shop must still be up and must not have logged an error of its own.
 curl -sf "http://127.0.0.1:$port/health" >/dev/null

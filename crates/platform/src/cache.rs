@@ -150,6 +150,15 @@ where
         }
     }
 
+    /// Forgets the value for `key`, so the next caller loads it afresh (a
+    /// write through this process that changed the answer). A load already
+    /// running may still store what it read before the write.
+    pub async fn invalidate(&self, key: &K) {
+        if let Some(entries) = &self.entries {
+            entries.invalidate(key).await;
+        }
+    }
+
     /// How many entries are held (after moka's pending housekeeping, which
     /// it otherwise does lazily).
     pub async fn len(&self) -> u64 {
@@ -211,6 +220,21 @@ mod tests {
         assert_eq!(loads.load(Ordering::SeqCst), 1, "one backend call");
         assert_eq!(results, vec![Ok(7); 64]);
         assert_eq!(cache.get(&"k").await, Some(7));
+    }
+
+    #[tokio::test]
+    async fn an_invalidated_answer_is_loaded_again() {
+        let cache = TtlCache::new(LONG, 8);
+        let loads = AtomicUsize::new(0);
+        assert_eq!(cache.get_or_try("k", || counted(&loads, 1)).await, Ok(1));
+        assert_eq!(cache.get_or_try("k", || counted(&loads, 2)).await, Ok(1));
+        cache.invalidate(&"k").await;
+        assert_eq!(cache.get_or_try("k", || counted(&loads, 3)).await, Ok(3));
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        // Nothing stored, nothing to forget.
+        TtlCache::<&str, u32>::new(Duration::ZERO, 1)
+            .invalidate(&"k")
+            .await;
     }
 
     #[tokio::test(start_paused = true)]

@@ -61,9 +61,13 @@ impl HttpServer {
         } = self;
         tracing::info!(service = name, addr = %local_addr, "Serving HTTP.");
         let stop = CancellationToken::new();
-        let serve = axum::serve(listener, router)
-            .with_graceful_shutdown(stop.clone().cancelled_owned())
-            .into_future();
+        // Handlers may read the peer's address (`ConnectInfo<SocketAddr>`).
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
+        .into_future();
         serve_then_drain(name, serve, stop, shutdown, async {}, grace).await
     }
 }

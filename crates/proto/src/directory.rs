@@ -163,7 +163,8 @@ pub static ACCOUNTS: ServiceInfo = ServiceInfo {
     addr_var: "ACCOUNTS_SERVICE_ADDR",
     protocol: Protocol::Grpc("boutique.accounts.v1.AccountsService"),
     about: "Shoppers' accounts: sign-up, sign-in, tokens",
-    calls: &[],
+    // A deleted account's orders are anonymised before the account goes.
+    calls: &[&ORDERS],
 };
 
 /// Order placement.
@@ -219,6 +220,8 @@ pub static FRONTEND: ServiceInfo = ServiceInfo {
         &SHIPPING,
         &AD,
         &ORDERS,
+        &ACCOUNTS,
+        &RATINGS,
     ],
 };
 

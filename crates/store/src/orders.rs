@@ -1048,6 +1048,93 @@ impl OrderBook {
         })
     }
 
+    /// Makes every order of `from` (a guest's session) `to`'s (the account
+    /// the guest signed in to), with its idempotency keys, in one
+    /// transaction; a key `to` already holds stays with `from` (the primary
+    /// key forbids two). The cart each was placed from stays as it was.
+    /// Returns how many orders moved; repeating it moves none.
+    pub async fn transfer_owner(&self, from: &str, to: &str) -> Result<u64, StoreError> {
+        validate_id("owner", from)?;
+        validate_id("new owner", to)?;
+        if from == to {
+            return Err(StoreError::invalid("new owner", "it is the owner itself"));
+        }
+        let (book, from, to) = (self.clone(), from.to_owned(), to.to_owned());
+        self.db
+            .write(async move { book.transfer_here(&from, &to).await })
+            .await
+    }
+
+    async fn transfer_here(&self, from: &str, to: &str) -> Result<u64, StoreError> {
+        let action = "transferring orders";
+        let (_turn, mut tx) = self.db.begin_write(action).await?;
+        let moved = sqlx::query("UPDATE orders SET owner = $2 WHERE owner = $1")
+            .bind(from)
+            .bind(to)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(action))?
+            .rows_affected();
+        sqlx::query(
+            "UPDATE order_idempotency_keys SET owner = $2 WHERE owner = $1 AND NOT EXISTS \
+             (SELECT 1 FROM order_idempotency_keys AS held \
+              WHERE held.owner = $2 AND held.idempotency_key = order_idempotency_keys.idempotency_key)",
+        )
+        .bind(from)
+        .bind(to)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::query(action))?;
+        tx.commit().await.map_err(StoreError::query(action))?;
+        Ok(moved)
+    }
+
+    /// Anonymises every order of `owner` (a deleted account) in one
+    /// transaction: each gets an owner and cart id of its own that name
+    /// nobody (`deleted-<uuid>`), and loses its email, shipping address and
+    /// card digits; lines, amounts, states and history stay. The owner's
+    /// idempotency keys go. Returns how many orders were anonymised;
+    /// repeating it finds none.
+    pub async fn anonymise_owner(&self, owner: &str) -> Result<u64, StoreError> {
+        validate_id("owner", owner)?;
+        let (book, owner) = (self.clone(), owner.to_owned());
+        self.db
+            .write(async move { book.anonymise_here(&owner).await })
+            .await
+    }
+
+    async fn anonymise_here(&self, owner: &str) -> Result<u64, StoreError> {
+        let action = "anonymising orders";
+        let no_address = to_json("address", &ShippingAddress::default())?;
+        let (_turn, mut tx) = self.db.begin_write(action).await?;
+        let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM orders WHERE owner = $1")
+            .bind(owner)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::query(action))?;
+        for (id,) in &ids {
+            // One stand-in per order, so nothing ties the orders together.
+            let nobody = format!("deleted-{}", uuid::Uuid::new_v4());
+            sqlx::query(
+                "UPDATE orders SET owner = $2, cart_id = $2, email = '', address = $3, \
+                 card_last_four = '' WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&nobody)
+            .bind(&no_address)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(action))?;
+        }
+        sqlx::query("DELETE FROM order_idempotency_keys WHERE owner = $1")
+            .bind(owner)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(action))?;
+        tx.commit().await.map_err(StoreError::query(action))?;
+        Ok(u64::try_from(ids.len()).unwrap_or(u64::MAX))
+    }
+
     /// Every order, oldest first (audits, tests; not for request paths).
     pub async fn all(&self) -> Result<Vec<Order>, StoreError> {
         let rows = sqlx::query(select_orders!("ORDER BY created_at_ms, id"))

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use boutique_platform::{ConfigError, Env, config::parse_go_duration};
+use boutique_platform::{ConfigError, Env, Peers, config::parse_go_duration};
 use boutique_store::StoreConfig;
 
 use crate::{keys::KeySet, throttle::ThrottleConfig};
@@ -40,6 +40,9 @@ const HIDDEN: &str = "(hidden)";
 pub struct Config {
     /// Where to listen (`LISTEN_ADDR`, `PORT`).
     pub listen: SocketAddr,
+    /// The orders service (`ORDERS_SERVICE_ADDR`), which anonymises a deleted
+    /// account's orders.
+    pub peers: Peers,
     /// The database (`DATABASE_URL`, `DATA_DIR`, pool settings).
     pub database: StoreConfig,
     /// The token keys (`ACCOUNTS_TOKEN_KEYS` or `ACCOUNTS_TOKEN_KEYS_FILE`);
@@ -61,6 +64,7 @@ impl Config {
         let defaults = ThrottleConfig::default();
         Ok(Self {
             listen: env.listen_addr(crate::SERVICE.port)?,
+            peers: Peers::from_env(env, crate::SERVICE)?,
             database: StoreConfig::from_env(env)?,
             keys: keys(env)?,
             token_lifetime: env
@@ -128,7 +132,10 @@ mod tests {
     use super::*;
 
     fn env() -> Env {
-        Env::from_pairs([("DATABASE_URL", "sqlite::memory:")])
+        Env::from_pairs([
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("ORDERS_SERVICE_ADDR", "orders:5060"),
+        ])
     }
 
     #[test]
@@ -139,6 +146,11 @@ mod tests {
         assert_eq!(config.throttle, ThrottleConfig::default());
         assert_eq!(config.listen.port(), 5080);
         assert_eq!((config.hash_concurrency, config.hash_queue), (2, 32));
+        let without_orders = Env::from_pairs([("DATABASE_URL", "sqlite::memory:")]);
+        assert_eq!(
+            Config::read(&without_orders).unwrap_err().var,
+            "ORDERS_SERVICE_ADDR"
+        );
     }
 
     #[test]

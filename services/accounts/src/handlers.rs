@@ -5,9 +5,9 @@
 //! Nothing here logs a password, a token or a password hash: requests are
 //! never logged whole, and errors carry no secret.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use boutique_platform::RpcError;
+use boutique_platform::{RpcError, telemetry::grpc::TracedChannel};
 use boutique_proto::{
     boutique::accounts::v1::{
         self as pb, AuthenticateRequest, AuthenticateResponse, ChangePasswordRequest,
@@ -15,6 +15,7 @@ use boutique_proto::{
         SignInResponse, SignOutEverywhereRequest, SignOutEverywhereResponse, SignOutRequest,
         SignOutResponse, SignUpRequest, SignUpResponse, accounts_service_server::AccountsService,
     },
+    boutique::orders::v1::{AnonymiseOrdersRequest, order_service_client::OrderServiceClient},
     reasons,
 };
 use boutique_store::{
@@ -42,7 +43,12 @@ pub(crate) struct Accounts {
     /// A hash of a random password with our parameters: an unknown email is
     /// checked against it, so it costs the same time as a wrong password.
     pub(crate) dummy_hash: Arc<str>,
+    /// The orders service, which anonymises a deleted account's orders.
+    pub(crate) orders: OrderServiceClient<TracedChannel>,
 }
+
+/// How long the orders service may take to anonymise an account's orders.
+const ANONYMISE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The store's failure as the caller sees it (logged here with its cause).
 fn store_error(error: StoreError) -> RpcError {
@@ -112,10 +118,17 @@ fn now_ms() -> Result<i64, RpcError> {
 }
 
 /// The instant from which tokens count after their account ended its
-/// sessions: the next whole second, because tokens carry whole seconds and
-/// every token issued up to now must fall before it.
-fn sessions_valid_after(now_ms: i64) -> i64 {
-    (now_ms.div_euclid(1000) + 1) * 1000
+/// sessions again (its sessions counted from `current_ms` until now): past
+/// every token issued up to now. Tokens carry whole seconds, and a token
+/// issued since the last end is dated no earlier than that end (see
+/// `Accounts::issue`), so within a second of it a token may be dated ahead
+/// of the clock: the new instant is the second after the later of now and
+/// the last end, or a sign-out everywhere right after a password change
+/// would spare the tokens issued in between.
+fn sessions_valid_after(now_ms: i64, current_ms: i64) -> i64 {
+    let now_s = now_ms.div_euclid(1000);
+    let current_s = (current_ms + 999).div_euclid(1000);
+    (now_s.max(current_s) + 1) * 1000
 }
 
 fn account_to_wire(account: &Account) -> pb::Account {
@@ -198,6 +211,38 @@ impl Accounts {
             .map_err(store_error)?;
         self.metrics.sign_in(SignIn::Success);
         Ok(())
+    }
+
+    /// Has the orders service anonymise the account's orders; any failure
+    /// there refuses the deletion (UNAVAILABLE) before anything is deleted.
+    async fn anonymise_orders(&self, account_id: &str) -> Result<(), RpcError> {
+        let mut request = Request::new(AnonymiseOrdersRequest {
+            owner: account_id.to_owned(),
+        });
+        request.set_timeout(ANONYMISE_TIMEOUT);
+        let mut orders = self.orders.clone();
+        match tokio::time::timeout(ANONYMISE_TIMEOUT, orders.anonymise_orders(request)).await {
+            Ok(Ok(reply)) => {
+                tracing::info!(
+                    account_id = %account_id,
+                    orders = reply.into_inner().anonymised,
+                    "The account's orders are anonymised."
+                );
+                Ok(())
+            }
+            outcome => {
+                let cause = match outcome {
+                    Ok(Err(status)) => status.to_string(),
+                    _ => "no answer in time".to_owned(),
+                };
+                tracing::warn!(account_id = %account_id, error = %cause, "Cannot anonymise the account's orders; the account is kept.");
+                Err(RpcError::Unavailable(
+                    "the account's orders cannot be anonymised right now, so it was not deleted; \
+                     try again in a moment"
+                        .to_owned(),
+                ))
+            }
+        }
     }
 
     async fn sign_up_inner(&self, request: SignUpRequest) -> Result<SignUpResponse, Status> {
@@ -324,7 +369,7 @@ impl AccountsService for Accounts {
         request: Request<SignOutEverywhereRequest>,
     ) -> Result<Response<SignOutEverywhereResponse>, Status> {
         let (_, account) = self.authenticate_token(&request.into_inner().token).await?;
-        let valid_after = sessions_valid_after(now_ms()?);
+        let valid_after = sessions_valid_after(now_ms()?, account.sessions_valid_after_ms);
         self.book
             .end_sessions(&account.id, valid_after)
             .await
@@ -355,7 +400,7 @@ impl AccountsService for Accounts {
             .hash(request.new_password)
             .await
             .map_err(hash_error)?;
-        let valid_after = sessions_valid_after(now_ms()?);
+        let valid_after = sessions_valid_after(now_ms()?, account.sessions_valid_after_ms);
         let changed = self
             .book
             .change_password(&account.id, &password_hash, valid_after)
@@ -394,6 +439,7 @@ impl AccountsService for Accounts {
             Some(&account),
         )
         .await?;
+        self.anonymise_orders(&account.id).await?;
         self.book.delete(&account.id).await.map_err(store_error)?;
         tracing::info!(account_id = %account.id, "Account deleted.");
         Ok(Response::new(DeleteAccountResponse {}))
@@ -417,11 +463,21 @@ mod tests {
 
     #[test]
     fn sessions_restart_at_the_next_whole_second() {
-        assert_eq!(sessions_valid_after(1_000), 2_000);
-        assert_eq!(sessions_valid_after(1_999), 2_000);
+        assert_eq!(sessions_valid_after(1_000, 0), 2_000);
+        assert_eq!(sessions_valid_after(1_999, 0), 2_000);
         // Any token issued up to now (whole seconds, rounded down) is before it.
         for now in [1_000, 1_500, 1_999] {
-            assert!((now / 1000) * 1000 < sessions_valid_after(now));
+            assert!((now / 1000) * 1000 < sessions_valid_after(now, 0));
         }
+    }
+
+    #[test]
+    fn sessions_end_past_tokens_dated_at_the_last_end() {
+        // Ended at 2 000 (during second 1): tokens issued since are dated 2 s,
+        // so ending again in second 1 must refuse them too.
+        assert_eq!(sessions_valid_after(1_500, 2_000), 3_000);
+        assert!(2 * 1000 < sessions_valid_after(1_500, 2_000));
+        // Long after the last end, the next second as ever.
+        assert_eq!(sessions_valid_after(9_500, 2_000), 10_000);
     }
 }

@@ -18,6 +18,12 @@
 //!   signature, key, issuer or expiry is wrong, when it was signed out, when
 //!   its account ended every session (sign out everywhere, password change)
 //!   after it was issued, or when its account is gone.
+//! - **Deleting an account keeps its orders, anonymised**: once the password
+//!   is checked, the orders service (`AnonymiseOrders`) gives each of the
+//!   account's orders an owner that names nobody and drops its email,
+//!   address and card digits; only then is the account deleted. The orders
+//!   service being down refuses the deletion (UNAVAILABLE) with nothing
+//!   deleted, so an account never disappears while its orders still name it.
 //! - **Sign-ins are throttled** per email and per client address, counted in
 //!   the database so replicas share the counts (see `throttle`), and an
 //!   unknown email gets exactly the answer, and costs the same hash, as a
@@ -29,6 +35,7 @@
 //! |---|---|---|
 //! | `PORT` | `5080` | Port to listen on. |
 //! | `LISTEN_ADDR` | `0.0.0.0` | Host to listen on. |
+//! | `ORDERS_SERVICE_ADDR` | required | The orders service (`host:port`), which anonymises a deleted account's orders. Connected lazily. |
 //! | `DATABASE_URL` | unset: an SQLite file in `DATA_DIR` | See `boutique_store` (`DATA_DIR` and the pool settings too). |
 //! | `ACCOUNTS_TOKEN_KEYS` or `ACCOUNTS_TOKEN_KEYS_FILE` | see below | Token keys, `kid:base64key` separated by commas or newlines, each at least 32 bytes; the first signs, all verify. The file form suits a mounted Secret. |
 //! | `ACCOUNTS_TOKEN_LIFETIME` | `168h` | How long a token is valid. |
@@ -60,7 +67,11 @@ use std::{sync::Arc, time::Duration};
 
 use boutique_platform::{App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry};
 use boutique_proto::{
-    boutique::accounts::v1::accounts_service_server::AccountsServiceServer, directory,
+    boutique::{
+        accounts::v1::accounts_service_server::AccountsServiceServer,
+        orders::v1::order_service_client::OrderServiceClient,
+    },
+    directory::{self, ORDERS},
 };
 use boutique_store::{AccountBook, Database, Location, StoreConfig};
 use tokio_util::sync::CancellationToken;
@@ -108,6 +119,7 @@ impl ServiceConfig for Config {
             throttle: throttle.clone(),
             metrics: metrics::AccountsMetrics::register(&telemetry),
             dummy_hash: Arc::from(dummy_hash),
+            orders: OrderServiceClient::new(self.peers.channel(&ORDERS, &telemetry)?),
         };
         let stop = CancellationToken::new();
         let pruning = tokio::spawn(prune(book, throttle.window_ms(), stop.clone()));

@@ -1,4 +1,4 @@
-//! The gRPC clients of the eight backends, behind one cloneable handle.
+//! The gRPC clients of the ten backends, behind one cloneable handle.
 //!
 //! Each backend has one lazily connecting channel made at startup and cloned
 //! per call (a clone shares the connection), so the frontend starts while its
@@ -14,9 +14,19 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use boutique_money::Money;
 use boutique_platform::{Peers, ServerError, Telemetry, telemetry::grpc::TracedChannel as Channel};
+use boutique_proto::boutique::accounts::v1::{
+    Account, AuthenticateRequest, ChangePasswordRequest, ChangePasswordResponse,
+    DeleteAccountRequest, SignInRequest, SignInResponse, SignOutEverywhereRequest, SignOutRequest,
+    SignUpRequest, SignUpResponse, accounts_service_client::AccountsServiceClient,
+};
 use boutique_proto::boutique::orders::v1::{
-    GetOrderRequest, ListOrdersRequest, ListOrdersResponse, Order,
+    GetOrderRequest, ListOrdersRequest, ListOrdersResponse, Order, TransferOrdersRequest,
     order_service_client::OrderServiceClient,
+};
+use boutique_proto::boutique::ratings::v1::{
+    DeleteRatingRequest, GetRatingRequest, GetSummariesRequest, ListRatingsRequest,
+    ListRatingsResponse, PutRatingRequest, Rating, RatingSummary,
+    ratings_service_client::RatingsServiceClient,
 };
 use boutique_proto::{
     Ad, AdRequest, AddItemRequest, CartItem, CurrencyConversionRequest, Empty, EmptyCartRequest,
@@ -31,7 +41,7 @@ use boutique_proto::{
 use tonic::{Code, Status, metadata::MetadataValue};
 
 use boutique_proto::directory::{
-    AD, CART, CATALOG, CHECKOUT, CURRENCY, ORDERS, RECOMMENDATION, SHIPPING,
+    ACCOUNTS, AD, CART, CATALOG, CHECKOUT, CURRENCY, ORDERS, RATINGS, RECOMMENDATION, SHIPPING,
 };
 
 use crate::cache::{Caches, DEFAULT_TTL};
@@ -45,6 +55,19 @@ pub const AD_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// The deadline of placing an order, which itself calls six services in turn.
 pub const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The deadline of an accounts call that checks a password (Argon2, maybe
+/// behind a queue of others) or deletes an account (which first has the
+/// orders service anonymise its orders).
+pub const PASSWORD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The deadline of the ratings summary on a product page: the page does not
+/// wait longer for it, it leaves the stars out.
+pub const SUMMARY_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// The page sizes whose newest reviews are cached (the product page's), all
+/// forgotten when the product's ratings change.
+pub const CACHED_REVIEW_PAGES: [u32; 1] = [crate::ratings::PAGE_SIZE];
 
 /// Which backend a call went to, for logs and error pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +88,10 @@ pub enum Backend {
     Ad,
     /// Order records.
     Orders,
+    /// Shoppers' accounts.
+    Accounts,
+    /// Ratings and reviews.
+    Ratings,
 }
 
 impl Backend {
@@ -79,6 +106,8 @@ impl Backend {
             Self::Shipping => "shipping",
             Self::Ad => "ad",
             Self::Orders => "orders",
+            Self::Accounts => "accounts",
+            Self::Ratings => "ratings",
         }
     }
 }
@@ -148,6 +177,8 @@ pub struct Backends {
     shipping: ShippingServiceClient<Channel>,
     ad: AdServiceClient<Channel>,
     orders: OrderServiceClient<Channel>,
+    accounts: AccountsServiceClient<Channel>,
+    ratings: RatingsServiceClient<Channel>,
     /// Shared by every clone, so all requests reuse the same answers.
     caches: Arc<Caches>,
 }
@@ -167,6 +198,8 @@ impl Backends {
             shipping: ShippingServiceClient::new(peers.channel(&SHIPPING, telemetry)?),
             ad: AdServiceClient::new(peers.channel(&AD, telemetry)?),
             orders: OrderServiceClient::new(peers.channel(&ORDERS, telemetry)?),
+            accounts: AccountsServiceClient::new(peers.channel(&ACCOUNTS, telemetry)?),
+            ratings: RatingsServiceClient::new(peers.channel(&RATINGS, telemetry)?),
             caches: Arc::new(Caches::new(DEFAULT_TTL)),
         })
     }
@@ -493,6 +526,273 @@ impl Backends {
             client.get_order(req).await
         })
         .await
+    }
+
+    /// Makes every order of `from_owner` (a guest's session) `to_owner`'s
+    /// (the account the guest signed in to); how many moved.
+    pub async fn transfer_orders(
+        &self,
+        from_owner: &str,
+        to_owner: &str,
+    ) -> Result<u32, BackendError> {
+        let mut client = self.orders.clone();
+        let request = TransferOrdersRequest {
+            from_owner: from_owner.to_owned(),
+            to_owner: to_owner.to_owned(),
+        };
+        let reply = call(Backend::Orders, CALL_TIMEOUT, request, |req| async move {
+            client.transfer_orders(req).await
+        })
+        .await?;
+        Ok(reply.transferred)
+    }
+}
+
+// === Accounts ===
+//
+// Never cached. Passwords and tokens travel only in these messages: never in
+// a log line or an error (a `BackendError` carries the service's status,
+// whose messages name no secret).
+
+impl Backends {
+    /// Creates an account and signs it in.
+    pub async fn sign_up(&self, request: SignUpRequest) -> Result<SignUpResponse, BackendError> {
+        let mut client = self.accounts.clone();
+        call(
+            Backend::Accounts,
+            PASSWORD_TIMEOUT,
+            request,
+            |req| async move { client.sign_up(req).await },
+        )
+        .await
+    }
+
+    /// Checks an email and password; a token on success.
+    pub async fn sign_in(&self, request: SignInRequest) -> Result<SignInResponse, BackendError> {
+        let mut client = self.accounts.clone();
+        call(
+            Backend::Accounts,
+            PASSWORD_TIMEOUT,
+            request,
+            |req| async move { client.sign_in(req).await },
+        )
+        .await
+    }
+
+    /// The account a token belongs to (with the token's expiry, ms since the
+    /// epoch), or `UNAUTHENTICATED`.
+    pub async fn authenticate(&self, token: &str) -> Result<(Account, i64), BackendError> {
+        let mut client = self.accounts.clone();
+        let request = AuthenticateRequest {
+            token: token.to_owned(),
+        };
+        let reply = call(Backend::Accounts, CALL_TIMEOUT, request, |req| async move {
+            client.authenticate(req).await
+        })
+        .await?;
+        let account = reply
+            .account
+            .ok_or_else(|| BackendError::malformed(Backend::Accounts, "no account"))?;
+        Ok((account, reply.expires_at_ms))
+    }
+
+    /// Signs one token out.
+    pub async fn sign_out(&self, token: &str) -> Result<(), BackendError> {
+        let mut client = self.accounts.clone();
+        let request = SignOutRequest {
+            token: token.to_owned(),
+        };
+        call(Backend::Accounts, CALL_TIMEOUT, request, |req| async move {
+            client.sign_out(req).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Signs out every token of the token's account.
+    pub async fn sign_out_everywhere(&self, token: &str) -> Result<(), BackendError> {
+        let mut client = self.accounts.clone();
+        let request = SignOutEverywhereRequest {
+            token: token.to_owned(),
+        };
+        call(Backend::Accounts, CALL_TIMEOUT, request, |req| async move {
+            client.sign_out_everywhere(req).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Changes the password; a fresh token (every other one is signed out).
+    pub async fn change_password(
+        &self,
+        request: ChangePasswordRequest,
+    ) -> Result<ChangePasswordResponse, BackendError> {
+        let mut client = self.accounts.clone();
+        call(
+            Backend::Accounts,
+            PASSWORD_TIMEOUT,
+            request,
+            |req| async move { client.change_password(req).await },
+        )
+        .await
+    }
+
+    /// Deletes the account (its orders stay, anonymised by the accounts service).
+    pub async fn delete_account(&self, request: DeleteAccountRequest) -> Result<(), BackendError> {
+        let mut client = self.accounts.clone();
+        call(
+            Backend::Accounts,
+            PASSWORD_TIMEOUT,
+            request,
+            |req| async move { client.delete_account(req).await },
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+// === Ratings ===
+//
+// A product's summary and its newest reviews are on every view of its page,
+// so they are cached for the cache TTL like the catalog; a rating written
+// through this process forgets its product's entries, so the shopper who
+// wrote it sees it at once.
+
+impl Backends {
+    /// One product's summary (cached for the cache TTL), within
+    /// [`SUMMARY_TIMEOUT`].
+    pub async fn rating_summary(&self, product_id: &str) -> Result<RatingSummary, BackendError> {
+        self.caches
+            .rating_summaries
+            .get_or_try(product_id.to_owned(), || async {
+                self.rating_summaries(vec![product_id.to_owned()])
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| BackendError::malformed(Backend::Ratings, "no summary"))
+            })
+            .await
+    }
+
+    /// The first page of a product's ratings (cached for the cache TTL).
+    pub async fn newest_ratings(
+        &self,
+        product_id: &str,
+        page_size: u32,
+    ) -> Result<Arc<ListRatingsResponse>, BackendError> {
+        self.caches
+            .newest_reviews
+            .get_or_try((product_id.to_owned(), page_size), || async {
+                self.list_ratings(product_id, page_size, "")
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+    }
+
+    /// Forgets what is cached about a product's ratings.
+    async fn forget_ratings(&self, product_id: &str, page_sizes: &[u32]) {
+        self.caches
+            .rating_summaries
+            .invalidate(&product_id.to_owned())
+            .await;
+        for size in page_sizes {
+            self.caches
+                .newest_reviews
+                .invalidate(&(product_id.to_owned(), *size))
+                .await;
+        }
+    }
+
+    /// The summaries of `product_ids` (one per id, in order), within
+    /// [`SUMMARY_TIMEOUT`]; not cached (a page of the API's product list).
+    pub async fn rating_summaries(
+        &self,
+        product_ids: Vec<String>,
+    ) -> Result<Vec<RatingSummary>, BackendError> {
+        let mut client = self.ratings.clone();
+        let request = GetSummariesRequest { product_ids };
+        let reply = call(
+            Backend::Ratings,
+            SUMMARY_TIMEOUT,
+            request,
+            |req| async move { client.get_summaries(req).await },
+        )
+        .await?;
+        Ok(reply.summaries)
+    }
+
+    /// A page of a product's ratings, most recently written first.
+    pub async fn list_ratings(
+        &self,
+        product_id: &str,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<ListRatingsResponse, BackendError> {
+        let mut client = self.ratings.clone();
+        let request = ListRatingsRequest {
+            product_id: product_id.to_owned(),
+            page_size,
+            page_token: page_token.to_owned(),
+        };
+        call(Backend::Ratings, CALL_TIMEOUT, request, |req| async move {
+            client.list_ratings(req).await
+        })
+        .await
+    }
+
+    /// The account's rating of the product, if any.
+    pub async fn rating(
+        &self,
+        account_id: &str,
+        product_id: &str,
+    ) -> Result<Option<Rating>, BackendError> {
+        let mut client = self.ratings.clone();
+        let request = GetRatingRequest {
+            account_id: account_id.to_owned(),
+            product_id: product_id.to_owned(),
+        };
+        match call(Backend::Ratings, CALL_TIMEOUT, request, |req| async move {
+            client.get_rating(req).await
+        })
+        .await
+        {
+            Ok(rating) => Ok(Some(rating)),
+            Err(error) if error.code() == Some(Code::NotFound) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Creates or replaces the account's rating of the product; what is
+    /// cached about the product's ratings is forgotten.
+    pub async fn put_rating(&self, request: PutRatingRequest) -> Result<Rating, BackendError> {
+        let mut client = self.ratings.clone();
+        let product_id = request.product_id.clone();
+        let written = call(Backend::Ratings, CALL_TIMEOUT, request, |req| async move {
+            client.put_rating(req).await
+        })
+        .await;
+        self.forget_ratings(&product_id, &CACHED_REVIEW_PAGES).await;
+        written
+    }
+
+    /// Deletes the account's rating of the product; false when there was none.
+    pub async fn delete_rating(
+        &self,
+        account_id: &str,
+        product_id: &str,
+    ) -> Result<bool, BackendError> {
+        let mut client = self.ratings.clone();
+        let request = DeleteRatingRequest {
+            account_id: account_id.to_owned(),
+            product_id: product_id.to_owned(),
+        };
+        let reply = call(Backend::Ratings, CALL_TIMEOUT, request, |req| async move {
+            client.delete_rating(req).await
+        })
+        .await;
+        self.forget_ratings(product_id, &CACHED_REVIEW_PAGES).await;
+        Ok(reply?.deleted)
     }
 }
 

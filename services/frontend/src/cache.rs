@@ -1,5 +1,6 @@
 //! Short-lived caches of backend answers that rarely change: the currency
-//! list, the product catalog and price conversions.
+//! list, the product catalog, price conversions, and each product's ratings
+//! summary and newest reviews.
 //!
 //! A page's cost is dominated by its loopback gRPC round trips (the profile in
 //! `scripts/bench/NOTES.md`: h2, malloc and the kernel's loopback path, with
@@ -20,6 +21,7 @@ use std::{
 
 use boutique_money::Money;
 use boutique_platform::cache::TtlCache;
+use boutique_proto::boutique::ratings::v1::{ListRatingsResponse, RatingSummary};
 
 pub(crate) use boutique_platform::cache::DEFAULT_TTL;
 
@@ -28,6 +30,10 @@ pub(crate) use boutique_platform::cache::DEFAULT_TTL;
 /// currencies, far below this; the bound only stops a pathological catalog
 /// (or a bug) from growing the map without limit.
 pub(crate) const MAX_CONVERSIONS: u64 = 1024;
+
+/// How many products' ratings are kept at most (the catalog has nine; the
+/// bound only stops a pathological catalog from growing the maps).
+pub(crate) const MAX_RATED_PRODUCTS: u64 = 1024;
 
 /// The frontend's caches, one per kind of answer.
 #[derive(Debug)]
@@ -40,6 +46,13 @@ pub(crate) struct Caches {
     pub(crate) conversions: TtlCache<(Money, String), Money>,
     /// The last currency list the service gave, for pages while it is away.
     pub(crate) last_currencies: Mutex<Option<Arc<Vec<String>>>>,
+    /// A product's `GetSummaries` answer, by product id. A rating written
+    /// through this process forgets its product's entry at once (another
+    /// replica's write shows within the TTL).
+    pub(crate) rating_summaries: TtlCache<String, RatingSummary>,
+    /// The first page of a product's reviews (`ListRatings` without a
+    /// token), by product id and page size; forgotten like the summary.
+    pub(crate) newest_reviews: TtlCache<(String, u32), Arc<ListRatingsResponse>>,
 }
 
 impl Caches {
@@ -50,6 +63,8 @@ impl Caches {
             catalog: TtlCache::new(ttl, 1),
             conversions: TtlCache::new(ttl, MAX_CONVERSIONS),
             last_currencies: Mutex::new(None),
+            rating_summaries: TtlCache::new(ttl, MAX_RATED_PRODUCTS),
+            newest_reviews: TtlCache::new(ttl, MAX_RATED_PRODUCTS),
         }
     }
 

@@ -120,6 +120,12 @@ pub struct Config {
     /// is answered 503 with `Retry-After` at once (load shedding), so an
     /// overload shows as refusals rather than as latency for everyone.
     pub max_in_flight: usize,
+    /// How many proxies in front of the shop append to `X-Forwarded-For`
+    /// (`TRUSTED_PROXY_HOPS`): the client address the sign-in throttle
+    /// counts is that many entries from the right of the header; 0 (the
+    /// default) takes the connection's peer and ignores the header, which a
+    /// client could write anything into.
+    pub trusted_proxy_hops: usize,
 }
 
 impl ServiceConfig for Config {
@@ -155,6 +161,7 @@ impl ServiceConfig for Config {
             max_in_flight: env
                 .parse_with(MAX_IN_FLIGHT_VAR, parse_max_in_flight)?
                 .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+            trusted_proxy_hops: env.parse_or(TRUSTED_PROXY_HOPS_VAR, 0)?,
         })
     }
 
@@ -173,6 +180,9 @@ impl Config {
         }
     }
 }
+
+/// The variable saying how many proxies append to `X-Forwarded-For`.
+pub const TRUSTED_PROXY_HOPS_VAR: &str = "TRUSTED_PROXY_HOPS";
 
 /// The variable holding the session signing secret; with `_FILE`, a file holding it.
 pub const SESSION_SECRET_VAR: &str = "SESSION_SECRET";

@@ -1,7 +1,10 @@
-//! The shop's two cookies, read from `Cookie` and written as `Set-Cookie`
-//! with the `cookie` crate: upstream's names and 48-hour lifetime, plus what
-//! upstream left out (a `Path` of `{BASE_URL}/`, `HttpOnly`, `SameSite=Lax`,
-//! and `Secure` with `COOKIE_SECURE`).
+//! The shop's cookies, read from `Cookie` and written as `Set-Cookie` with
+//! the `cookie` crate: upstream's two (session and currency) with upstream's
+//! names and 48-hour lifetime, and ours, `shop_account` (the signed-in
+//! account's token, living as long as the token), each with what upstream
+//! left out: a `Path` of `{BASE_URL}/`, `HttpOnly`, `SameSite=Lax`, and
+//! `Secure` with `COOKIE_SECURE` or when the request came over HTTPS
+//! (`X-Forwarded-Proto: https`).
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use cookie::{Cookie, SameSite, time::Duration};
@@ -12,6 +15,8 @@ use crate::config::Config;
 pub(crate) const SESSION_COOKIE: &str = "shop_session-id";
 /// The currency cookie's name, as upstream.
 pub(crate) const CURRENCY_COOKIE: &str = "shop_currency";
+/// The signed-in account's token (ours; see [`crate::account`]).
+pub(crate) const ACCOUNT_COOKIE: &str = "shop_account";
 /// Cookie lifetime: 48 hours, as upstream.
 pub(crate) const COOKIE_MAX_AGE: Duration = Duration::hours(48);
 
@@ -36,10 +41,30 @@ impl CookieJar {
         }
     }
 
+    /// The same jar for a request that came over HTTPS or not: `Secure` is
+    /// added for HTTPS even without `COOKIE_SECURE` (a browser would not
+    /// send such a cookie over plain HTTP, so only HTTPS requests get it).
+    pub(crate) fn for_request(&self, https: bool) -> Self {
+        Self {
+            path: self.path.clone(),
+            secure: self.secure || https,
+        }
+    }
+
     /// `Set-Cookie` for `name=value`, living for [`COOKIE_MAX_AGE`].
     pub(crate) fn set(&self, name: &str, value: &str) -> Option<HeaderValue> {
+        self.set_for(name, value, COOKIE_MAX_AGE)
+    }
+
+    /// `Set-Cookie` for `name=value`, living for `max_age`.
+    pub(crate) fn set_for(
+        &self,
+        name: &str,
+        value: &str,
+        max_age: Duration,
+    ) -> Option<HeaderValue> {
         let mut cookie = self.cookie(name, value);
-        cookie.set_max_age(COOKIE_MAX_AGE);
+        cookie.set_max_age(max_age);
         header_value(&cookie)
     }
 
@@ -67,12 +92,14 @@ fn header_value(cookie: &Cookie<'_>) -> Option<HeaderValue> {
     HeaderValue::from_str(&cookie.to_string()).ok()
 }
 
-/// Our two cookies, read from every `Cookie` header; where a name repeats,
-/// the first wins (browsers send the most specific path first).
-#[derive(Debug, Default)]
+/// Our cookies, read from every `Cookie` header; where a name repeats, the
+/// first wins (browsers send the most specific path first).
+#[derive(Default)]
 pub(crate) struct Incoming {
     pub(crate) session: Option<String>,
     pub(crate) currency: Option<String>,
+    /// The account token: never printed (see the `Debug` below).
+    pub(crate) account: Option<String>,
     /// Every cookie name the browser sent, for logout.
     pub(crate) names: Vec<String>,
 }
@@ -90,6 +117,7 @@ impl Incoming {
             let slot = match cookie.name() {
                 SESSION_COOKIE => Some(&mut incoming.session),
                 CURRENCY_COOKIE => Some(&mut incoming.currency),
+                ACCOUNT_COOKIE => Some(&mut incoming.account),
                 _ => None,
             };
             if let Some(slot) = slot
@@ -100,6 +128,14 @@ impl Incoming {
             incoming.names.push(cookie.name().to_owned());
         }
         incoming
+    }
+}
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
     }
 }
 
@@ -159,6 +195,15 @@ mod tests {
             secure,
             "shop_currency=EUR; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=172800"
         );
+        let https = jar("", false).for_request(true);
+        let account = https
+            .set_for(ACCOUNT_COOKIE, "t", Duration::seconds(60))
+            .unwrap();
+        assert_eq!(
+            account,
+            "shop_account=t; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60"
+        );
+        assert!(!jar("", false).for_request(false).secure);
         let expired = jar("", false).expire("a").unwrap();
         let text = expired.to_str().unwrap();
         assert!(text.starts_with("a=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Expires="));

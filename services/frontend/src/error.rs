@@ -10,7 +10,7 @@
 //! the same statuses and the same care as the pages.
 
 use axum::{
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
@@ -50,6 +50,15 @@ pub(crate) enum AppError {
         /// The shopper-facing explanation.
         message: String,
     },
+    /// The shopper did something too often (a ratings write limit): 429,
+    /// with the explanation and `Retry-After`.
+    #[error("too many requests")]
+    TooMany {
+        /// What to do about it.
+        message: String,
+        /// Seconds to wait.
+        retry_after: u64,
+    },
     /// A template failed to render: 500.
     #[error("cannot render the page: {0}")]
     Render(#[from] askama::Error),
@@ -69,6 +78,7 @@ pub(crate) enum PageKind {
     Unavailable,
     Internal,
     OrderFailed,
+    TooMany,
 }
 
 /// Attached to an error response; rendered by the request middleware.
@@ -170,6 +180,10 @@ impl AppError {
             Self::OrderFailed { status, message } => {
                 (status, page(PageKind::OrderFailed, vec![message], None))
             }
+            Self::TooMany { message, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                page(PageKind::TooMany, vec![message], None),
+            ),
             Self::Render(error) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 page(PageKind::Internal, Vec::new(), Some(error.to_string())),
@@ -193,9 +207,18 @@ fn is_not_found(error: &BackendError) -> bool {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            Self::TooMany { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let (status, page) = self.page();
         let mut response = status.into_response();
         response.extensions_mut().insert(page);
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

@@ -46,6 +46,8 @@ pub struct Cookies {
     pub session: Option<String>,
     /// `shop_currency`, the first one sent.
     pub currency: Option<String>,
+    /// `shop_account`, the first one sent.
+    pub account: Option<String>,
     /// Every name sent.
     pub names: Vec<String>,
 }
@@ -61,11 +63,13 @@ pub fn cookies<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Cookies {
     let Incoming {
         session,
         currency,
+        account,
         names,
     } = Incoming::parse(&headers);
     Cookies {
         session,
         currency,
+        account,
         names,
     }
 }

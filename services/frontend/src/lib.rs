@@ -11,8 +11,11 @@
 //! recommendations fail soft; cross-site form posts are refused; security
 //! headers on every response; all assets are embedded in the binary; the
 //! shopping assistant (`/assistant`, `/bot`) is optional. Ours beyond
-//! upstream: a shopper's orders (pages) from the orders service, and a public
-//! JSON REST API with a generated OpenAPI 3.1 document (`/api/v1`).
+//! upstream: a shopper's orders (pages) from the orders service, accounts
+//! (sign-up, sign-in, the account page; see [`account`]) with the accounts
+//! service, ratings and reviews on product pages with the ratings service,
+//! and a public JSON REST API with a generated OpenAPI 3.1 document
+//! (`/api/v1`), for guests and for accounts (bearer tokens).
 //!
 //! # Routes
 //!
@@ -27,6 +30,10 @@
 //! | `POST /cart/checkout` | Place the order; the confirmation links to the order's page. |
 //! | `GET /orders` | The session's orders, newest first, 20 a page (`?page_token=`, a "More orders" link). |
 //! | `GET /orders/{id}` | One order: lines, address, total, tracking id, timeline (UTC), warnings. Another session's order is a 404, like an unknown id. |
+//! | `GET/POST /signup`, `GET/POST /signin` | Create an account / sign in (`next`: a page of ours to return to); the guest cart and orders join the account, and the guest session is replaced. |
+//! | `POST /signout` | Sign the token out, drop the account cookie, start a new guest session. |
+//! | `GET /account` | The account page; `POST /account/password`, `/account/signout-everywhere`, `/account/delete` (orders kept, anonymised). |
+//! | `POST /product/{id}/rating`, `POST /product/{id}/rating/delete` | The signed-in shopper's rating (`stars` 1–5, `text`); 302 back to the reviews. Product pages show the summary and reviews (`?reviews=` pages). |
 //! | `GET /api/v1/products` | Products as JSON, 20 a page (`?page_size=` 1–100, `?page_token=`), `?q=` searches (the catalog's SearchProducts). |
 //! | `GET /api/v1/products/{id}` | One product (404 if unknown). |
 //! | `GET /api/v1/currencies` | The supported currency codes and the caller's default. |
@@ -36,6 +43,9 @@
 //! | `GET /api/v1/orders` | The caller's orders: `{"orders": [...], "next_page_token": ...}` (`?page_size=` 1–100, `?page_token=`). |
 //! | `GET /api/v1/orders/{id}` | One order (another caller's is a 404, like an unknown id). |
 //! | `GET /api/orders`, `GET /api/products` | TechCommerce's bare JSON arrays (orders: the next page in `Link`). |
+//! | `POST /api/v1/accounts`, `POST /api/v1/sessions` | Sign up (201) / sign in (200): `{"token", "expires_at", "account"}`. |
+//! | `DELETE /api/v1/sessions/current`, `GET /api/v1/accounts/me` | Sign the bearer token out (204); the account (200). 401 without a working token. |
+//! | `GET /api/v1/products/{id}/ratings`, `PUT`/`DELETE /api/v1/products/{id}/ratings/mine` | A product's ratings, paged; the caller's own rating (bearer token). |
 //! | `GET /api/v1/openapi.json`, `GET /api/v1/docs` | The API's OpenAPI 3.1 document, generated from the code, and its reference page (no session). |
 //! | `GET /health` | `{"status":"healthy","service":"frontend"}` (no session). |
 //! | `POST /setCurrency` | Choose a currency (302 back). |
@@ -56,7 +66,7 @@
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `PRODUCT_CATALOG_SERVICE_ADDR`, `CURRENCY_SERVICE_ADDR`, `CART_SERVICE_ADDR`, `RECOMMENDATION_SERVICE_ADDR`, `CHECKOUT_SERVICE_ADDR`, `SHIPPING_SERVICE_ADDR`, `AD_SERVICE_ADDR`, `ORDERS_SERVICE_ADDR` | required | `host:port` of each backend (the directory's list of the storefront's calls). |
+//! | `PRODUCT_CATALOG_SERVICE_ADDR`, `CURRENCY_SERVICE_ADDR`, `CART_SERVICE_ADDR`, `RECOMMENDATION_SERVICE_ADDR`, `CHECKOUT_SERVICE_ADDR`, `SHIPPING_SERVICE_ADDR`, `AD_SERVICE_ADDR`, `ORDERS_SERVICE_ADDR`, `ACCOUNTS_SERVICE_ADDR`, `RATINGS_SERVICE_ADDR` | required | `host:port` of each backend (the directory's list of the storefront's calls). |
 //! | `PORT` | `8080` | Listen port. |
 //! | `LISTEN_ADDR` | `0.0.0.0` | Listen host. |
 //! | `BASE_URL` | empty | Path prefix of every route, link and cookie, e.g. `/online-boutique`. |
@@ -64,13 +74,14 @@
 //! | `FRONTEND_MESSAGE` | unset | A message shown at the top of every page. |
 //! | `ENABLE_SINGLE_SHARED_SESSION` | `false` | Every new session gets upstream's constant id. |
 //! | `CYMBAL_BRANDING` | `false` | Call the shop "Cymbal Shops". |
-//! | `COOKIE_SECURE` | `false` | Add `Secure` to cookies (set it when served over TLS). |
+//! | `COOKIE_SECURE` | `false` | Add `Secure` to cookies (set it when served over TLS). A request with `X-Forwarded-Proto: https` gets `Secure` cookies without it. |
+//! | `TRUSTED_PROXY_HOPS` | `0` | How many proxies in front of the shop append to `X-Forwarded-For`: the client address passed to the accounts service's sign-in throttle is that many entries from the right; `0` takes the connection's peer and ignores the header. |
 //! | `SESSION_SECRET` or `SESSION_SECRET_FILE` | a key per process | The secret (at least 32 bytes) that signs session cookies, or a file holding it (e.g. a mounted Kubernetes Secret). Unset, sessions end with the process and are not shared by replicas (logged as a warning). |
 //! | `SESSION_SECRET_PREVIOUS` or `SESSION_SECRET_PREVIOUS_FILE` | unset | The secret being rotated out: it still verifies, and its sessions are signed again with the current one. |
 //! | `SHOPPING_ASSISTANT_SERVICE_ADDR` | unset | `host:port` of upstream's shopping assistant (`POST /bot` forwards to it). Optional, unlike upstream: without it `/assistant` says it is not set up and `/bot` answers 503. |
 //! | `ENABLE_ASSISTANT` | `false` | Link the assistant from the header (needs the address). |
 //! | `ASSISTANT_TIMEOUT` | `15s` | How long `/bot` waits for the assistant (a Go duration below the 20 s request timeout); then 504. |
-//! | `CACHE_TTL` | `5s` | How long the currency list (`GetSupportedCurrencies`), the catalog (`ListProducts`, which also answers `GetProduct` for the ids it holds) and conversions (`Convert`, at most 1,024 amounts) are reused; a Go duration up to `60s`. `0` asks the backends on every request, as upstream (e.g. to demo the catalog's `EXTRA_LATENCY` on every page). Failures are never cached. |
+//! | `CACHE_TTL` | `5s` | How long the currency list (`GetSupportedCurrencies`), the catalog (`ListProducts`, which also answers `GetProduct` for the ids it holds), conversions (`Convert`, at most 1,024 amounts), and each product's ratings summary and newest reviews (forgotten when a rating is written through this process) are reused; a Go duration up to `60s`. `0` asks the backends on every request, as upstream (e.g. to demo the catalog's `EXTRA_LATENCY` on every page). Failures are never cached. |
 //!
 //! # Choices worth knowing
 //!
@@ -86,6 +97,7 @@
 //! - `/setCurrency` accepts only the currencies the header offers (EUR, USD,
 //!   JPY, GBP, TRY, CAD); upstream took any ISO code.
 
+mod account;
 mod api;
 mod assets;
 mod assistant;
@@ -101,6 +113,7 @@ mod handlers;
 mod middleware;
 mod orders;
 pub mod price;
+mod ratings;
 pub mod session;
 pub mod validate;
 mod views;
@@ -210,6 +223,33 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
     let mut routes = Router::new()
         .route(&p("/"), get(handlers::home::home))
         .route(&p("/product/{id}"), get(handlers::product::product))
+        .route(&p("/product/{id}/rating"), post(handlers::product::rate))
+        .route(
+            &p("/product/{id}/rating/delete"),
+            post(handlers::product::unrate),
+        )
+        .route(
+            &p("/signin"),
+            get(handlers::account::sign_in_page).post(handlers::account::sign_in),
+        )
+        .route(
+            &p("/signup"),
+            get(handlers::account::sign_up_page).post(handlers::account::sign_up),
+        )
+        .route(&p("/signout"), post(handlers::account::sign_out))
+        .route(&p("/account"), get(handlers::account::account_page))
+        .route(
+            &p("/account/password"),
+            post(handlers::account::change_password),
+        )
+        .route(
+            &p("/account/signout-everywhere"),
+            post(handlers::account::sign_out_everywhere),
+        )
+        .route(
+            &p("/account/delete"),
+            post(handlers::account::delete_account),
+        )
         .route(
             &p("/cart"),
             get(handlers::cart::view_cart).post(handlers::cart::add_to_cart),

@@ -1,16 +1,18 @@
 //! What happens around every request: a request id and a log span, the
-//! session (see [`crate::session`]) and currency cookies, the cross-site
-//! check on form posts, error pages (problem documents under `/api/`, see
-//! [`crate::api::problem`]), and security headers.
+//! session (see [`crate::session`]), account (see [`crate::account`]) and
+//! currency cookies, where the request came from (client address, HTTPS),
+//! the cross-site check on form posts, error pages (problem documents under
+//! `/api/`, see [`crate::api::problem`]), and security headers.
 //!
-//! Session ids never reach the log or a span: the request's log line carries
-//! the session's tag (a short hash) and how the session came about.
+//! Session ids and tokens never reach the log or a span: the request's log
+//! line carries the session's tag (a short hash), how the session came about
+//! and the signed-in account's id.
 
-use std::time::Instant;
+use std::{net::SocketAddr, time::Instant};
 
 use axum::{
     body::Body,
-    extract::MatchedPath,
+    extract::{ConnectInfo, MatchedPath},
     extract::{Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
     middleware::Next,
@@ -22,11 +24,14 @@ use uuid::Uuid;
 
 use crate::{
     State as AppState,
+    account::{self, Resolved as AccountResolved},
     api::{self, problem::Problem},
-    cookies::{self, Incoming, SESSION_COOKIE},
+    cookies::{self, ACCOUNT_COOKIE, Incoming, SESSION_COOKIE},
     ctx::Ctx,
     error::{AppError, ErrorPage},
-    price, views,
+    price,
+    session::Origin,
+    views,
 };
 
 /// Only our own origin may load anything; no inline script or style, no framing.
@@ -43,24 +48,53 @@ pub(crate) async fn request(
     let request_id = Uuid::new_v4().to_string();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        account = tracing::field::Empty
+    );
 
     async move {
         let base = &state.config.base_url;
         let incoming = Incoming::parse(req.headers());
-        let resolved = (!is_sessionless(base, &path))
-            .then(|| state.sessions.resolve(incoming.session.as_deref()));
+        let sessionless = is_sessionless(base, &path);
+        let resolved = (!sessionless).then(|| state.sessions.resolve(incoming.session.as_deref()));
         let currency = incoming
             .currency
             .filter(|code| price::is_offered(code))
             .unwrap_or_else(|| price::DEFAULT_CURRENCY.to_owned());
         annotate([KeyValue::new(attr::USER_CURRENCY, currency.clone())]);
+        let account = match incoming.account.as_deref() {
+            Some(token) if !sessionless => Some(account::resolve(&state.backends, token).await),
+            _ => None,
+        };
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| *addr);
         let ctx = Ctx {
             request_id: request_id.clone(),
             session: resolved.as_ref().map(|resolved| resolved.id.clone()),
+            new_session: resolved.as_ref().is_some_and(|resolved| {
+                matches!(resolved.origin, Origin::Minted | Origin::Replaced)
+            }),
+            account: match &account {
+                Some(AccountResolved::SignedIn(signed_in)) => Some(signed_in.clone()),
+                _ => None,
+            },
             currency,
+            path: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned()),
+            client_address: client_address(req.headers(), peer, state.config.trusted_proxy_hops),
+            https: is_https(req.headers()),
         };
+        if let Some(signed_in) = &ctx.account {
+            tracing::Span::current().record("account", signed_in.id.as_str());
+        }
 
         let mut response = if is_unsafe(&method) && is_cross_site(req.headers()) {
             AppError::CrossSite.into_response()
@@ -99,12 +133,21 @@ pub(crate) async fn request(
         }
 
         let headers = response.headers_mut();
+        let jar = state.cookies.for_request(ctx.https);
         let new_cookie = resolved
             .as_ref()
             .and_then(|resolved| resolved.cookie.as_deref());
         if let Some(value) = new_cookie
             && !cookies::sets(headers, SESSION_COOKIE)
-            && let Some(cookie) = state.cookies.set(SESSION_COOKIE, value)
+            && let Some(cookie) = jar.set(SESSION_COOKIE, value)
+        {
+            headers.append(header::SET_COOKIE, cookie);
+        }
+        // A token the accounts service refused is dropped, unless the
+        // handler set a new one (a sign-in over a stale cookie).
+        if matches!(account, Some(AccountResolved::Refused))
+            && !cookies::sets(headers, ACCOUNT_COOKIE)
+            && let Some(cookie) = jar.expire(ACCOUNT_COOKIE)
         {
             headers.append(header::SET_COOKIE, cookie);
         }
@@ -120,6 +163,39 @@ pub(crate) async fn request(
     }
     .instrument(span)
     .await
+}
+
+/// The client's address for the sign-in throttle: the connection's peer, or
+/// with `hops` trusted proxies in front, the `hops`-th `X-Forwarded-For`
+/// entry from the right (the address the outermost trusted proxy saw; what
+/// is left of it the client could have written). Empty when unknown.
+fn client_address(headers: &HeaderMap, peer: Option<SocketAddr>, hops: usize) -> String {
+    let peer = peer.map(|addr| addr.ip().to_string()).unwrap_or_default();
+    if hops == 0 {
+        return peer;
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .collect();
+    match forwarded.len() {
+        0 => peer,
+        n => forwarded[n.saturating_sub(hops)].chars().take(64).collect(),
+    }
+}
+
+/// True when the proxy that ended TLS says so (`X-Forwarded-Proto: https`;
+/// the first value, where proxies chained their own).
+fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
 }
 
 /// The JSON API answers errors with problem documents, not pages.
@@ -280,6 +356,22 @@ mod tests {
             ("x-forwarded-host", "shop.example"),
             ("origin", "https://shop.example")
         ])));
+    }
+
+    #[test]
+    fn finds_the_client_and_https() {
+        let peer: SocketAddr = "192.0.2.7:4000".parse().unwrap();
+        let forwarded = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.9, 10.0.0.2")]);
+        assert_eq!(client_address(&forwarded, Some(peer), 0), "192.0.2.7");
+        assert_eq!(client_address(&forwarded, Some(peer), 1), "10.0.0.2");
+        assert_eq!(client_address(&forwarded, Some(peer), 2), "203.0.113.9");
+        assert_eq!(client_address(&forwarded, Some(peer), 9), "6.6.6.6");
+        assert_eq!(client_address(&headers(&[]), Some(peer), 1), "192.0.2.7");
+        assert_eq!(client_address(&headers(&[]), None, 0), "");
+        assert!(is_https(&headers(&[("x-forwarded-proto", "HTTPS")])));
+        assert!(is_https(&headers(&[("x-forwarded-proto", "https, http")])));
+        assert!(!is_https(&headers(&[("x-forwarded-proto", "http")])));
+        assert!(!is_https(&headers(&[])));
     }
 
     #[test]

@@ -230,6 +230,24 @@ impl Sessions {
         self.mint(Origin::Replaced)
     }
 
+    /// A new session to replace the request's (at sign-in and sign-out, so
+    /// the id the shopper used before names nothing afterwards): its id and
+    /// its signed cookie value. With `ENABLE_SINGLE_SHARED_SESSION` it is
+    /// the shared id again.
+    pub(crate) fn fresh(&self) -> (SessionId, String) {
+        let resolved = self.mint(Origin::Minted);
+        let cookie = resolved
+            .cookie
+            .unwrap_or_else(|| self.cookie_value(resolved.id.as_str()));
+        (resolved.id, cookie)
+    }
+
+    /// True when every session is the shared one: nothing a session holds
+    /// is one shopper's.
+    pub(crate) fn shared(&self) -> bool {
+        self.shared
+    }
+
     fn mint(&self, origin: Origin) -> Resolved {
         let id = if self.shared {
             SHARED_SESSION_ID.to_owned()
@@ -356,6 +374,16 @@ mod tests {
             assert_eq!((resolved.origin, resolved.cookie), (Origin::Probe, None));
             assert_eq!(resolved.id.as_str(), probe);
         }
+    }
+
+    #[test]
+    fn fresh_sessions_are_new_and_signed() {
+        let sessions = sessions(None, false);
+        let (first, cookie) = sessions.fresh();
+        let (second, _) = sessions.fresh();
+        assert_ne!(first, second);
+        let kept = sessions.resolve(Some(&cookie));
+        assert_eq!((kept.origin, kept.id), (Origin::Kept, first));
     }
 
     #[test]

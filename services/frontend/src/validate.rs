@@ -46,6 +46,12 @@ impl Fields {
         self.0.get(name).map_or("", |value| value.trim())
     }
 
+    /// The value of `name` exactly as sent (a password: spaces count);
+    /// empty when missing.
+    pub fn raw(&self, name: &str) -> &str {
+        self.0.get(name).map_or("", String::as_str)
+    }
+
     /// An integer field; anything unparsable reads as zero, as upstream.
     fn int(&self, name: &str) -> i64 {
         self.get(name).parse().unwrap_or(0)

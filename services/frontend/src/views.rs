@@ -38,6 +38,12 @@ pub(crate) struct Chrome {
     pub(crate) year: i32,
     /// The page title before the shop's name.
     pub(crate) title: String,
+    /// The signed-in shopper's display name (the account menu); `None` for
+    /// a guest, whose header offers to sign in.
+    pub(crate) account_name: Option<String>,
+    /// This page's path, percent-encoded, for the sign-in link to bring the
+    /// shopper back (`?next=`).
+    pub(crate) next: String,
 }
 
 /// One entry of the currency switcher.
@@ -81,6 +87,12 @@ impl Chrome {
             request_id: ctx.request_id.clone(),
             year: current_year(),
             title: title.into(),
+            account_name: ctx
+                .account
+                .as_ref()
+                .map(|account| account.display_name.clone()),
+            // The path alone: a query (a page token) is not worth keeping.
+            next: crate::orders::query_value(ctx.path.split(['?', '#']).next().unwrap_or_default()),
         }
     }
 
@@ -156,6 +168,163 @@ pub(crate) struct ProductPage {
     pub(crate) quantities: [u8; 6],
     pub(crate) recommendations: Vec<ProductCard>,
     pub(crate) ad: Option<AdView>,
+    pub(crate) ratings: RatingsView,
+}
+
+/// A product's average and count, as the pages show them.
+#[derive(Debug, Clone)]
+pub(crate) struct SummaryView {
+    pub(crate) count: i64,
+    /// One decimal: `4.3`.
+    pub(crate) average: String,
+    /// Five glyphs, the average rounded to whole stars: `★★★★☆`.
+    pub(crate) stars: String,
+}
+
+/// One review on a product page. Its text is plain text, escaped by the
+/// template like every value.
+#[derive(Debug, Clone)]
+pub(crate) struct ReviewView {
+    pub(crate) stars: i32,
+    pub(crate) glyphs: String,
+    pub(crate) text: String,
+    pub(crate) verified: bool,
+    pub(crate) date: String,
+    pub(crate) datetime: String,
+    /// Written by the shopper looking at it.
+    pub(crate) mine: bool,
+}
+
+/// The signed-in shopper's own rating, to fill the form.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MyRating {
+    pub(crate) stars: i32,
+    pub(crate) text: String,
+}
+
+/// The ratings section of a product page.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RatingsView {
+    /// `None` when the ratings service did not answer: the section says so
+    /// and the rest of the page is as usual.
+    pub(crate) summary: Option<SummaryView>,
+    pub(crate) reviews: Vec<ReviewView>,
+    /// The link to older reviews, if there are more.
+    pub(crate) next_page: Option<String>,
+    /// True past the first page of reviews.
+    pub(crate) later_page: bool,
+    /// The form is shown to signed-in shoppers only.
+    pub(crate) signed_in: bool,
+    /// The shopper's own rating, when they have one.
+    pub(crate) mine: Option<MyRating>,
+}
+
+impl RatingsView {
+    /// 1 to 5, for the form's choices.
+    pub(crate) fn choices(&self) -> [i32; 5] {
+        [5, 4, 3, 2, 1]
+    }
+
+    /// The form's stars: the shopper's own, else none chosen.
+    pub(crate) fn chosen(&self) -> i32 {
+        self.mine.as_ref().map_or(0, |mine| mine.stars)
+    }
+
+    /// The form's text: the shopper's own, else empty.
+    pub(crate) fn my_text(&self) -> &str {
+        self.mine.as_ref().map_or("", |mine| mine.text.as_str())
+    }
+}
+
+/// Five glyphs for `stars` of five (clamped).
+pub(crate) fn star_glyphs(stars: i64) -> String {
+    let full = usize::try_from(stars.clamp(0, 5)).unwrap_or(0);
+    "★".repeat(full) + &"☆".repeat(5 - full)
+}
+
+impl SummaryView {
+    /// From the ratings service's count and average in hundredths of a star
+    /// (no floats: `433` is 4.33, shown as `4.3`).
+    pub(crate) fn new(count: i64, average_centistars: u32) -> Self {
+        let tenths = (average_centistars + 5) / 10;
+        Self {
+            count,
+            average: format!("{}.{}", tenths / 10, tenths % 10),
+            stars: star_glyphs(i64::from((average_centistars + 50) / 100)),
+        }
+    }
+}
+
+/// The sign-in page.
+#[derive(Debug, Template)]
+#[template(path = "signin.html")]
+pub(crate) struct SignInPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) email: String,
+    /// Where to go after signing in (a path of ours).
+    pub(crate) next: String,
+    /// Why the last attempt failed.
+    pub(crate) error: Option<String>,
+    /// A word after an action elsewhere (signed out, account deleted).
+    pub(crate) notice: Option<&'static str>,
+}
+
+/// The sign-up page.
+#[derive(Debug, Template)]
+#[template(path = "signup.html")]
+pub(crate) struct SignUpPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) email: String,
+    pub(crate) display_name: String,
+    pub(crate) next: String,
+    pub(crate) error: Option<String>,
+    pub(crate) min_password: usize,
+}
+
+/// The account page.
+#[derive(Debug, Template)]
+#[template(path = "account.html")]
+pub(crate) struct AccountPage {
+    pub(crate) chrome: Chrome,
+    pub(crate) display_name: String,
+    pub(crate) email: String,
+    /// When the account was made, as a date.
+    pub(crate) since: String,
+    /// What the last action did.
+    pub(crate) done: Option<&'static str>,
+    /// Why the last action failed, and which form it came from.
+    pub(crate) error: Option<(AccountForm, String)>,
+    pub(crate) min_password: usize,
+}
+
+/// The forms of the account page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AccountForm {
+    Password,
+    Delete,
+    Everywhere,
+}
+
+impl AccountPage {
+    /// The error for `form`, if the last action was that form's.
+    pub(crate) fn error_for(&self, form: AccountForm) -> Option<&str> {
+        match &self.error {
+            Some((which, message)) if *which == form => Some(message),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn password_error(&self) -> Option<&str> {
+        self.error_for(AccountForm::Password)
+    }
+
+    pub(crate) fn delete_error(&self) -> Option<&str> {
+        self.error_for(AccountForm::Delete)
+    }
+
+    pub(crate) fn everywhere_error(&self) -> Option<&str> {
+        self.error_for(AccountForm::Everywhere)
+    }
 }
 
 /// The quantities a shopper can pick, as upstream.
@@ -395,6 +564,10 @@ pub(crate) fn error_page(
         PageKind::Internal => (
             "Something went wrong on our side",
             "We're sorry: your request failed because of a problem in the shop, not anything you did. Please try again.",
+        ),
+        PageKind::TooMany => (
+            "Please slow down a little",
+            "You did that too often in a short time:",
         ),
     };
     ErrorView {

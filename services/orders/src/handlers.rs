@@ -7,8 +7,9 @@ use boutique_platform::RpcError;
 use boutique_proto::{
     boutique::orders::v1::{
         self as pb, AbandonOrderRequest, AbandonOrderResponse, AdvanceOrderRequest,
-        BeginOrderRequest, BeginOrderResponse, GetOrderRequest, LeaseUnsettledOrdersRequest,
-        ListOrdersRequest, ListOrdersResponse, NoteOrderRequest, PriceOrderRequest,
+        AnonymiseOrdersRequest, AnonymiseOrdersResponse, BeginOrderRequest, BeginOrderResponse,
+        GetOrderRequest, LeaseUnsettledOrdersRequest, ListOrdersRequest, ListOrdersResponse,
+        NoteOrderRequest, PriceOrderRequest, TransferOrdersRequest, TransferOrdersResponse,
         order_service_server::OrderService,
     },
     reasons,
@@ -300,6 +301,47 @@ impl OrderService for Orders {
         Ok(Response::new(ListOrdersResponse {
             orders: orders.into_iter().map(order_to_wire).collect(),
             next_page_token: String::new(),
+        }))
+    }
+
+    async fn transfer_orders(
+        &self,
+        request: Request<TransferOrdersRequest>,
+    ) -> Result<Response<TransferOrdersResponse>, Status> {
+        let request = request.into_inner();
+        required("from_owner", &request.from_owner)?;
+        required("to_owner", &request.to_owner)?;
+        if request.from_owner == request.to_owner {
+            return Err(RpcError::invalid("from_owner and to_owner are the same").into());
+        }
+        let moved = self
+            .book
+            .transfer_owner(&request.from_owner, &request.to_owner)
+            .await
+            .map_err(store_error)?;
+        if moved > 0 {
+            // Neither owner is logged: a session id is a secret of its shopper.
+            tracing::info!(orders = moved, "Orders transferred to a new owner.");
+        }
+        Ok(Response::new(TransferOrdersResponse {
+            transferred: u32::try_from(moved).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn anonymise_orders(
+        &self,
+        request: Request<AnonymiseOrdersRequest>,
+    ) -> Result<Response<AnonymiseOrdersResponse>, Status> {
+        let owner = request.into_inner().owner;
+        required("owner", &owner)?;
+        let anonymised = self
+            .book
+            .anonymise_owner(&owner)
+            .await
+            .map_err(store_error)?;
+        tracing::info!(orders = anonymised, "Orders anonymised.");
+        Ok(Response::new(AnonymiseOrdersResponse {
+            anonymised: u32::try_from(anonymised).unwrap_or(u32::MAX),
         }))
     }
 }

@@ -20,6 +20,8 @@ on_every_backend!(
     owners_list_their_orders_newest_first_in_pages,
     unsettled_orders_are_leased_to_one_reconciler_at_a_time,
     a_placed_order_is_recorded_charged_and_shipped_in_one_move,
+    a_guests_orders_and_keys_move_to_the_account_they_sign_in_to,
+    a_deleted_accounts_orders_stay_but_name_nobody,
 );
 
 fn usd(units: i64) -> Money {
@@ -318,6 +320,127 @@ async fn owners_list_their_orders_newest_first_in_pages(db: TestDb) {
         seen.windows(2).all(|w| w[0] > w[1]),
         "newest first: {seen:?}"
     );
+}
+
+async fn a_guests_orders_and_keys_move_to_the_account_they_sign_in_to(db: TestDb) {
+    let book = OrderBook::new(&db.open().await);
+    let as_owner = |id: &str, cart: &str, owner: &str, key: Option<&str>| NewOrder {
+        owner: owner.to_owned(),
+        ..new_order(id, cart, key)
+    };
+    book.begin(&as_owner("g1", "session", "session", Some("k1")))
+        .await
+        .unwrap();
+    book.note(
+        "g1",
+        &Note {
+            cart_emptied: true,
+            ..Note::default()
+        },
+    )
+    .await
+    .unwrap();
+    book.begin(&as_owner("g2", "session", "session", Some("k2")))
+        .await
+        .unwrap();
+    // The account already used k2 for an order of its own.
+    book.begin(&as_owner("a1", "acct-1", "acct-1", Some("k2")))
+        .await
+        .unwrap();
+    book.begin(&as_owner("other", "cart-x", "someone", None))
+        .await
+        .unwrap();
+
+    assert_eq!(book.transfer_owner("session", "acct-1").await.unwrap(), 2);
+    let ids = |orders: Vec<boutique_store::orders::Order>| {
+        let mut ids: Vec<String> = orders.into_iter().map(|o| o.id).collect();
+        ids.sort();
+        ids
+    };
+    let mine = book.list_by_owner("acct-1", 10, None).await.unwrap();
+    assert!(mine.iter().all(|o| o.owner == "acct-1"));
+    assert_eq!(
+        mine.iter().find(|o| o.id == "g1").unwrap().cart_id,
+        "session",
+        "the cart an order came from stays"
+    );
+    assert_eq!(ids(mine), ["a1", "g1", "g2"]);
+    assert!(
+        book.list_by_owner("session", 10, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(book.list_by_owner("someone", 10, None).await.unwrap()),
+        ["other"]
+    );
+    // The key moved with its order: the account replays it.
+    let replay = book
+        .begin(&as_owner("g9", "acct-1", "acct-1", Some("k1")))
+        .await
+        .unwrap();
+    assert!(
+        matches!(replay, Begun::Replayed(ref o) if o.id == "g1"),
+        "{replay:?}"
+    );
+    // The key the account held already stays the account's own.
+    let held = book
+        .begin(&as_owner("a9", "acct-1", "acct-1", Some("k2")))
+        .await
+        .unwrap();
+    assert!(
+        matches!(held, Begun::Replayed(ref o) if o.id == "a1"),
+        "{held:?}"
+    );
+    // Again: nothing left to move; bad owners are refused.
+    assert_eq!(book.transfer_owner("session", "acct-1").await.unwrap(), 0);
+    assert!(book.transfer_owner("acct-1", "acct-1").await.is_err());
+    assert!(book.transfer_owner("", "acct-1").await.is_err());
+}
+
+async fn a_deleted_accounts_orders_stay_but_name_nobody(db: TestDb) {
+    let book = OrderBook::new(&db.open().await);
+    for (id, key) in [("d1", "k1"), ("d2", "k2")] {
+        let mut order = new_order(id, &format!("cart-{id}"), Some(key));
+        order.owner = "acct-gone".to_owned();
+        order.address.city = "Mountain View".to_owned();
+        book.begin(&order).await.unwrap();
+    }
+    priced(&book, "kept", "cart-kept").await;
+
+    assert_eq!(book.anonymise_owner("acct-gone").await.unwrap(), 2);
+    assert!(
+        book.list_by_owner("acct-gone", 10, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let all = book.all().await.unwrap();
+    assert_eq!(all.len(), 3, "no order is deleted");
+    let anonymised: Vec<_> = all.iter().filter(|o| o.id != "kept").collect();
+    for order in &anonymised {
+        assert!(order.owner.starts_with("deleted-"), "{order:?}");
+        assert_eq!(order.cart_id, order.owner);
+        assert_eq!(order.email, "");
+        assert_eq!(order.address, Default::default());
+        assert_eq!(order.card_last_four, "");
+        assert_eq!(order.history.len(), 1, "the history stays");
+    }
+    assert_ne!(
+        anonymised[0].owner, anonymised[1].owner,
+        "nothing ties them together"
+    );
+    let kept = all.iter().find(|o| o.id == "kept").unwrap();
+    assert_eq!(kept.email, "shopper@example.com");
+    // The keys went with the account: a new order under one is a new order.
+    let mut again = new_order("d3", "cart-d3", Some("k1"));
+    again.owner = "acct-gone".to_owned();
+    assert!(matches!(
+        book.begin(&again).await.unwrap(),
+        Begun::Created(_)
+    ));
+    assert_eq!(book.anonymise_owner("nobody-at-all").await.unwrap(), 0);
 }
 
 async fn unsettled_orders_are_leased_to_one_reconciler_at_a_time(db: TestDb) {

@@ -9,7 +9,7 @@ frontend:
   port: 8080
   servicePort: 80
   portName: http
-  calls: [adservice, cartservice, checkoutservice, currencyservice, orders, productcatalogservice, recommendationservice, shippingservice]
+  calls: [accounts, adservice, cartservice, checkoutservice, currencyservice, orders, productcatalogservice, ratings, recommendationservice, shippingservice]
 checkoutservice:
   cmd: checkout
   port: 5050
@@ -93,7 +93,7 @@ accounts:
   servicePort: 5080
   portName: grpc
   addrEnv: ACCOUNTS_SERVICE_ADDR
-  calls: []
+  calls: [orders]
 ratings:
   cmd: ratings
   port: 5090

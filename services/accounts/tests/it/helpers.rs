@@ -65,10 +65,12 @@ impl TestDb {
     }
 }
 
-/// A running service and a client to it.
+/// A running service and a client to it, with the orders service it calls
+/// (on a private in-memory database) unless the settings named another.
 pub(crate) struct TestApp {
     pub(crate) server: TestServer,
     pub(crate) client: AccountsServiceClient<Channel>,
+    pub(crate) orders: Option<TestServer>,
 }
 
 /// `kid:base64` for a key list.
@@ -93,12 +95,35 @@ pub(crate) async fn spawn(db: &TestDb, settings: &[(&str, &str)]) -> TestApp {
     spawn_env(&env).await
 }
 
-/// The service configured by `env` as it is.
+/// The service configured by `env`, plus an orders service of its own when
+/// `env` names none.
 pub(crate) async fn spawn_env(env: &Env) -> TestApp {
-    let config = Config::from_env(env).expect("valid settings");
+    let (env, orders) = if env.get("ORDERS_SERVICE_ADDR").is_some() {
+        (env.clone(), None)
+    } else {
+        let orders = TestServer::start(boutique_orders::Config {
+            database: boutique_store::StoreConfig::memory(),
+            ..boutique_orders::Config::from_env(&Env::from_pairs([
+                ("LISTEN_ADDR", "127.0.0.1"),
+                ("PORT", "0"),
+            ]))
+            .expect("valid settings")
+        })
+        .await;
+        (
+            env.clone()
+                .with("ORDERS_SERVICE_ADDR", orders.addr().to_string()),
+            Some(orders),
+        )
+    };
+    let config = Config::from_env(&env).expect("valid settings");
     let server = TestServer::start(config).await;
     let client = AccountsServiceClient::new(server.channel().await);
-    TestApp { server, client }
+    TestApp {
+        server,
+        client,
+        orders,
+    }
 }
 
 impl TestApp {

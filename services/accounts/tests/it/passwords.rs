@@ -2,7 +2,13 @@
 //! with their reasons, bad input, and deleting an account.
 
 use boutique_platform::error::error_reason;
-use boutique_proto::boutique::accounts::v1::{DeleteAccountRequest, SignUpRequest};
+use boutique_proto::boutique::{
+    accounts::v1::{DeleteAccountRequest, SignUpRequest},
+    orders::v1::{
+        BeginOrderRequest, GetOrderRequest, ListOrdersRequest,
+        order_service_client::OrderServiceClient,
+    },
+};
 use tonic::Code;
 
 use crate::helpers::{GOOD, TestDb, assert_refused, on_every_backend, spawn};
@@ -12,6 +18,7 @@ on_every_backend!(
     an_email_has_one_account_whatever_its_case,
     weak_passwords_are_refused_with_their_rule,
     a_deleted_account_can_neither_authenticate_nor_sign_in,
+    a_deleted_accounts_orders_stay_anonymised,
 );
 
 async fn sign_up_sign_in_and_authenticate(db: TestDb) {
@@ -162,5 +169,63 @@ async fn a_deleted_account_can_neither_authenticate_nor_sign_in(db: TestDb) {
         Code::Unauthenticated,
         "INVALID_CREDENTIALS",
     );
+    app.server.stop().await;
+}
+
+async fn a_deleted_accounts_orders_stay_anonymised(db: TestDb) {
+    let mut app = spawn(&db, &[]).await;
+    let signed_up = app.sign_up("frank@example.com", GOOD).await.unwrap();
+    let account_id = signed_up.account.unwrap().id;
+    let orders_server = app.orders.take().expect("the test's own orders service");
+    let mut orders = OrderServiceClient::new(orders_server.channel().await);
+    let order = orders
+        .begin_order(BeginOrderRequest {
+            owner: account_id.clone(),
+            cart_id: account_id.clone(),
+            request_digest: "digest".to_owned(),
+            email: "frank@example.com".to_owned(),
+            currency_code: "USD".to_owned(),
+            card_last_four: "0454".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    let delete = |token: &str| DeleteAccountRequest {
+        token: token.to_owned(),
+        password: GOOD.to_owned(),
+        client_address: String::new(),
+    };
+    app.client
+        .delete_account(delete(&signed_up.token))
+        .await
+        .unwrap();
+    let kept = orders
+        .get_order(GetOrderRequest {
+            order_id: order.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(kept.owner.starts_with("deleted-"), "{}", kept.owner);
+    assert_eq!(kept.email, "");
+    let listed = orders
+        .list_orders(ListOrdersRequest {
+            owner: account_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.orders.is_empty());
+
+    // With the orders service down nothing is deleted: the account stays.
+    let token = app.sign_up("grace@example.com", GOOD).await.unwrap().token;
+    orders_server.stop().await;
+    let status = app.client.delete_account(delete(&token)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(app.whoami(&token).await.is_ok());
     app.server.stop().await;
 }

@@ -12,6 +12,7 @@ on_every_backend!(
     a_signed_out_token_is_refused_and_others_still_work,
     signing_out_everywhere_ends_every_older_token,
     a_password_change_ends_older_tokens_and_returns_a_fresh_one,
+    ending_sessions_twice_in_a_second_ends_the_tokens_in_between,
 );
 
 async fn a_signed_out_token_is_refused_and_others_still_work(db: TestDb) {
@@ -115,5 +116,50 @@ async fn a_password_change_ends_older_tokens_and_returns_a_fresh_one(db: TestDb)
         .await
         .unwrap();
     assert_eq!(app.whoami(&signed_in.token).await.unwrap(), id);
+    app.server.stop().await;
+}
+
+/// Tokens issued right after an end of sessions are dated at that end,
+/// which may be ahead of the clock; a second end within the same second
+/// must still refuse them.
+async fn ending_sessions_twice_in_a_second_ends_the_tokens_in_between(db: TestDb) {
+    let mut app = spawn(&db, &[]).await;
+    let first = app.sign_up("lou@example.com", GOOD).await.unwrap();
+    let changed = app
+        .client
+        .change_password(ChangePasswordRequest {
+            token: first.token.clone(),
+            current_password: GOOD.to_owned(),
+            new_password: "a brand new secret".to_owned(), // pragma: allowlist secret
+            client_address: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let laptop = app
+        .sign_in("lou@example.com", "a brand new secret")
+        .await
+        .unwrap()
+        .token;
+    app.client
+        .sign_out_everywhere(SignOutEverywhereRequest {
+            token: changed.token.clone(),
+        })
+        .await
+        .unwrap();
+    for token in [&changed.token, &laptop] {
+        assert_refused(
+            app.whoami(token).await,
+            Code::Unauthenticated,
+            "INVALID_TOKEN",
+        );
+    }
+    // A sign-in after it works.
+    let again = app
+        .sign_in("lou@example.com", "a brand new secret")
+        .await
+        .unwrap()
+        .token;
+    assert!(app.whoami(&again).await.is_ok());
     app.server.stop().await;
 }

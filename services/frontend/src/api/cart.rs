@@ -34,9 +34,12 @@ type QueryResult = Result<Query<Vec<(String, String)>>, QueryRejection>;
     path = "/api/v1/cart",
     tag = "cart",
     operation_id = "getCart",
+    security((), ("bearer" = [])),
     params(CurrencyParam),
     responses(
         (status = 200, description = "The caller's cart (a client without a session cookie gets a new, empty one and the cookie).", body = Cart),
+        (status = 401, description = "A bearer token was sent and it is malformed, expired, signed out or its account is gone (UNAUTHENTICATED).", body = crate::api::problem::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"boutique\", error=\"invalid_token\"`."))),
         (status = 400, description = "A query that does not decode.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unsupported currency.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "A backend is not answering.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
@@ -58,10 +61,13 @@ pub(crate) async fn get(
     path = "/api/v1/cart/items",
     tag = "cart",
     operation_id = "addCartItem",
+    security((), ("bearer" = [])),
     params(CurrencyParam),
     request_body(content = AddCartItem, content_type = "application/json"),
     responses(
         (status = 200, description = "Added; the cart as it is now.", body = Cart),
+        (status = 401, description = "A bearer token was sent and it is malformed, expired, signed out or its account is gone (UNAUTHENTICATED).", body = crate::api::problem::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"boutique\", error=\"invalid_token\"`."))),
         (status = 400, description = "The body is not JSON, or the query does not decode.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 403, description = "A browser sent it from another site.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
@@ -118,8 +124,11 @@ pub(crate) async fn add_item(
     path = "/api/v1/cart",
     tag = "cart",
     operation_id = "emptyCart",
+    security((), ("bearer" = [])),
     responses(
         (status = 204, description = "The cart is empty."),
+        (status = 401, description = "A bearer token was sent and it is malformed, expired, signed out or its account is gone (UNAUTHENTICATED).", body = crate::api::problem::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"boutique\", error=\"invalid_token\"`."))),
         (status = 403, description = "A browser sent it from another site.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The cart service is not answering.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
     )

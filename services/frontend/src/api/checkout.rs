@@ -50,6 +50,7 @@ const MAX_DETAIL_LEN: usize = 500;
     path = "/api/v1/checkout",
     tag = "checkout",
     operation_id = "placeOrder",
+    security((), ("bearer" = [])),
     params(
         ("Idempotency-Key" = Option<String>, Header, description = "Names this order for its life: a replay gets the same order and never a second charge; reused with another body it is refused (422 IDEMPOTENCY_KEY_REUSED). 1 to 255 visible ASCII characters, e.g. a UUID.", min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$"),
         CurrencyParam,
@@ -58,6 +59,8 @@ const MAX_DETAIL_LEN: usize = 500;
     responses(
         (status = 201, description = "Placed and charged (also a replay of the same Idempotency-Key). The order's record is at Location.", body = PlacedOrder,
             headers(("Location" = String, description = "`/api/v1/orders/{id}` of the order."))),
+        (status = 401, description = "A bearer token was sent and it is malformed, expired, signed out or its account is gone (UNAUTHENTICATED).", body = crate::api::problem::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"boutique\", error=\"invalid_token\"`."))),
         (status = 400, description = "The body is not JSON, the query does not decode, or the Idempotency-Key is malformed.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 403, description = "A browser sent it from another site.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Another order for this cart is being placed (ORDER_IN_PROGRESS); nothing more was charged.", body = crate::api::problem::Problem, content_type = "application/problem+json"),

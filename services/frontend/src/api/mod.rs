@@ -6,9 +6,13 @@
 //!   method and path; the document ([`ApiDoc`], from each handler's
 //!   `#[utoipa::path]`) must list exactly the same operations, which a test
 //!   checks in both directions.
-//! - **Identity** is resolved in one extractor, [`caller::ApiCaller`]: the
-//!   guest session today (minted like the pages' when a client has no
-//!   cookie), a bearer token for accounts later.
+//! - **Identity** is resolved in one extractor, [`caller::ApiCaller`]: a
+//!   bearer token (`Authorization: Bearer`, from `POST /api/v1/sessions`),
+//!   checked with the accounts service on every request (401 when it no
+//!   longer works), else the pages' account cookie, else the guest session
+//!   (minted like the pages' when a client has no cookie). Operations that
+//!   need an account (`/accounts/me`, `/sessions/current`, `/ratings/mine`)
+//!   answer a guest 401 with a `WWW-Authenticate: Bearer` challenge.
 //! - **Errors** are RFC 9457 problem documents of one shape with a stable
 //!   `code` ([`problem`]), also for axum's own rejections (bodies, queries,
 //!   unknown paths, wrong methods), which the handlers read through
@@ -23,6 +27,7 @@
 //!   preflight; and the request middleware's cross-site refusal (`Origin`,
 //!   `Sec-Fetch-Site`) covers every unsafe method here as on the pages.
 
+mod accounts;
 pub(crate) mod caller;
 pub(crate) mod cart;
 pub(crate) mod checkout;
@@ -31,6 +36,7 @@ pub(crate) mod extract;
 mod orders;
 pub(crate) mod problem;
 mod products;
+pub(crate) mod ratings;
 pub(crate) mod schema;
 
 use axum::{
@@ -40,7 +46,10 @@ use axum::{
     http::Method,
     routing::{MethodFilter, on},
 };
-use utoipa::OpenApi;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
 
 use crate::State as AppState;
 
@@ -49,15 +58,21 @@ use crate::State as AppState;
 #[openapi(
     info(
         title = "Boutique REST API",
-        description = "The shop's public JSON API: products, the caller's cart, checkout and orders. \
-            Callers are guest sessions (the `shop_session-id` cookie, set on the first answer). \
-            Errors are RFC 9457 problem documents; money is never a float."
+        description = "The shop's public JSON API: products and their ratings, the caller's cart, \
+            checkout and orders, accounts. Callers are guest sessions (the `shop_session-id` cookie, \
+            set on the first answer) or accounts (`Authorization: Bearer <token>`, the token from \
+            `POST /api/v1/sessions` or `POST /api/v1/accounts`). Errors are RFC 9457 problem \
+            documents; money is never a float."
     ),
+    modifiers(&BearerScheme),
     paths(
         products::list,
         products::get,
         products::currencies,
         products::list_bare,
+        ratings::list,
+        ratings::put,
+        ratings::delete,
         cart::get,
         cart::add_item,
         cart::empty,
@@ -65,6 +80,10 @@ use crate::State as AppState;
         orders::list,
         orders::get,
         orders::list_bare,
+        accounts::sign_up,
+        accounts::sign_in,
+        accounts::sign_out,
+        accounts::me,
         docs::health,
         docs::openapi,
         docs::page,
@@ -75,10 +94,31 @@ use crate::State as AppState;
         (name = "cart", description = "The caller's cart."),
         (name = "checkout", description = "Placing an order."),
         (name = "orders", description = "The caller's orders."),
+        (name = "ratings", description = "Products' ratings and reviews; the signed-in caller's own rating."),
+        (name = "accounts", description = "Signing up, in and out; the signed-in account."),
         (name = "meta", description = "Health and this description."),
     )
 )]
 pub(crate) struct ApiDoc;
+
+/// The `bearer` security scheme the operations name.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".to_owned());
+        scheme.description = Some(
+            "A token from POST /api/v1/sessions or POST /api/v1/accounts, checked with the \
+             accounts service on every request."
+                .to_owned(),
+        );
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// The document for a shop under `base` (`BASE_URL`): its server is that
 /// prefix, so the paths are the same everywhere.
@@ -134,6 +174,17 @@ pub(crate) fn routes(base: &str) -> Routes {
     .add(Method::GET, "/api/v1/products", products::list)
     .add(Method::GET, "/api/v1/products/{id}", products::get)
     .add(Method::GET, "/api/v1/currencies", products::currencies)
+    .add(Method::GET, "/api/v1/products/{id}/ratings", ratings::list)
+    .add(
+        Method::PUT,
+        "/api/v1/products/{id}/ratings/mine",
+        ratings::put,
+    )
+    .add(
+        Method::DELETE,
+        "/api/v1/products/{id}/ratings/mine",
+        ratings::delete,
+    )
     .add(Method::GET, "/api/products", products::list_bare)
     .add(Method::GET, "/api/v1/cart", cart::get)
     .add(Method::DELETE, "/api/v1/cart", cart::empty)
@@ -142,6 +193,14 @@ pub(crate) fn routes(base: &str) -> Routes {
     .add(Method::GET, "/api/v1/orders", orders::list)
     .add(Method::GET, "/api/v1/orders/{id}", orders::get)
     .add(Method::GET, "/api/orders", orders::list_bare)
+    .add(Method::POST, "/api/v1/accounts", accounts::sign_up)
+    .add(Method::GET, "/api/v1/accounts/me", accounts::me)
+    .add(Method::POST, "/api/v1/sessions", accounts::sign_in)
+    .add(
+        Method::DELETE,
+        "/api/v1/sessions/current",
+        accounts::sign_out,
+    )
     .add(Method::GET, "/health", docs::health)
     .add(Method::GET, "/api/v1/openapi.json", docs::openapi)
     .add(Method::GET, "/api/v1/docs", docs::page)

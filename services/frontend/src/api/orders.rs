@@ -98,12 +98,15 @@ pub(crate) struct OrdersJson {
     path = "/api/v1/orders",
     tag = "orders",
     operation_id = "listOrders",
+    security((), ("bearer" = [])),
     params(
         ("page_size" = Option<u32>, Query, description = "Orders per page, 1 to 100 (default 20).", minimum = 1, maximum = 100),
         ("page_token" = Option<String>, Query, description = "The `next_page_token` of the previous page."),
     ),
     responses(
         (status = 200, description = "A page of orders.", body = OrdersJson),
+        (status = 401, description = "A bearer token was sent and it is malformed, expired, signed out or its account is gone (UNAUTHENTICATED).", body = crate::api::problem::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"boutique\", error=\"invalid_token\"`."))),
         (status = 400, description = "A bad `page_size` or `page_token`.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The orders service is not answering.", body = Problem, content_type = "application/problem+json"),
     )
@@ -131,6 +134,7 @@ pub(crate) async fn list(
     path = "/api/orders",
     tag = "orders",
     operation_id = "listOrdersBare",
+    security((), ("bearer" = [])),
     params(
         ("page_size" = Option<u32>, Query, description = "Orders per page, 1 to 100 (default 20).", minimum = 1, maximum = 100),
         ("page_token" = Option<String>, Query, description = "From the previous page's `Link`."),
@@ -138,6 +142,8 @@ pub(crate) async fn list(
     responses(
         (status = 200, description = "A page of orders, newest first.", body = Vec<OrderJson>,
             headers(("Link" = String, description = "`<...>; rel=\"next\"` when there are more."))),
+        (status = 401, description = "A bearer token was sent and it is malformed, expired, signed out or its account is gone (UNAUTHENTICATED).", body = crate::api::problem::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"boutique\", error=\"invalid_token\"`."))),
         (status = 400, description = "A bad `page_size` or `page_token`.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The orders service is not answering.", body = Problem, content_type = "application/problem+json"),
     )
@@ -174,9 +180,12 @@ pub(crate) async fn list_bare(
     path = "/api/v1/orders/{id}",
     tag = "orders",
     operation_id = "getOrder",
+    security((), ("bearer" = [])),
     params(("id" = String, Path, description = "The order's id (a UUID).")),
     responses(
         (status = 200, description = "The order, with its timeline.", body = OrderJson),
+        (status = 401, description = "A bearer token was sent and it is malformed, expired, signed out or its account is gone (UNAUTHENTICATED).", body = crate::api::problem::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"boutique\", error=\"invalid_token\"`."))),
         (status = 404, description = "No such order, or another caller's.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The orders service is not answering.", body = Problem, content_type = "application/problem+json"),
     )

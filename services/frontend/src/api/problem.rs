@@ -47,6 +47,8 @@ pub(crate) enum Code {
     InvalidParameter,
     BadIdempotencyKey,
     CrossSiteRequest,
+    Unauthenticated,
+    InvalidCredentials,
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -57,7 +59,11 @@ pub(crate) enum Code {
     QuantityLimit,
     OrderRefused,
     IdempotencyKeyReused,
+    WeakPassword,
+    EmailTaken,
     OrderInProgress,
+    SignInThrottled,
+    RatingRateLimited,
     PaymentUncertain,
     ChargedNotShipped,
     ServiceUnavailable,
@@ -66,12 +72,14 @@ pub(crate) enum Code {
 
 impl Code {
     /// Every code, in the order the reference page lists them.
-    pub(crate) const ALL: [Self; 20] = [
+    pub(crate) const ALL: [Self; 26] = [
         Self::BadRequest,
         Self::MalformedJson,
         Self::InvalidParameter,
         Self::BadIdempotencyKey,
         Self::CrossSiteRequest,
+        Self::Unauthenticated,
+        Self::InvalidCredentials,
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::PayloadTooLarge,
@@ -82,7 +90,11 @@ impl Code {
         Self::QuantityLimit,
         Self::OrderRefused,
         Self::IdempotencyKeyReused,
+        Self::WeakPassword,
+        Self::EmailTaken,
         Self::OrderInProgress,
+        Self::SignInThrottled,
+        Self::RatingRateLimited,
         Self::PaymentUncertain,
         Self::ChargedNotShipped,
         Self::ServiceUnavailable,
@@ -97,6 +109,8 @@ impl Code {
             Self::InvalidParameter => "INVALID_PARAMETER",
             Self::BadIdempotencyKey => "BAD_IDEMPOTENCY_KEY",
             Self::CrossSiteRequest => "CROSS_SITE_REQUEST",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -107,7 +121,11 @@ impl Code {
             Self::QuantityLimit => "QUANTITY_LIMIT",
             Self::OrderRefused => "ORDER_REFUSED",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::WeakPassword => "WEAK_PASSWORD", // pragma: allowlist secret (a code)
+            Self::EmailTaken => "EMAIL_TAKEN",
             Self::OrderInProgress => "ORDER_IN_PROGRESS",
+            Self::SignInThrottled => "SIGN_IN_THROTTLED",
+            Self::RatingRateLimited => "RATING_RATE_LIMITED",
             Self::PaymentUncertain => "PAYMENT_UNCERTAIN",
             Self::ChargedNotShipped => "CHARGED_NOT_SHIPPED",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
@@ -123,6 +141,7 @@ impl Code {
             }
             Self::BadIdempotencyKey => StatusCode::BAD_REQUEST,
             Self::CrossSiteRequest => StatusCode::FORBIDDEN,
+            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -132,8 +151,10 @@ impl Code {
             | Self::UnknownProduct
             | Self::QuantityLimit
             | Self::OrderRefused
-            | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::OrderInProgress => StatusCode::CONFLICT,
+            | Self::IdempotencyKeyReused
+            | Self::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::OrderInProgress | Self::EmailTaken => StatusCode::CONFLICT,
+            Self::SignInThrottled | Self::RatingRateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::PaymentUncertain | Self::ChargedNotShipped | Self::ServiceUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -149,6 +170,8 @@ impl Code {
             Self::InvalidParameter => "Invalid query parameter",
             Self::BadIdempotencyKey => "Invalid Idempotency-Key",
             Self::CrossSiteRequest => "Cross-site request refused",
+            Self::Unauthenticated => "Authentication required",
+            Self::InvalidCredentials => "Invalid credentials",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::PayloadTooLarge => "Request body too large",
@@ -159,7 +182,11 @@ impl Code {
             Self::QuantityLimit => "Quantity limit reached",
             Self::OrderRefused => "Order refused",
             Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::WeakPassword => "Weak password", // pragma: allowlist secret (a title)
+            Self::EmailTaken => "Email taken",
             Self::OrderInProgress => "Order in progress",
+            Self::SignInThrottled => "Sign-in throttled",
+            Self::RatingRateLimited => "Too many rating writes",
             Self::PaymentUncertain => "Payment uncertain",
             Self::ChargedNotShipped => "Charged, not shipped",
             Self::ServiceUnavailable => "Service unavailable",
@@ -181,6 +208,14 @@ impl Code {
             Self::CrossSiteRequest => {
                 "A browser said the request came from another site (Origin or Sec-Fetch-Site)."
             }
+            Self::Unauthenticated => {
+                "The operation needs a signed-in account: send Authorization: Bearer <token> \
+                 (POST /api/v1/sessions gives one). Also answered for a token that is malformed, \
+                 expired, signed out or whose account is gone (WWW-Authenticate says which)."
+            }
+            Self::InvalidCredentials => {
+                "The email or the password is wrong; an unknown email gets the same answer."
+            }
             Self::NotFound => "Nothing is at this address: an unknown path, product or order.",
             Self::MethodNotAllowed => "The path exists, but not with this method; see Allow.",
             Self::PayloadTooLarge => "The body is larger than the API accepts.",
@@ -201,9 +236,22 @@ impl Code {
             Self::IdempotencyKeyReused => {
                 "The Idempotency-Key was already used for a different checkout request."
             }
+            Self::WeakPassword => {
+                "The password breaks a rule: 10 to 128 characters, not one of the commonest \
+                 passwords, not the email; `detail` says which."
+            }
+            Self::EmailTaken => "An account with this email (in any case) exists already.",
             Self::OrderInProgress => {
                 "Another order for this cart is being placed right now; nothing more was charged. \
                  `order_id` names it when known."
+            }
+            Self::SignInThrottled => {
+                "Too many failed sign-ins for this email or from this address; retry after \
+                 Retry-After seconds."
+            }
+            Self::RatingRateLimited => {
+                "The account wrote too many ratings in a short time; nothing was written. Retry \
+                 after Retry-After seconds."
             }
             Self::PaymentUncertain => {
                 "The card may have been charged and the order is recorded for follow-up \
@@ -236,6 +284,7 @@ impl Code {
             (StatusCode::NOT_FOUND, _) => Self::NotFound,
             (StatusCode::METHOD_NOT_ALLOWED, _) => Self::MethodNotAllowed,
             (StatusCode::FORBIDDEN, _) => Self::CrossSiteRequest,
+            (StatusCode::UNAUTHORIZED, _) => Self::Unauthenticated,
             (StatusCode::PAYLOAD_TOO_LARGE, _) => Self::PayloadTooLarge,
             (StatusCode::UNSUPPORTED_MEDIA_TYPE, _) => Self::UnsupportedMediaType,
             (StatusCode::UNPROCESSABLE_ENTITY, _) => Self::ValidationFailed,
@@ -276,6 +325,28 @@ pub(crate) struct ApiError {
     extras: Extras,
     /// For the log only.
     cause: Option<String>,
+    /// The `WWW-Authenticate` challenge of a 401.
+    challenge: Option<Challenge>,
+    /// Seconds for `Retry-After` (429; a 503 always says [`RETRY_AFTER_SECS`]).
+    retry_after: Option<u32>,
+}
+
+/// What a 401's `WWW-Authenticate` says (RFC 6750).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Challenge {
+    /// Send a bearer token.
+    Bearer,
+    /// The bearer token sent does not work (`error="invalid_token"`).
+    InvalidToken,
+}
+
+impl Challenge {
+    fn header(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::Bearer => "Bearer realm=\"boutique\"",
+            Self::InvalidToken => "Bearer realm=\"boutique\", error=\"invalid_token\"",
+        })
+    }
 }
 
 impl ApiError {
@@ -289,7 +360,35 @@ impl ApiError {
                 order_id: None,
             },
             cause: None,
+            challenge: None,
+            retry_after: None,
         }
+    }
+
+    /// A 401 asking for a bearer token; `token_refused` when one was sent
+    /// and does not work (RFC 6750's `invalid_token`).
+    pub(crate) fn unauthenticated(detail: impl Into<String>, token_refused: bool) -> Self {
+        let mut problem = Self::new(Code::Unauthenticated, detail);
+        problem.challenge = Some(if token_refused {
+            Challenge::InvalidToken
+        } else {
+            Challenge::Bearer
+        });
+        problem
+    }
+
+    /// The same error, asking for credentials again (`WWW-Authenticate`).
+    #[must_use]
+    pub(crate) fn with_challenge(mut self) -> Self {
+        self.challenge = Some(Challenge::Bearer);
+        self
+    }
+
+    /// The same error, telling the client when to try again.
+    #[must_use]
+    pub(crate) fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(u32::try_from(seconds).unwrap_or(u32::MAX));
+        self
     }
 
     /// A 422 naming each bad field.
@@ -384,6 +483,7 @@ impl IntoResponse for ApiError {
         let status = code.status();
         let kind = match status {
             StatusCode::NOT_FOUND => PageKind::NotFound,
+            StatusCode::TOO_MANY_REQUESTS => PageKind::TooMany,
             StatusCode::SERVICE_UNAVAILABLE => PageKind::Unavailable,
             StatusCode::FORBIDDEN => PageKind::Forbidden,
             status if status.is_server_error() => PageKind::Internal,
@@ -396,6 +496,13 @@ impl IntoResponse for ApiError {
             cause: self.cause,
         });
         response.extensions_mut().insert(self.extras);
+        let headers = response.headers_mut();
+        if let Some(challenge) = self.challenge {
+            headers.insert(header::WWW_AUTHENTICATE, challenge.header());
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
@@ -494,7 +601,12 @@ mod tests {
         Ctx {
             request_id: "0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11".to_owned(),
             session: None,
+            new_session: false,
+            account: None,
             currency: "USD".to_owned(),
+            path: "/".to_owned(),
+            client_address: String::new(),
+            https: false,
         }
     }
 

@@ -16,6 +16,7 @@ use crate::{
         caller::ApiCaller,
         extract::{self, MAX_QUERY_LEN, Page},
         problem::{ApiError, Code},
+        ratings,
         schema::{Currencies, ProductJson, ProductPage},
     },
     validate::is_product_id,
@@ -29,6 +30,7 @@ type QueryResult = Result<Query<Vec<(String, String)>>, QueryRejection>;
     path = "/api/v1/products",
     tag = "products",
     operation_id = "listProducts",
+    security((), ("bearer" = [])),
     params(
         ("q" = Option<String>, Query, description = "Search text (case-insensitive, in names and descriptions); empty lists every product.", max_length = 100),
         ("page_size" = Option<u32>, Query, description = "Products per page, 1 to 100 (default 20).", minimum = 1, maximum = 100),
@@ -37,6 +39,8 @@ type QueryResult = Result<Query<Vec<(String, String)>>, QueryRejection>;
     ),
     responses(
         (status = 200, description = "A page of products, in catalog order.", body = ProductPage),
+        (status = 401, description = "A bearer token was sent and it is malformed, expired, signed out or its account is gone (UNAUTHENTICATED).", body = crate::api::problem::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"boutique\", error=\"invalid_token\"`."))),
         (status = 400, description = "A bad `page_size`, `page_token` or `q`.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unsupported currency.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The catalog or currency service is not answering.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
@@ -79,9 +83,12 @@ pub(crate) async fn list(
     path = "/api/products",
     tag = "products",
     operation_id = "listProductsBare",
+    security((), ("bearer" = [])),
     params(CurrencyParam),
     responses(
         (status = 200, description = "Every product, in catalog order.", body = Vec<ProductJson>),
+        (status = 401, description = "A bearer token was sent and it is malformed, expired, signed out or its account is gone (UNAUTHENTICATED).", body = crate::api::problem::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"boutique\", error=\"invalid_token\"`."))),
         (status = 400, description = "A query that does not decode.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unsupported currency.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The catalog or currency service is not answering.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
@@ -104,12 +111,15 @@ pub(crate) async fn list_bare(
     path = "/api/v1/products/{id}",
     tag = "products",
     operation_id = "getProduct",
+    security((), ("bearer" = [])),
     params(
         ("id" = String, Path, description = "The product's id.", example = "OLJCESPC7Z"),
         CurrencyParam,
     ),
     responses(
-        (status = 200, description = "The product.", body = ProductJson),
+        (status = 200, description = "The product, with its ratings' count and average (`rating`, `null` when the ratings service does not answer in time).", body = ProductJson),
+        (status = 401, description = "A bearer token was sent and it is malformed, expired, signed out or its account is gone (UNAUTHENTICATED).", body = crate::api::problem::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"boutique\", error=\"invalid_token\"`."))),
         (status = 400, description = "A query that does not decode.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unsupported currency.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
@@ -141,8 +151,11 @@ pub(crate) async fn get(
     path = "/api/v1/currencies",
     tag = "products",
     operation_id = "listCurrencies",
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Every supported currency.", body = Currencies),
+        (status = 401, description = "A bearer token was sent and it is malformed, expired, signed out or its account is gone (UNAUTHENTICATED).", body = crate::api::problem::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"boutique\", error=\"invalid_token\"`."))),
         (status = 503, description = "The currency service is not answering.", body = crate::api::problem::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -167,7 +180,8 @@ async fn priced(
     currency: &str,
 ) -> Result<Vec<ProductJson>, ApiError> {
     let base = &state.config.base_url;
-    try_join_all(products.iter().map(|product| async move {
+    let ids: Vec<&str> = products.iter().map(|product| product.id.as_str()).collect();
+    let prices = try_join_all(products.iter().map(|product| async move {
         let price: Money = state
             .backends
             .convert(product.price_usd.as_ref(), currency)
@@ -175,8 +189,16 @@ async fn priced(
             .round_to_minor_unit()
             .map_err(|error| ApiError::internal(format!("cannot round a price: {error}")))?;
         Ok::<_, ApiError>(ProductJson::new(base, product, &price))
-    }))
-    .await
+    }));
+    // One summaries call for the whole page, beside the prices.
+    let (priced, summaries) = tokio::join!(prices, ratings::summaries(state, &ids));
+    let mut priced = priced?;
+    if let Some(summaries) = summaries {
+        for product in &mut priced {
+            product.rating = summaries.get(&product.id).cloned();
+        }
+    }
+    Ok(priced)
 }
 
 /// `?currency=`, shared by every priced operation.

@@ -57,6 +57,9 @@ pub(crate) struct ProductJson {
     /// The catalog's USD price converted and rounded to the currency's minor
     /// unit: what the cart and checkout charge per item.
     pub(crate) price: MoneyJson,
+    /// Its ratings' count and average; `null` when the ratings service did
+    /// not answer in time (the product is served all the same).
+    pub(crate) rating: Option<crate::api::ratings::SummaryJson>,
 }
 
 impl ProductJson {
@@ -68,6 +71,7 @@ impl ProductJson {
             picture: crate::views::picture_url(base, &product.picture),
             categories: product.categories.clone(),
             price: MoneyJson::from(price),
+            rating: None,
         }
     }
 }

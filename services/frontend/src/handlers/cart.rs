@@ -21,14 +21,19 @@ use crate::{
     views::{CartLine, CartPage, CheckoutForm, Chrome, MONTHS, Notice, ProductCard, current_year},
 };
 
-/// The cart page with upstream's demo checkout values.
+/// The cart page with upstream's demo checkout values (a signed-in
+/// shopper's own email).
 pub(crate) async fn view_cart(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Html<String>, AppError> {
-    Ok(Html(
-        render_cart(&state, &ctx, CheckoutForm::demo(), None).await?,
-    ))
+    let mut form = CheckoutForm::demo();
+    if let Some(account) = &ctx.account {
+        // Confirmations go to the account's address unless the shopper
+        // types another.
+        form.email.clone_from(&account.email);
+    }
+    Ok(Html(render_cart(&state, &ctx, form, None).await?))
 }
 
 /// Adds a product: 422 for a bad form, 404 for an unknown product, then a 302
@@ -43,7 +48,7 @@ pub(crate) async fn add_to_cart(
     let backends = &state.backends;
     backends.get_product(&request.product_id).await?;
     backends
-        .add_to_cart(ctx.session_id(), &request.product_id, request.quantity)
+        .add_to_cart(ctx.shopper_id(), &request.product_id, request.quantity)
         .await
         .map_err(|error| match error.code() {
             // The cart caps how much of one product a line may hold.
@@ -63,7 +68,7 @@ pub(crate) async fn empty_cart(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Response, AppError> {
-    state.backends.empty_cart(ctx.session_id()).await?;
+    state.backends.empty_cart(ctx.shopper_id()).await?;
     Ok(found(&format!("{}/", state.config.base_url)))
 }
 
@@ -84,7 +89,7 @@ pub(crate) async fn render_cart(
     let base = &state.config.base_url;
     let (currencies, items) = tokio::join!(
         backends.currencies_for_page(),
-        backends.cart(ctx.session_id()),
+        backends.cart(ctx.shopper_id()),
     );
     let items = items?;
     let product_ids: Vec<String> = items.iter().map(|item| item.product_id.clone()).collect();

@@ -60,7 +60,7 @@ pub(crate) async fn place_order(
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
     };
     let request = PlaceOrderRequest {
-        user_id: ctx.session_id().to_owned(),
+        user_id: ctx.shopper_id().to_owned(),
         user_currency: ctx.currency.clone(),
         address: Some(Address {
             street_address: checkout.street_address,
@@ -196,8 +196,8 @@ async fn render_order(
     let base = &state.config.base_url;
     let (products, recommended, cart) = tokio::join!(
         backends.list_products(),
-        backends.recommendations(ctx.session_id(), Vec::new()),
-        backends.cart(ctx.session_id()),
+        backends.recommendations(ctx.shopper_id(), Vec::new()),
+        backends.cart(ctx.shopper_id()),
     );
     let catalog: HashMap<&str, &Product> = match &products {
         Ok(products) => products

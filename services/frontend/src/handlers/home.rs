@@ -26,7 +26,7 @@ pub(crate) async fn home(
     let (currencies, products, cart) = tokio::join!(
         backends.currencies_for_page(),
         backends.list_products(),
-        backends.cart(ctx.session_id()),
+        backends.cart(ctx.shopper_id()),
     );
     let products = products?;
     let prices = try_join_all(

@@ -1,7 +1,7 @@
 //! The small routes: currency, logout, product JSON, robots, health, 404.
 
 use axum::{
-    Form, Json,
+    Extension, Form, Json,
     extract::{Path, State, rejection::FormRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::{
     State as AppState,
-    cookies::{CURRENCY_COOKIE, Incoming, SESSION_COOKIE},
+    cookies::{ACCOUNT_COOKIE, CURRENCY_COOKIE, Incoming, SESSION_COOKIE},
+    ctx::Ctx,
     error::AppError,
     handlers::{form_fields, found, json_error},
     validate,
@@ -21,6 +22,7 @@ use crate::{
 /// currencies the header offers are accepted (422 otherwise).
 pub(crate) async fn set_currency(
     State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, AppError> {
@@ -29,7 +31,11 @@ pub(crate) async fn set_currency(
     let base = &state.config.base_url;
     let target = same_origin_referer(&headers, base).unwrap_or_else(|| format!("{base}/"));
     let mut response = found(&target);
-    if let Some(cookie) = state.cookies.set(CURRENCY_COOKIE, &code) {
+    if let Some(cookie) = state
+        .cookies
+        .for_request(ctx.https)
+        .set(CURRENCY_COOKIE, &code)
+    {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
@@ -57,23 +63,36 @@ fn same_origin_referer(headers: &HeaderMap, base: &str) -> Option<String> {
     (under_base && !path.starts_with("//") && !path.contains('\\')).then(|| path.to_owned())
 }
 
-/// Expires every cookie the browser sent (ours first), then home, as upstream.
-pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// Expires every cookie the browser sent (ours first), then home, as
+/// upstream; a signed-in shopper's token is signed out too.
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+) -> Response {
     let base = &state.config.base_url;
+    if let Some(account) = &ctx.account
+        && let Err(error) = state.backends.sign_out(account.token.as_str()).await
+    {
+        tracing::warn!(error = %error, "Cannot sign the token out.");
+    }
     let mut response = found(&format!("{base}/"));
     let sent = Incoming::parse(&headers).names;
-    let names = [SESSION_COOKIE, CURRENCY_COOKIE].into_iter().chain(
-        sent.iter()
-            .map(String::as_str)
-            .filter(|name| is_token(name)),
-    );
+    let jar = state.cookies.for_request(ctx.https);
+    let names = [SESSION_COOKIE, CURRENCY_COOKIE, ACCOUNT_COOKIE]
+        .into_iter()
+        .chain(
+            sent.iter()
+                .map(String::as_str)
+                .filter(|name| is_token(name)),
+        );
     let mut expired: Vec<&str> = Vec::new();
     for name in names {
         if expired.contains(&name) {
             continue;
         }
         expired.push(name);
-        if let Some(cookie) = state.cookies.expire(name) {
+        if let Some(cookie) = jar.expire(name) {
             response.headers_mut().append(header::SET_COOKIE, cookie);
         }
     }

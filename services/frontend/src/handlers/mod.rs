@@ -1,5 +1,6 @@
 //! Route handlers, one module per page, plus what several of them share.
 
+pub(crate) mod account;
 pub(crate) mod assistant;
 pub(crate) mod cart;
 pub(crate) mod checkout;
@@ -100,7 +101,7 @@ pub(crate) async fn recommended_cards(
 ) -> Vec<ProductCard> {
     let backends = &state.backends;
     let ids = match backends
-        .recommendations(ctx.session_id(), for_products)
+        .recommendations(ctx.shopper_id(), for_products)
         .await
     {
         Ok(ids) => ids,

@@ -51,7 +51,7 @@ pub(crate) async fn list(
         page_size: DEFAULT_PAGE_SIZE,
         page_token,
     };
-    let listed = orders::list(&state, ctx.session_id(), &page).await?;
+    let listed = orders::list(&state, ctx.shopper_id(), &page).await?;
     let summaries = listed
         .orders
         .iter()
@@ -99,7 +99,7 @@ pub(crate) async fn detail(
     // The catalog is asked alongside (usually from its cache): its names and
     // pictures are a nicety, so its failure only thins the page.
     let (order, products) = tokio::join!(
-        orders::owned(&state, ctx.session_id(), &id),
+        orders::owned(&state, ctx.shopper_id(), &id),
         state.backends.list_products()
     );
     let order = order?;

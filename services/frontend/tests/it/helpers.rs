@@ -20,6 +20,8 @@ pub(crate) enum Svc {
     Email,
     Checkout,
     Orders,
+    Accounts,
+    Ratings,
 }
 
 /// Every backend plus the frontend, running.
@@ -32,6 +34,52 @@ pub(crate) struct Shop {
     pub(crate) url: String,
     /// `BASE_URL`.
     pub(crate) base: String,
+}
+
+/// The accounts service's token key in these tests, so a test can craft
+/// tokens of its own (expired ones, say).
+pub(crate) const TOKEN_KID: &str = "test-key";
+pub(crate) const TOKEN_KEY: [u8; 32] = [7; 32];
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// An HS256 token as the accounts service signs them, for `account_id`,
+/// issued at `iat` and expiring at `exp` (seconds since the epoch).
+pub(crate) fn craft_token(account_id: &str, iat: i64, exp: i64) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let header = serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": TOKEN_KID});
+    let claims = serde_json::json!({
+        "sub": account_id,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "iat": iat,
+        "exp": exp,
+        "iss": boutique_accounts::ISSUER,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &TOKEN_KEY);
+    let signature = ring::hmac::sign(&key, signing_input.as_bytes());
+    format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature.as_ref())
+    )
+}
+
+/// Seconds since the epoch.
+pub(crate) fn now_s() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
 }
 
 fn loopback() -> Env {
@@ -64,6 +112,29 @@ impl Shop {
             ..boutique_orders::Config::from_env(&loopback()).unwrap()
         })
         .await;
+        let accounts = TestServer::start(boutique_accounts::Config {
+            database: boutique_store::StoreConfig::memory(),
+            ..boutique_accounts::Config::from_env(
+                &loopback()
+                    .with("ORDERS_SERVICE_ADDR", orders.addr().to_string())
+                    .with(
+                        "ACCOUNTS_TOKEN_KEYS",
+                        format!("{TOKEN_KID}:{}", b64(&TOKEN_KEY)),
+                    ),
+            )
+            .unwrap()
+        })
+        .await;
+        let ratings = TestServer::start(boutique_ratings::Config {
+            database: boutique_store::StoreConfig::memory(),
+            ..boutique_ratings::Config::from_env(
+                &loopback()
+                    .with("PRODUCT_CATALOG_SERVICE_ADDR", catalog_addr.clone())
+                    .with("ORDERS_SERVICE_ADDR", orders.addr().to_string()),
+            )
+            .unwrap()
+        })
+        .await;
         let recommendation = start!(
             boutique_recommendation,
             loopback().with("PRODUCT_CATALOG_SERVICE_ADDR", catalog_addr.clone())
@@ -91,7 +162,9 @@ impl Shop {
             .with("CHECKOUT_SERVICE_ADDR", checkout.addr().to_string())
             .with("SHIPPING_SERVICE_ADDR", shipping.addr().to_string())
             .with("AD_SERVICE_ADDR", ad.addr().to_string())
-            .with("ORDERS_SERVICE_ADDR", orders.addr().to_string());
+            .with("ORDERS_SERVICE_ADDR", orders.addr().to_string())
+            .with("ACCOUNTS_SERVICE_ADDR", accounts.addr().to_string())
+            .with("RATINGS_SERVICE_ADDR", ratings.addr().to_string());
         let base_env = env.clone();
         for (name, value) in frontend_env {
             env = env.with(name, *value);
@@ -109,6 +182,8 @@ impl Shop {
             (Svc::Email, email),
             (Svc::Checkout, checkout),
             (Svc::Orders, orders),
+            (Svc::Accounts, accounts),
+            (Svc::Ratings, ratings),
         ]);
         Self {
             backends,

@@ -160,6 +160,45 @@ async fn pages_look_as_expected() {
     assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
     insta::assert_snapshot!("invalid", normalise(&invalid.text().await.unwrap()));
 
+    // Accounts and ratings: the sign-in page, the account page, a rated product.
+    let member = shop.browser();
+    insta::assert_snapshot!(
+        "signin",
+        normalise(&member.page("/signin?next=/cart").await)
+    );
+    let signed_up = member
+        .post(
+            "/signup",
+            &[
+                ("email", "snap@example.com"),
+                ("display_name", "Snap <Shot>"),
+                ("password", "plum tart at noon"),
+            ],
+        )
+        .await;
+    assert_eq!(signed_up.status(), StatusCode::FOUND);
+    let account = replace_between(
+        &member.page("/account").await,
+        "<dt>Member since</dt><dd>",
+        "</dd>",
+        "[date]",
+    );
+    insta::assert_snapshot!("account", normalise(&account));
+    let rated = member
+        .post(
+            "/product/OLJCESPC7Z/rating",
+            &[
+                ("stars", "4"),
+                ("text", "Good <b>value</b>.\nWould buy again."),
+            ],
+        )
+        .await;
+    assert_eq!(rated.status(), StatusCode::FOUND);
+    insta::assert_snapshot!(
+        "product_rated",
+        normalise(&member.page("/product/OLJCESPC7Z").await)
+    );
+
     // The cart page needs the cart service (the home page does without).
     shop.stop(Svc::Cart).await;
     let down = browser.get("/cart").await;
