@@ -304,6 +304,7 @@ def check(path):
     errs += check_telemetry(path, by_kind)
     errs += check_mesh(by_kind)
     errs += check_backends(by_kind)
+    errs += check_proxy_hops(by_kind)
     for name, p in by_kind.get("NetworkPolicy", {}).items():
         sel = p["spec"]["podSelector"].get("matchLabels", {}).get("app")
         if sel and sel not in apps and sel not in OPTIONAL_APPS:
@@ -335,6 +336,23 @@ def check(path):
                 if ref and ref["name"] in secrets and ref["key"] not in secrets[ref["name"]]:
                     errs.append(f"{kind}/{name}: secret key {ref['key']} not provided by ExternalSecret")
     return len(docs), errs
+
+
+def check_proxy_hops(by_kind):
+    """The storefront counts one proxy hop in X-Forwarded-For exactly when a gateway (Istio's or
+    a Gateway API HTTPRoute) is in front of it: with none, a client could forge the header and
+    slip past the sign-in throttle; with one and no hop counted, every shopper shares the
+    gateway's address and one attacker throttles them all."""
+    frontend = by_kind.get("Deployment", {}).get("frontend")
+    if not frontend:
+        return []
+    gateway = bool(by_kind.get("HTTPRoute")) or bool(by_kind.get("Gateway"))
+    want = "1" if gateway else "0"
+    got = env_of(frontend).get("TRUSTED_PROXY_HOPS", {}).get("value", "0")
+    if got != want:
+        return [f"Deployment/frontend: TRUSTED_PROXY_HOPS={got}, want {want} "
+                f"({'behind' if gateway else 'without'} a gateway)"]
+    return []
 
 
 def env_of(workload):
