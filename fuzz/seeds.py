@@ -47,9 +47,9 @@ GRPC = [
     (26, "boutique.ratings.v1.GetRatingRequest", f'account_id: "{ACCT}" product_id: "OLJCESPC7Z"'),
     (27, "boutique.ratings.v1.ListRatingsRequest", 'product_id: "OLJCESPC7Z" page_size: 10 page_token: "MTo0MjphY2N0LXg6T0xKQ0VTUEM3Wg"'),
     (28, "boutique.ratings.v1.GetSummariesRequest", 'product_ids: "OLJCESPC7Z" product_ids: "66VCHSJNUP"'),
-    (29, "boutique.accounts.v1.SignUpRequest", 'email: "Ada@Example.com" password: "correct horse battery staple" display_name: "Ada" client_address: "127.0.0.1:50000"'),
+    (29, "boutique.accounts.v1.SignUpRequest", 'email: "Ada@Example.com" password: "correct horse battery staple" display_name: "Ada" client_address: "127.0.0.1:50000"'),  # pragma: allowlist secret
     (30, "boutique.accounts.v1.SignInRequest", 'email: "ada@example.com" password: "correct horse battery staple" client_address: "::1"'),
-    (35, "boutique.accounts.v1.AuthenticateRequest", 'token: "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhY2N0LXgifQ.c2lnbmF0dXJl"'),
+    (35, "boutique.accounts.v1.AuthenticateRequest", 'token: "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhY2N0LXgifQ.c2lnbmF0dXJl"'),  # pragma: allowlist secret
 ]
 
 FORMS = {
