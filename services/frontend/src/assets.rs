@@ -5,21 +5,34 @@
 //! `/static/img/products/<name>.jpg` (upstream's paths), so each drawing is
 //! served at that path, and at `<name>.svg`, as `image/svg+xml`: browsers go by
 //! the content type, and `nosniff` keeps them from guessing.
+//!
+//! The failure flag `imageSlowLoad` holds product pictures back (as the
+//! OpenTelemetry demo's proxy does), so a slow page shows in the browser's
+//! waterfall and the request's trace while the HTML itself stays fast.
 
-use std::sync::LazyLock;
+use std::{sync::LazyLock, time::Duration};
 
 use axum::{
-    extract::Path,
+    extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
-use crate::error::AppError;
+use boutique_flags::names::IMAGE_SLOW_LOAD;
+
+use crate::{REQUEST_TIMEOUT, State as AppState, error::AppError};
 
 /// Assets may be cached for a day; a redeploy changes their ETags.
 const CACHE_CONTROL: &str = "public, max-age=86400";
 
 const SVG: &str = "image/svg+xml";
+
+/// Where the product pictures are, under `/static/`.
+const PICTURES: &str = "img/products/";
+
+/// The longest `imageSlowLoad` delay: short of the request timeout, so a
+/// held-back picture arrives late rather than as a 503.
+const MAX_IMAGE_DELAY: Duration = REQUEST_TIMEOUT.saturating_sub(Duration::from_secs(5));
 
 /// One embedded file.
 #[derive(Debug)]
@@ -102,6 +115,7 @@ static ASSETS: LazyLock<Vec<(Asset, HeaderValue)>> = LazyLock::new(|| {
 /// `GET /static/{*path}`: an embedded file, 304 when the browser's copy is
 /// current, or the 404 page (for directories too: nothing is listed).
 pub(crate) async fn serve(
+    State(state): State<AppState>,
     Path(path): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -109,6 +123,16 @@ pub(crate) async fn serve(
         .iter()
         .find(|(asset, _)| asset.path == path)
         .ok_or(AppError::NotFound)?;
+    if asset.path.starts_with(PICTURES) && state.flags.is_configured() {
+        let delay = image_delay(state.flags.number(IMAGE_SLOW_LOAD).await);
+        if !delay.is_zero() {
+            tracing::debug!(
+                delay_ms = delay.as_millis(),
+                "Holding a picture back (flag imageSlowLoad)."
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
     let cache = [
         (header::ETAG, etag.clone()),
         (
@@ -135,6 +159,16 @@ pub(crate) async fn serve(
         .into_response())
 }
 
+/// The `imageSlowLoad` value (milliseconds) as a delay: nothing for zero,
+/// negatives and anything not a number, at most [`MAX_IMAGE_DELAY`].
+fn image_delay(millis: f64) -> Duration {
+    if millis.is_nan() || millis <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(millis / 1000.0)
+        .map_or(MAX_IMAGE_DELAY, |delay| delay.min(MAX_IMAGE_DELAY))
+}
+
 /// FNV-1a, 64 bits: a cheap, stable fingerprint for ETags (not for security).
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
@@ -145,6 +179,18 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_delays_are_bounded_and_never_negative() {
+        assert_eq!(image_delay(0.0), Duration::ZERO);
+        assert_eq!(image_delay(-5.0), Duration::ZERO);
+        assert_eq!(image_delay(f64::NAN), Duration::ZERO);
+        assert_eq!(image_delay(5000.0), Duration::from_secs(5));
+        assert_eq!(image_delay(10_000.0), Duration::from_secs(10));
+        assert_eq!(image_delay(1e12), MAX_IMAGE_DELAY);
+        assert_eq!(image_delay(f64::INFINITY), MAX_IMAGE_DELAY);
+        assert!(MAX_IMAGE_DELAY < REQUEST_TIMEOUT);
+    }
 
     #[test]
     fn every_catalog_picture_is_embedded() {

@@ -7,6 +7,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use boutique_flags::FlagsConfig;
 use boutique_platform::{
     App, ConfigError, Env, Peers, ServerError, ServiceConfig, Telemetry,
     config::{CACHE_TTL_VAR, parse_cache_ttl, parse_go_duration, parse_service_addr},
@@ -126,6 +127,8 @@ pub struct Config {
     /// default) takes the connection's peer and ignores the header, which a
     /// client could write anything into.
     pub trusted_proxy_hops: usize,
+    /// Where the failure flags come from (`FLAGD_*`): `imageSlowLoad`.
+    pub flags: FlagsConfig,
 }
 
 impl ServiceConfig for Config {
@@ -162,6 +165,7 @@ impl ServiceConfig for Config {
                 .parse_with(MAX_IN_FLIGHT_VAR, parse_max_in_flight)?
                 .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
             trusted_proxy_hops: env.parse_or(TRUSTED_PROXY_HOPS_VAR, 0)?,
+            flags: FlagsConfig::from_env(env)?,
         })
     }
 

@@ -76,6 +76,7 @@
 //! | `CYMBAL_BRANDING` | `false` | Call the shop "Cymbal Shops". |
 //! | `COOKIE_SECURE` | `false` | Add `Secure` to cookies (set it when served over TLS). A request with `X-Forwarded-Proto: https` gets `Secure` cookies without it. |
 //! | `TRUSTED_PROXY_HOPS` | `0` | How many proxies in front of the shop append to `X-Forwarded-For`: the client address passed to the accounts service's sign-in throttle is that many entries from the right; `0` takes the connection's peer and ignores the header. |
+//! | `FLAGD_*` | no flags | Failure flags (`boutique_flags::config`): `imageSlowLoad` holds product pictures back. |
 //! | `SESSION_SECRET` or `SESSION_SECRET_FILE` | a key per process | The secret (at least 32 bytes) that signs session cookies, or a file holding it (e.g. a mounted Kubernetes Secret). Unset, sessions end with the process and are not shared by replicas (logged as a warning). |
 //! | `SESSION_SECRET_PREVIOUS` or `SESSION_SECRET_PREVIOUS_FILE` | unset | The secret being rotated out: it still verifies, and its sessions are signed again with the current one. |
 //! | `SHOPPING_ASSISTANT_SERVICE_ADDR` | unset | `host:port` of upstream's shopping assistant (`POST /bot` forwards to it). Optional, unlike upstream: without it `/assistant` says it is not set up and `/bot` answers 503. |
@@ -127,6 +128,7 @@ use axum::{
     http::{StatusCode, header},
     routing::{any, get, post},
 };
+use boutique_flags::Flags;
 use boutique_platform::{
     App, HttpServer, ServerError, Telemetry, telemetry::http as http_telemetry,
 };
@@ -156,6 +158,8 @@ pub(crate) struct Shared {
     pub(crate) assistant: Option<assistant::Assistant>,
     /// The REST API's OpenAPI document and reference page, made once.
     pub(crate) api_document: api::docs::Document,
+    /// The failure flags (`imageSlowLoad`).
+    pub(crate) flags: Flags,
 }
 
 pub(crate) type State = Arc<Shared>;
@@ -211,6 +215,7 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
     // that every test would show.
     let api_document = api::docs::Document::new(&base)
         .unwrap_or_else(|error| panic!("cannot make the OpenAPI document: {error}"));
+    let flags = Flags::new(&config.flags, &telemetry);
     let state: State = Arc::new(Shared {
         config,
         backends,
@@ -218,6 +223,7 @@ pub fn router(config: Config, backends: Backends, telemetry: Telemetry) -> Route
         sessions,
         assistant,
         api_document,
+        flags,
     });
     let p = |path: &str| format!("{base}{path}");
     let mut routes = Router::new()

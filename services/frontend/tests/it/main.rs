@@ -11,6 +11,7 @@ mod api_checkout;
 mod assistant;
 mod browse;
 mod degraded;
+mod flags;
 mod helpers;
 mod orders;
 mod ratings;
