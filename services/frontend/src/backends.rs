@@ -13,7 +13,9 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use boutique_money::Money;
-use boutique_platform::{Peers, ServerError, Telemetry, telemetry::grpc::TracedChannel as Channel};
+use boutique_platform::{
+    Peers, ServerError, Telemetry, call::CallContext, telemetry::grpc::TracedChannel as Channel,
+};
 use boutique_proto::boutique::accounts::v1::{
     Account, AuthenticateRequest, ChangePasswordRequest, ChangePasswordResponse,
     DeleteAccountRequest, SignInRequest, SignInResponse, SignOutEverywhereRequest, SignOutRequest,
@@ -246,12 +248,12 @@ impl Backends {
     }
 
     async fn fetch_supported_currencies(&self) -> Result<Vec<String>, BackendError> {
-        let mut client = self.currency.clone();
-        let reply = call(
+        let reply = read(
             Backend::Currency,
             CALL_TIMEOUT,
+            &self.currency,
             Empty {},
-            |req| async move { client.get_supported_currencies(req).await },
+            |mut client, req| async move { client.get_supported_currencies(req).await },
         )
         .await?;
         Ok(reply.currency_codes)
@@ -266,10 +268,13 @@ impl Backends {
     }
 
     async fn fetch_products(&self) -> Result<Vec<Product>, BackendError> {
-        let mut client = self.catalog.clone();
-        let reply = call(Backend::Catalog, CALL_TIMEOUT, Empty {}, |req| async move {
-            client.list_products(req).await
-        })
+        let reply = read(
+            Backend::Catalog,
+            CALL_TIMEOUT,
+            &self.catalog,
+            Empty {},
+            |mut client, req| async move { client.list_products(req).await },
+        )
         .await?;
         Ok(reply.products)
     }
@@ -292,11 +297,14 @@ impl Backends {
     }
 
     async fn fetch_product(&self, id: &str) -> Result<Product, BackendError> {
-        let mut client = self.catalog.clone();
         let request = GetProductRequest { id: id.to_owned() };
-        call(Backend::Catalog, CALL_TIMEOUT, request, |req| async move {
-            client.get_product(req).await
-        })
+        read(
+            Backend::Catalog,
+            CALL_TIMEOUT,
+            &self.catalog,
+            request,
+            |mut client, req| async move { client.get_product(req).await },
+        )
         .await
     }
 
@@ -304,26 +312,32 @@ impl Backends {
     /// case-insensitive match on name or description), in catalog order.
     /// Not cached: queries are many and rarely repeat.
     pub async fn search_products(&self, query: &str) -> Result<Vec<Product>, BackendError> {
-        let mut client = self.catalog.clone();
         let request = SearchProductsRequest {
             query: query.to_owned(),
         };
-        let reply = call(Backend::Catalog, CALL_TIMEOUT, request, |req| async move {
-            client.search_products(req).await
-        })
+        let reply = read(
+            Backend::Catalog,
+            CALL_TIMEOUT,
+            &self.catalog,
+            request,
+            |mut client, req| async move { client.search_products(req).await },
+        )
         .await?;
         Ok(reply.results)
     }
 
     /// The items in a shopper's cart.
     pub async fn cart(&self, user_id: &str) -> Result<Vec<CartItem>, BackendError> {
-        let mut client = self.cart.clone();
         let request = GetCartRequest {
             user_id: user_id.to_owned(),
         };
-        let cart = call(Backend::Cart, CALL_TIMEOUT, request, |req| async move {
-            client.get_cart(req).await
-        })
+        let cart = read(
+            Backend::Cart,
+            CALL_TIMEOUT,
+            &self.cart,
+            request,
+            |mut client, req| async move { client.get_cart(req).await },
+        )
         .await?;
         Ok(cart.items)
     }
@@ -352,13 +366,16 @@ impl Backends {
 
     /// Empties a cart.
     pub async fn empty_cart(&self, user_id: &str) -> Result<(), BackendError> {
-        let mut client = self.cart.clone();
         let request = EmptyCartRequest {
             user_id: user_id.to_owned(),
         };
-        call(Backend::Cart, CALL_TIMEOUT, request, |req| async move {
-            client.empty_cart(req).await
-        })
+        read(
+            Backend::Cart,
+            CALL_TIMEOUT,
+            &self.cart,
+            request,
+            |mut client, req| async move { client.empty_cart(req).await },
+        )
         .await?;
         Ok(())
     }
@@ -391,14 +408,17 @@ impl Backends {
         amount: &boutique_proto::Money,
         to: &str,
     ) -> Result<Money, BackendError> {
-        let mut client = self.currency.clone();
         let request = CurrencyConversionRequest {
             from: Some(amount.clone()),
             to_code: to.to_owned(),
         };
-        let converted = call(Backend::Currency, CALL_TIMEOUT, request, |req| async move {
-            client.convert(req).await
-        })
+        let converted = read(
+            Backend::Currency,
+            CALL_TIMEOUT,
+            &self.currency,
+            request,
+            |mut client, req| async move { client.convert(req).await },
+        )
         .await?;
         if converted.currency_code != to {
             return Err(BackendError::malformed(
@@ -415,16 +435,16 @@ impl Backends {
         user_id: &str,
         product_ids: Vec<String>,
     ) -> Result<Vec<String>, BackendError> {
-        let mut client = self.recommendation.clone();
         let request = ListRecommendationsRequest {
             user_id: user_id.to_owned(),
             product_ids,
         };
-        let reply = call(
+        let reply = read(
             Backend::Recommendation,
             CALL_TIMEOUT,
+            &self.recommendation,
             request,
-            |req| async move { client.list_recommendations(req).await },
+            |mut client, req| async move { client.list_recommendations(req).await },
         )
         .await?;
         Ok(reply.product_ids)
@@ -436,14 +456,17 @@ impl Backends {
         &self,
         items: Vec<CartItem>,
     ) -> Result<boutique_proto::Money, BackendError> {
-        let mut client = self.shipping.clone();
         let request = GetQuoteRequest {
             address: None,
             items,
         };
-        let reply = call(Backend::Shipping, CALL_TIMEOUT, request, |req| async move {
-            client.get_quote(req).await
-        })
+        let reply = read(
+            Backend::Shipping,
+            CALL_TIMEOUT,
+            &self.shipping,
+            request,
+            |mut client, req| async move { client.get_quote(req).await },
+        )
         .await?;
         reply
             .cost_usd
@@ -452,11 +475,14 @@ impl Backends {
 
     /// Ads for the given categories, within [`AD_TIMEOUT`].
     pub async fn ads(&self, context_keys: Vec<String>) -> Result<Vec<Ad>, BackendError> {
-        let mut client = self.ad.clone();
         let request = AdRequest { context_keys };
-        let reply = call(Backend::Ad, AD_TIMEOUT, request, |req| async move {
-            client.get_ads(req).await
-        })
+        let reply = read(
+            Backend::Ad,
+            AD_TIMEOUT,
+            &self.ad,
+            request,
+            |mut client, req| async move { client.get_ads(req).await },
+        )
         .await?;
         Ok(reply.ads)
     }
@@ -504,27 +530,33 @@ impl Backends {
         page_size: u32,
         page_token: &str,
     ) -> Result<ListOrdersResponse, BackendError> {
-        let mut client = self.orders.clone();
         let request = ListOrdersRequest {
             owner: owner.to_owned(),
             page_size,
             page_token: page_token.to_owned(),
         };
-        call(Backend::Orders, CALL_TIMEOUT, request, |req| async move {
-            client.list_orders(req).await
-        })
+        read(
+            Backend::Orders,
+            CALL_TIMEOUT,
+            &self.orders,
+            request,
+            |mut client, req| async move { client.list_orders(req).await },
+        )
         .await
     }
 
     /// One order, whoever owns it: callers check the owner.
     pub async fn get_order(&self, order_id: &str) -> Result<Order, BackendError> {
-        let mut client = self.orders.clone();
         let request = GetOrderRequest {
             order_id: order_id.to_owned(),
         };
-        call(Backend::Orders, CALL_TIMEOUT, request, |req| async move {
-            client.get_order(req).await
-        })
+        read(
+            Backend::Orders,
+            CALL_TIMEOUT,
+            &self.orders,
+            request,
+            |mut client, req| async move { client.get_order(req).await },
+        )
         .await
     }
 
@@ -582,13 +614,16 @@ impl Backends {
     /// The account a token belongs to (with the token's expiry, ms since the
     /// epoch), or `UNAUTHENTICATED`.
     pub async fn authenticate(&self, token: &str) -> Result<(Account, i64), BackendError> {
-        let mut client = self.accounts.clone();
         let request = AuthenticateRequest {
             token: token.to_owned(),
         };
-        let reply = call(Backend::Accounts, CALL_TIMEOUT, request, |req| async move {
-            client.authenticate(req).await
-        })
+        let reply = read(
+            Backend::Accounts,
+            CALL_TIMEOUT,
+            &self.accounts,
+            request,
+            |mut client, req| async move { client.authenticate(req).await },
+        )
         .await?;
         let account = reply
             .account
@@ -710,13 +745,13 @@ impl Backends {
         &self,
         product_ids: Vec<String>,
     ) -> Result<Vec<RatingSummary>, BackendError> {
-        let mut client = self.ratings.clone();
         let request = GetSummariesRequest { product_ids };
-        let reply = call(
+        let reply = read(
             Backend::Ratings,
             SUMMARY_TIMEOUT,
+            &self.ratings,
             request,
-            |req| async move { client.get_summaries(req).await },
+            |mut client, req| async move { client.get_summaries(req).await },
         )
         .await?;
         Ok(reply.summaries)
@@ -729,15 +764,18 @@ impl Backends {
         page_size: u32,
         page_token: &str,
     ) -> Result<ListRatingsResponse, BackendError> {
-        let mut client = self.ratings.clone();
         let request = ListRatingsRequest {
             product_id: product_id.to_owned(),
             page_size,
             page_token: page_token.to_owned(),
         };
-        call(Backend::Ratings, CALL_TIMEOUT, request, |req| async move {
-            client.list_ratings(req).await
-        })
+        read(
+            Backend::Ratings,
+            CALL_TIMEOUT,
+            &self.ratings,
+            request,
+            |mut client, req| async move { client.list_ratings(req).await },
+        )
         .await
     }
 
@@ -747,14 +785,17 @@ impl Backends {
         account_id: &str,
         product_id: &str,
     ) -> Result<Option<Rating>, BackendError> {
-        let mut client = self.ratings.clone();
         let request = GetRatingRequest {
             account_id: account_id.to_owned(),
             product_id: product_id.to_owned(),
         };
-        match call(Backend::Ratings, CALL_TIMEOUT, request, |req| async move {
-            client.get_rating(req).await
-        })
+        match read(
+            Backend::Ratings,
+            CALL_TIMEOUT,
+            &self.ratings,
+            request,
+            |mut client, req| async move { client.get_rating(req).await },
+        )
         .await
         {
             Ok(rating) => Ok(Some(rating)),
@@ -796,8 +837,9 @@ impl Backends {
     }
 }
 
-/// Runs one unary call with a deadline: sent as `grpc-timeout` so the server
-/// can give up too, and enforced here in case the server never answers.
+/// Runs one unary call, sent once, with a deadline: sent as `grpc-timeout`
+/// so the server can give up too, and enforced here in case the server never
+/// answers. For writes that are not safe to repeat.
 async fn call<T, R, F, Fut>(
     backend: Backend,
     timeout: Duration,
@@ -808,14 +850,32 @@ where
     F: FnOnce(tonic::Request<T>) -> Fut,
     Fut: Future<Output = Result<tonic::Response<R>, Status>>,
 {
-    let mut request = tonic::Request::new(message);
-    request.set_timeout(timeout);
-    match tokio::time::timeout(timeout, send(request)).await {
-        Ok(Ok(response)) => Ok(response.into_inner()),
-        Ok(Err(status)) => Err(BackendError::Status { backend, status }),
-        Err(_) => Err(BackendError::Status {
-            backend,
-            status: Status::deadline_exceeded("no answer in time"),
-        }),
-    }
+    CallContext::with_budget(timeout)
+        .call(backend.name(), message, send)
+        .await
+        .map_err(|status| BackendError::Status { backend, status })
+}
+
+/// Runs one call that is safe to repeat (a read, or emptying a cart): like
+/// [`call`], and tried again through a clone of `client` under the
+/// backend's resilience policy (only on `UNAVAILABLE`, within its retry
+/// budget and `timeout` for every attempt together), so a restarting
+/// replica or a dropped connection costs a retry, not an error page.
+async fn read<C, T, R, F, Fut>(
+    backend: Backend,
+    timeout: Duration,
+    client: &C,
+    message: T,
+    send: F,
+) -> Result<R, BackendError>
+where
+    C: Clone,
+    T: Clone,
+    F: Fn(C, tonic::Request<T>) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+{
+    CallContext::with_budget(timeout)
+        .call_idempotent(backend.name(), client, message, send)
+        .await
+        .map_err(|status| BackendError::Status { backend, status })
 }

@@ -15,6 +15,7 @@ mod flags;
 mod helpers;
 mod orders;
 mod ratings;
+mod retries;
 mod security;
 mod sessions;
 mod shedding;
