@@ -54,12 +54,17 @@ pub(crate) async fn product_exists(
     calls: &CallContext,
     product_id: &str,
 ) -> Result<(), RpcError> {
-    let mut client = catalog.clone();
     let request = GetProductRequest {
         id: product_id.to_owned(),
     };
+    // A read: retried under the catalog's policy.
     match calls
-        .call("product catalog", request, |r| client.get_product(r))
+        .call_idempotent(
+            "product catalog",
+            catalog,
+            request,
+            |mut client, r| async move { client.get_product(r).await },
+        )
         .await
     {
         Ok(_) => Ok(()),
@@ -107,7 +112,6 @@ async fn find_purchase(
     account_id: &str,
     product_id: &str,
 ) -> Result<bool, tonic::Status> {
-    let mut client = orders.clone();
     let mut page_token = String::new();
     let mut read = 0;
     while read < MAX_ORDERS_READ {
@@ -117,7 +121,9 @@ async fn find_purchase(
             page_token,
         };
         let page = calls
-            .call("orders", request, |r| client.list_orders(r))
+            .call_idempotent("orders", orders, request, |mut client, r| async move {
+                client.list_orders(r).await
+            })
             .await?;
         let paid_with_product = page.orders.iter().any(|order| {
             PAID.iter().any(|state| *state as i32 == order.state)
