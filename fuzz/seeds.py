@@ -79,6 +79,8 @@ JSON = {
     ' "city": "Mountain View", "state": "CA", "country": "United States", "zip_code": 94043},'
     ' "credit_card": {"number": "4432 8015 6152 0454", "cvv": 672, "expiration_month": 1, "expiration_year": 2039}}',
     "checkout-card-as-number": '0b6f5a8e-4f38-4c43-9d3f-2f0f2f7b9a11\n{"email": "x@y", "address": {}, "credit_card": {"number": 4432801561520454}}',
+    "rating": '{"stars": 4, "text": "  Sturdy.\\r\\nWould buy again. "}',
+    "sign-up": '{"email": "ada@example.com", "password": "plum tart at noon", "display_name": "Ada"}',  # pragma: allowlist secret
 }
 
 FLAGS = {

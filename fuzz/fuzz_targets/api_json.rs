@@ -1,12 +1,17 @@
 //! The REST API's JSON bodies (`services/frontend/src/api/`): the input is a
 //! request body, read as `ApiJson` reads it and checked as the handlers of
-//! `POST /api/v1/cart/items` and `POST /api/v1/checkout` check it; its first
-//! line is also tried as an `Idempotency-Key` header.
+//! `POST /api/v1/cart/items`, `POST /api/v1/checkout`,
+//! `PUT /api/v1/products/{id}/ratings/mine`, `POST /api/v1/accounts` and
+//! `POST /api/v1/sessions` check it; its first line is also tried as an
+//! `Idempotency-Key` header.
 //!
 //! Properties: no panic; an accepted item is a product id and 1 to 10; an
-//! accepted checkout satisfies the checkout form's rules; a refusal never
+//! accepted checkout satisfies the checkout form's rules; an accepted rating
+//! has 1 to 5 stars and a trimmed review of at most 2000 characters without
+//! carriage returns; accepted credentials are not blank; a refusal never
 //! echoes a value the body holds (the card number, a field's value), only
-//! pointers to it; an accepted key is 1 to 255 visible ASCII characters.
+//! pointers to it; an accepted key is 1 to 255 visible ASCII
+//! characters.
 #![no_main]
 
 use boutique_frontend::{fuzzing, validate};
@@ -59,6 +64,21 @@ fuzz_target!(|data: &[u8]| {
             assert!(validate::is_email(&checkout.email));
             assert!(validate::card_digits(&checkout.card_number).is_some());
             assert!((1..=12).contains(&checkout.card_month));
+        }
+        Err(refusal) => no_echo(data, &refusal),
+    }
+    match fuzzing::api_put_rating(data) {
+        Ok((stars, text)) => {
+            assert!((1..=5).contains(&stars));
+            assert!(text.chars().count() <= fuzzing::MAX_REVIEW_CHARS);
+            assert_eq!(text, text.trim());
+            assert!(!text.contains('\r'));
+        }
+        Err(refusal) => no_echo(data, &refusal),
+    }
+    match fuzzing::api_credentials(data) {
+        Ok((email, password)) => {
+            assert!(!email.trim().is_empty() && !password.trim().is_empty());
         }
         Err(refusal) => no_echo(data, &refusal),
     }

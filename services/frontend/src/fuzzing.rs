@@ -11,7 +11,7 @@ use axum::{
 };
 
 use crate::{
-    api::{cart, checkout, extract, schema},
+    api::{accounts, cart, checkout, extract, ratings, schema},
     cookies::{self, CookieJar, Incoming, SESSION_COOKIE},
     handlers,
     session::{SessionKey, Sessions},
@@ -135,6 +135,28 @@ pub fn api_checkout(body: &[u8]) -> Result<validate::Checkout, String> {
     let request: schema::CheckoutRequest =
         extract::parse(body).map_err(|error| format!("{error:?}"))?;
     checkout::check_body(&request).map_err(|error| format!("{error:?}"))
+}
+
+/// `PUT /api/v1/products/{id}/ratings/mine`: the body read and checked as
+/// the handler does; the stars and the normalised review, or the problem's
+/// text.
+pub fn api_put_rating(body: &[u8]) -> Result<(i32, String), String> {
+    let rating: ratings::PutRatingBody =
+        extract::parse(body).map_err(|error| format!("{error:?}"))?;
+    ratings::check_rating(&rating).map_err(|error| format!("{error:?}"))
+}
+
+/// The longest review the storefront passes on, in characters.
+pub const MAX_REVIEW_CHARS: usize = crate::ratings::MAX_TEXT_CHARS;
+
+/// `POST /api/v1/accounts` and `POST /api/v1/sessions`: the body read and
+/// checked as the handlers do before calling the accounts service; the
+/// email and password (the same fields in both), or the problem's text.
+pub fn api_credentials(body: &[u8]) -> Result<(String, String), String> {
+    let body: accounts::SignInBody = extract::parse(body).map_err(|error| format!("{error:?}"))?;
+    accounts::required(&[("/email", &body.email), ("/password", &body.password)])
+        .map_err(|error| format!("{error:?}"))?;
+    Ok((body.email, body.password))
 }
 
 /// The checkout's `Idempotency-Key` header (`None` if it cannot be a header).

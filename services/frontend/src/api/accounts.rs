@@ -275,7 +275,7 @@ async fn adopt(state: &AppState, caller: &ApiCaller, account: &SignedIn, respons
 }
 
 /// Fields that must not be empty: a 422 naming each.
-fn required(fields: &[(&str, &str)]) -> Result<(), ApiError> {
+pub(crate) fn required(fields: &[(&str, &str)]) -> Result<(), ApiError> {
     let missing: Vec<FieldProblem> = fields
         .iter()
         .filter(|(_, value)| value.trim().is_empty())

@@ -27,7 +27,7 @@
 //!   preflight; and the request middleware's cross-site refusal (`Origin`,
 //!   `Sec-Fetch-Site`) covers every unsafe method here as on the pages.
 
-mod accounts;
+pub(crate) mod accounts;
 pub(crate) mod caller;
 pub(crate) mod cart;
 pub(crate) mod checkout;

@@ -217,6 +217,18 @@ pub(crate) async fn put(
 ) -> Result<Json<RatingJson>, ApiError> {
     let id = product_id(id)?;
     let account = caller.account()?;
+    let (stars, text) = check_rating(&body)?;
+    state.backends.get_product(&id).await?;
+    let rating = ratings::put(&state, &account.id, &id, stars, &text)
+        .await
+        .map_err(write_error)?;
+    Ok(Json(rating_json(&rating, Some(&account.id))?))
+}
+
+/// The stars and the review (normalised, see [`ratings::normalise_text`]) of
+/// a rating body, or the 422 naming each field that breaks its rule. The
+/// ratings service checks the text's characters itself.
+pub(crate) fn check_rating(body: &PutRatingBody) -> Result<(i32, String), ApiError> {
     let text = ratings::normalise_text(body.text.as_deref().unwrap_or_default());
     let mut errors = Vec::new();
     let stars = match i32::try_from(body.stars) {
@@ -238,11 +250,7 @@ pub(crate) async fn put(
     if !errors.is_empty() {
         return Err(ApiError::fields(Code::ValidationFailed, errors));
     }
-    state.backends.get_product(&id).await?;
-    let rating = ratings::put(&state, &account.id, &id, stars, &text)
-        .await
-        .map_err(write_error)?;
-    Ok(Json(rating_json(&rating, Some(&account.id))?))
+    Ok((stars, text))
 }
 
 /// Delete the caller's rating of a product (none is fine).
