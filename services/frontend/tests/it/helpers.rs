@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
-use boutique_platform::{Env, ServiceConfig, testing::TestServer};
+use boutique_platform::{
+    Env, ServiceConfig,
+    testing::{HeldPort, TestServer},
+};
 use boutique_proto::boutique::orders::v1::order_service_client::OrderServiceClient;
 use reqwest::{Client, Response, StatusCode, redirect::Policy};
 use tonic::transport::Channel;
@@ -27,6 +30,8 @@ pub(crate) enum Svc {
 /// Every backend plus the frontend, running.
 pub(crate) struct Shop {
     backends: HashMap<Svc, TestServer>,
+    /// The ports of stopped backends, bound but not listening.
+    held: Vec<HeldPort>,
     frontend: TestServer,
     /// The frontend's settings without the extras of `start_with`.
     frontend_env: Env,
@@ -187,6 +192,7 @@ impl Shop {
         ]);
         Self {
             backends,
+            held: Vec::new(),
             frontend,
             frontend_env: base_env,
             url,
@@ -210,10 +216,12 @@ impl Shop {
         self.base = base;
     }
 
-    /// Really stops one backend; its port then refuses connections.
+    /// Really stops one backend; its port then refuses connections, and is
+    /// held for the rest of the test so that no other test's server, handed
+    /// the freed port, answers in its place.
     pub(crate) async fn stop(&mut self, svc: Svc) {
         let server = self.backends.remove(&svc).expect("running");
-        server.stop().await;
+        self.held.push(server.stop_holding_port().await);
     }
 
     /// Stops the frontend and fails the test unless it shut down cleanly.

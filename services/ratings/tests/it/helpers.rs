@@ -2,7 +2,11 @@
 //! services, all on loopback ports, one database shared by orders and
 //! ratings (as in `boutique all`), and clients.
 
-use boutique_platform::{Env, ServiceConfig, error::error_reason, testing::TestServer};
+use boutique_platform::{
+    Env, ServiceConfig,
+    error::error_reason,
+    testing::{HeldPort, TestServer},
+};
 use boutique_proto::{
     Money,
     boutique::{
@@ -50,6 +54,8 @@ pub(crate) fn usd(units: i64) -> Money {
 pub(crate) struct Shop {
     catalog: TestServer,
     orders: Option<TestServer>,
+    /// The stopped orders service's port.
+    orders_port: Option<HeldPort>,
     ratings: TestServer,
     pub(crate) client: RatingsServiceClient<Channel>,
     pub(crate) orders_client: OrderServiceClient<Channel>,
@@ -96,6 +102,7 @@ impl Shop {
             orders_client: OrderServiceClient::new(orders.channel().await),
             catalog,
             orders: Some(orders),
+            orders_port: None,
             ratings,
             _data: data,
             _postgres: postgres,
@@ -195,9 +202,11 @@ impl Shop {
         }
     }
 
-    /// Stops the orders service, as an outage.
+    /// Stops the orders service, as an outage. Its port stays held (bound,
+    /// not listening) so no other test's server is handed it and answers.
     pub(crate) async fn stop_orders(&mut self) {
-        self.orders.take().unwrap().stop().await;
+        let held = self.orders.take().unwrap().stop_holding_port().await;
+        self.orders_port = Some(held);
     }
 
     /// The ratings service's sample `name` with these labels (besides
