@@ -238,6 +238,60 @@ async fn the_breaker_opens_on_failures_fails_fast_and_closes_after_one_probe() {
 }
 
 #[tokio::test]
+async fn a_probe_whose_caller_goes_away_still_closes_the_breaker() {
+    let control = Arc::new(Control::default());
+    control.mode.store(UNAVAILABLE, Ordering::SeqCst);
+    let server = serve("127.0.0.1:0".parse().unwrap(), &control).await;
+    let caller = Caller::new(
+        &server.addr().to_string(),
+        policy(1, Duration::from_millis(50)),
+    );
+    caller.call(PATIENCE).await.unwrap_err();
+    assert_eq!(caller.state(), BreakerState::Open);
+
+    // The probe reaches the peer (held there), and its caller gives up on
+    // it, as a caller does when a call it sent beside the probe was refused.
+    control.mode.store(HOLD, Ordering::SeqCst);
+    let probe = boutique_testkit::eventually("a probe reaches the peer", PATIENCE, || async {
+        let client = caller.client.clone();
+        let task = tokio::spawn(async move {
+            let mut client = client;
+            CallContext::with_budget(PATIENCE)
+                .call("ad", AdRequest::default(), |r| async move {
+                    client.get_ads(r).await
+                })
+                .await
+        });
+        loop {
+            if task.is_finished() {
+                assert_circuit_open(task.await.unwrap());
+                return None;
+            }
+            if control.seen.load(Ordering::SeqCst) == 2 {
+                return Some(task);
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    probe.abort();
+    assert!(probe.await.unwrap_err().is_cancelled());
+    assert_eq!(caller.state(), BreakerState::HalfOpen);
+
+    // The peer answers the probe nobody waits for: the breaker hears it and
+    // closes, with no other call.
+    control.release.add_permits(1);
+    boutique_testkit::eventually("the breaker closes", PATIENCE, || async {
+        (caller.state() == BreakerState::Closed).then_some(())
+    })
+    .await;
+    control.mode.store(OK, Ordering::SeqCst);
+    caller.call(PATIENCE).await.unwrap();
+    assert_eq!(control.seen.load(Ordering::SeqCst), 3);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_dead_peer_opens_the_breaker_and_a_restart_on_the_same_port_closes_it() {
     let control = Arc::new(Control::default());
     let server = serve("127.0.0.1:0".parse().unwrap(), &control).await;

@@ -239,6 +239,10 @@ impl Checkout {
         match self.empty_cart(calls, user_id).await {
             Ok(()) => true,
             Err(status) => {
+                // Counted as the cart stage's failure (emptying is part of
+                // it), as a failed shipment after the charge is shipping's,
+                // though the order goes on: alerts on `cartFailure` see it.
+                self.metrics.checkout_failed(CheckoutStage::Cart);
                 let warning = format!("cart not emptied: {}", status.message());
                 tracing::warn!(order_id, problem = %warning, "Charged order with a problem; left to the reconciler.");
                 placed.warnings.push(warning);

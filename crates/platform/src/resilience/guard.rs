@@ -13,7 +13,9 @@
 //! `DEADLINE_EXCEEDED` and `RESOURCE_EXHAUSTED` answers (from the response
 //! headers of a trailers-only answer, else from the trailers), HTTP errors of
 //! a proxy in between, and calls dropped by their caller at their deadline.
-//! A call dropped earlier (its caller went away) counts for nothing.
+//! A call dropped earlier (its caller went away) counts for nothing, but for
+//! the half-open breaker's probe, which runs on to its end without its
+//! caller (`run_to_the_end`).
 
 use std::{
     fmt,
@@ -26,7 +28,10 @@ use std::{
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use tokio::{sync::Semaphore, time::Instant};
+use tokio::{
+    sync::{Semaphore, oneshot},
+    time::Instant,
+};
 use tonic::{Code, Status, body::Body, transport::Channel};
 use tower::{
     BoxError, Service,
@@ -66,6 +71,10 @@ const BUDGET_RATIO: f32 = 0.2;
 /// abandoned by that deadline (the caller's timer started a little before
 /// the call reached this layer and fires on a millisecond tick).
 const DEADLINE_SLACK: Duration = Duration::from_millis(2);
+
+/// How long an abandoned probe without a deadline may take to finish (the
+/// channel's own ceiling).
+const PROBE_CEILING: Duration = Duration::from_secs(30);
 
 /// What every channel to one dependency shares: its policy, breaker,
 /// bulkhead and retry budget.
@@ -245,11 +254,11 @@ struct BreakerService {
 
 impl Service<http::Request<Body>> for BreakerService {
     type Response = http::Response<Body>;
-    type Error = tonic::transport::Error;
+    type Error = BoxError;
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.channel.poll_ready(cx)
+        self.channel.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
@@ -277,11 +286,11 @@ impl Service<http::Request<Body>> for BreakerService {
             done: false,
         };
         let response = self.channel.call(request);
-        Box::pin(async move {
+        let call = async move {
             match response.await {
                 Err(error) => {
                     watch.finish(Outcome::Failure);
-                    Err(error)
+                    Err(BoxError::from(error))
                 }
                 Ok(response) => {
                     let headers_say = if response.status() != http::StatusCode::OK {
@@ -307,8 +316,46 @@ impl Service<http::Request<Body>> for BreakerService {
                     }
                 }
             }
-        })
+        };
+        if probe {
+            Box::pin(run_to_the_end(call, deadline))
+        } else {
+            Box::pin(call)
+        }
     }
+}
+
+/// A probe runs to its end even when its caller goes away, so that the
+/// breaker learns how the dependency is. A caller that sends several calls
+/// to one peer at once would otherwise abandon every probe: the calls beside
+/// the probe are refused (one probe at a time), the caller fails at the
+/// first refusal and drops the probe with it, and the breaker stays
+/// half-open as long as such callers come. (Checkout pricing a cart's lines
+/// kept refusing orders that way long after the currency service was back.)
+/// Bounded by the call's deadline, as the call itself is.
+async fn run_to_the_end(
+    call: impl Future<Output = Result<http::Response<Body>, BoxError>> + Send + 'static,
+    deadline: Option<Instant>,
+) -> Result<http::Response<Body>, BoxError> {
+    let (answer, answered) = oneshot::channel();
+    tokio::spawn(async move {
+        if let Err(Ok(response)) = answer.send(call.await) {
+            // Nobody reads the answer: read it to its trailers here, where
+            // the breaker hears its status.
+            let mut body = response.into_body();
+            let until = deadline.unwrap_or_else(|| Instant::now() + PROBE_CEILING);
+            let _ = tokio::time::timeout_at(until, async {
+                while let Some(Ok(_)) =
+                    std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+                {
+                }
+            })
+            .await;
+        }
+    });
+    answered
+        .await
+        .unwrap_or_else(|_| Err("the probe ended without an answer (shutting down)".into()))
 }
 
 /// The outcome a status code means for the breaker.
