@@ -52,11 +52,11 @@ mod health;
 mod metrics;
 pub mod store;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{
-    App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
+    App, ConfigError, Env, GrpcServer, Listen, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
 };
 use boutique_proto::{cart_service_server::CartServiceServer, directory};
@@ -85,8 +85,8 @@ pub enum Backend {
 /// Cart settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// The store (`REDIS_ADDR`).
     pub backend: Backend,
     /// Idle expiry of a cart (`CART_TTL`); `None` keeps carts forever.
@@ -101,7 +101,7 @@ pub struct Config {
 impl ServiceConfig for Config {
     const SERVICE: &'static directory::ServiceInfo = &directory::CART;
 
-    /// Reads `PORT`, `LISTEN_ADDR`, `REDIS_ADDR` and `CART_TTL`.
+    /// Reads `PORT`, `LISTEN_ADDR`, `REUSE_PORT`, `REDIS_ADDR` and `CART_TTL`.
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let backend = match env.parse_with("REDIS_ADDR", parse_redis_addr)? {
             Some(url) => Backend::Redis { url },
@@ -111,7 +111,7 @@ impl ServiceConfig for Config {
             .parse_with("CART_TTL", parse_go_duration)?
             .unwrap_or(DEFAULT_TTL);
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
             backend,
             ttl: (!ttl.is_zero()).then_some(ttl),
             health_interval: DEFAULT_HEALTH_INTERVAL,
