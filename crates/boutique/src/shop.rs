@@ -14,7 +14,9 @@ use std::{
     time::Instant,
 };
 
-use boutique_platform::{ConfigError, Env, config::parse_service_addr, shutdown};
+use boutique_platform::{
+    ConfigError, Env, config::parse_service_addr, listen::REUSE_PORT_VAR, shutdown,
+};
 use boutique_proto::directory::{self, FRONTEND, ServiceInfo};
 use boutique_store::{DATABASE_FILE, DATABASE_URL_VAR, default_data_dir, redact::redact_url};
 use futures::future::try_join_all;
@@ -127,9 +129,13 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
     let external: HashMap<&'static ServiceInfo, String> = args.external.into_iter().collect();
 
     // Backends listen on loopback only: `boutique all` is for one machine.
+    // Their ports are the kernel's pick, which cannot be shared; the
+    // storefront's can (`REUSE_PORT`), so it can be restarted in place.
+    let frontend_reuse_port = env.get(REUSE_PORT_VAR).unwrap_or("false").to_owned();
     let mut env = env
         .with("LISTEN_ADDR", "127.0.0.1")
         .with("PORT", "0")
+        .with(REUSE_PORT_VAR, "false")
         .with(DATABASE_URL_VAR, database.clone());
     if let Some(path) = &session_key {
         env = env.with("SESSION_SECRET_FILE", path.display().to_string());
@@ -148,6 +154,7 @@ pub(crate) async fn run_all(args: AllArgs, env: Env) -> Result<(), LaunchError> 
             env.clone()
                 .with("LISTEN_ADDR", frontend_listen.ip().to_string())
                 .with("PORT", frontend_listen.port().to_string())
+                .with(REUSE_PORT_VAR, frontend_reuse_port.clone())
         } else {
             env.clone()
         };

@@ -12,18 +12,16 @@
 
 mod support;
 
-use std::{
-    collections::HashMap,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{collections::HashMap, time::Duration};
 
-use boutique_proto::directory::{self, Protocol, ServiceInfo};
+use boutique_proto::directory::ServiceInfo;
 use boutique_store::{
     Database, Location, OrderBook, StoreConfig, audit::audit, orders::OrderState,
 };
-use boutique_testkit::{eventually, free_port};
-use support::{BOUTIQUE, Running, add_to_cart, interrupt, shopper, try_add_to_cart};
+use boutique_testkit::eventually;
+use support::{
+    GrpcShop, Reaped, Running, add_to_cart, env_pairs, interrupt, loadgen, shopper, try_add_to_cart,
+};
 
 /// A product of the catalog.
 const PRODUCT: &str = "OLJCESPC7Z";
@@ -51,20 +49,9 @@ fn pages_without(service: &str) -> &'static [&'static str] {
     }
 }
 
-/// A child process killed when dropped, so a failing test leaves none behind.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `service` on `port` with the shop's environment.
 fn start(service: &ServiceInfo, port: u16, env: &[(String, String)]) -> Reaped {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Reaped(Running::one(service.name, port, &env))
+    Reaped(Running::one(service.name, port, &env_pairs(env)))
 }
 
 /// Whether every page in `pages` answers 200 for `client`.
@@ -85,73 +72,35 @@ async fn all_answer(client: &reqwest::Client, url: &str, pages: &[&str]) -> Resu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_each_service_in_turn_keeps_the_pages_that_do_not_need_it_and_loses_no_charge() {
     let data = tempfile::tempdir().unwrap();
-    let services: Vec<&ServiceInfo> = directory::ALL
-        .iter()
-        .copied()
-        .filter(|s| matches!(s.protocol, Protocol::Grpc(_)))
-        .collect();
-    let ports: HashMap<&str, u16> = services.iter().map(|s| (s.name, free_port())).collect();
-    let mut env: Vec<(String, String)> = services
-        .iter()
-        .map(|s| {
-            (
-                s.addr_var.to_owned(),
-                format!("127.0.0.1:{}", ports[s.name]),
-            )
-        })
-        .collect();
-    let database_url = format!(
-        "sqlite://{}",
-        data.path().join(boutique_store::DATABASE_FILE).display()
-    );
-    env.extend(
-        [
-            ("DATA_DIR", data.path().to_str().unwrap()),
-            // Payment keeps its ledger on disk only with a database URL.
-            ("DATABASE_URL", database_url.as_str()),
+    let shop = GrpcShop::new(
+        data.path(),
+        &[
             ("RECONCILE_INTERVAL", "200ms"),
             ("POST_CHARGE_TIMEOUT", "1s"),
             ("LOG_LEVEL", "warn"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        ],
     );
-    let mut running: HashMap<&str, Reaped> = services
+    let mut running: HashMap<&str, Reaped> = shop
+        .services
         .iter()
-        .map(|s| (s.name, start(s, ports[s.name], &env)))
+        .map(|s| (s.name, start(s, shop.ports[s.name], &shop.env)))
         .collect();
-    let uses: Vec<String> = services
-        .iter()
-        .map(|s| format!("{}=127.0.0.1:{}", s.name, ports[s.name]))
-        .collect();
-    let mut args = vec!["--data", data.path().to_str().unwrap()];
-    for used in &uses {
-        args.extend(["--use", used.as_str()]);
-    }
+    let mut args = vec![
+        "--data".to_owned(),
+        data.path().to_str().unwrap().to_owned(),
+    ];
+    args.extend(shop.storefront_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let storefront = Running::all(&args, &[]);
 
     // Background load: shoppers browsing, filling carts and checking out.
-    let mut load = Reaped(
-        Command::new(BOUTIQUE)
-            .args(["loadgen", "--target", &storefront.url, "--users", "4"])
-            .args([
-                "--spawn-rate",
-                "100",
-                "--think-time",
-                "10ms..100ms",
-                "--quiet",
-            ])
-            .args(["--admin-port", "0", "--listen-addr", "127.0.0.1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut load = loadgen(&storefront.url, 4);
 
     let client = shopper();
     add_to_cart(&storefront, &client, PRODUCT, "1").await;
     all_answer(&client, &storefront.url, &PAGES).await.unwrap();
 
-    for service in &services {
+    for service in &shop.services {
         let name = service.name;
         let mut victim = running.remove(name).unwrap();
         victim.0.kill().unwrap();
@@ -165,7 +114,7 @@ async fn killing_each_service_in_turn_keeps_the_pages_that_do_not_need_it_and_lo
             }
         }
 
-        running.insert(name, start(service, ports[name], &env));
+        running.insert(name, start(service, shop.ports[name], &shop.env));
         eventually(
             &format!("every page answering after {name} restarted"),
             RECOVERY,

@@ -122,8 +122,9 @@ impl App {
 }
 
 /// The life cycle both servers share: `serve` runs until `shutdown`; then
-/// `before_drain` runs (gRPC reports NOT_SERVING there), `stop` tells `serve`
-/// to stop accepting, and in-flight work gets `grace` to finish.
+/// `before_drain` runs (gRPC reports NOT_SERVING there, HTTP hands its
+/// keep-alive connections over) while `serve` still runs, `stop` tells `serve`
+/// to stop accepting and finish, and the whole drain gets `grace`.
 pub(crate) async fn serve_then_drain<E>(
     name: &'static str,
     serve: impl Future<Output = Result<(), E>>,
@@ -140,14 +141,22 @@ where
         result = &mut serve => return Ok(result?),
         () = &mut shutdown => {}
     }
-    before_drain.await;
     tracing::info!(
         service = name,
         grace_ms = grace.as_millis(),
         "Draining in-flight requests."
     );
-    stop.cancel();
-    match tokio::time::timeout(grace, serve).await {
+    let stopping = async {
+        before_drain.await;
+        stop.cancel();
+    };
+    // `serve` is polled all along: what runs before the drain may need it to
+    // (the HTTP listener closes from inside it), and calls keep being answered.
+    let drained = async {
+        let (result, ()) = tokio::join!(&mut serve, stopping);
+        result
+    };
+    match tokio::time::timeout(grace, drained).await {
         Ok(result) => result?,
         Err(_) => tracing::warn!(
             service = name,

@@ -13,6 +13,8 @@ use std::{
     time::Duration,
 };
 
+use crate::listen::{Listen, REUSE_PORT_VAR};
+
 /// The exit code for bad configuration (`EX_CONFIG`-style usage error, sysexits 64).
 pub const EXIT_CONFIG: i32 = 64;
 
@@ -114,6 +116,17 @@ impl Env {
         let ip = self.parse_or("LISTEN_ADDR", IpAddr::V4(Ipv4Addr::UNSPECIFIED))?;
         let port = self.parse_or("PORT", default_port)?;
         Ok(SocketAddr::new(ip, port))
+    }
+
+    /// Where a server listens ([`Env::listen_addr`]) and whether it shares
+    /// its port with another process (`REUSE_PORT`, off by default; refused
+    /// with `PORT=0`). See [`crate::listen`].
+    pub fn listen(&self, default_port: u16) -> Result<Listen, ConfigError> {
+        let listen = Listen {
+            addr: self.listen_addr(default_port)?,
+            reuse_port: self.flag(REUSE_PORT_VAR)?,
+        };
+        listen.validate(self.get(REUSE_PORT_VAR).unwrap_or_default())
     }
 }
 

@@ -1,11 +1,16 @@
 //! gRPC servers and client channels.
 //!
 //! [`GrpcServer`] binds when it is built (port 0 allowed, so tests and
-//! `boutique all` can read the real port back), serves `grpc.health.v1` (Check
-//! and Watch) and server reflection next to the service, and drains gracefully:
-//! on shutdown it reports NOT_SERVING, stops accepting, lets in-flight calls
-//! finish and gives up after a grace period. Channels to other services are
-//! made by [`crate::peers`].
+//! `boutique all` can read the real port back; or a port shared with the
+//! next process of a rolling restart, [`crate::listen`]), serves
+//! `grpc.health.v1` (Check and Watch) and server reflection next to the
+//! service, and drains gracefully: on shutdown it reports NOT_SERVING, stops
+//! accepting (closing the listener, so new connections go to a process that
+//! shares the port), sends GOAWAY, lets in-flight calls finish and gives up
+//! after a grace period. Channels to other services are made by
+//! [`crate::peers`].
+
+mod incoming;
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
@@ -23,9 +28,12 @@ use crate::{
     App, ServerError,
     app::serve_then_drain,
     faults::FaultLayer,
-    readiness::{LIVENESS, Readiness},
+    listen::Listen,
+    readiness::{LIVENESS, Readiness, process_name},
     telemetry::{Telemetry, grpc::ServerLayer},
 };
+
+use self::incoming::UntilStopped;
 
 /// How long in-flight calls may run after shutdown starts. Kubernetes' default
 /// termination grace is 30 s; staying well inside it leaves time to flush telemetry.
@@ -42,18 +50,24 @@ pub struct GrpcServer {
     health: HealthReporter,
     readiness: Readiness,
     grace: Duration,
+    /// Bound with `REUSE_PORT`: readiness is also reported for this process.
+    shared_port: bool,
 }
 
 impl GrpcServer {
-    /// Binds `addr` for `telemetry`'s service, whose name the logs, spans and
-    /// metrics of every call carry.
-    pub async fn bind(telemetry: &Telemetry, addr: SocketAddr) -> Result<Self, ServerError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ServerError::Bind { addr, source })?;
+    /// Binds `listen` (an address, or a [`Listen`] that may share its port)
+    /// for `telemetry`'s service, whose name the logs, spans and metrics of
+    /// every call carry.
+    pub async fn bind(
+        telemetry: &Telemetry,
+        listen: impl Into<Listen>,
+    ) -> Result<Self, ServerError> {
+        let listen = listen.into();
+        let listener = listen.bind().await?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: listen.addr,
+            source,
+        })?;
         let (health, health_service) = tonic_health::server::health_reporter();
         // Until `run_until` starts serving, the server as a whole is not ready.
         health
@@ -80,6 +94,7 @@ impl GrpcServer {
             readiness: Readiness::new(health.clone()),
             health,
             grace: DEFAULT_GRACE,
+            shared_port: listen.reuse_port,
         })
     }
 
@@ -141,15 +156,25 @@ impl GrpcServer {
             health: _,
             readiness,
             grace,
+            shared_port,
         } = self;
-        readiness
-            .start(service_names.iter().copied().chain([""]).collect())
-            .await;
+        let mut names: Vec<String> = service_names.iter().map(|&name| name.to_owned()).collect();
+        names.push(String::new());
+        if shared_port {
+            names.push(process_name(std::process::id()));
+        }
+        readiness.start(names).await;
         let name = telemetry.service();
         tracing::info!(service = name, addr = %local_addr, "Serving gRPC.");
 
         let stop = CancellationToken::new();
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        // The end of `incoming` is what stops the server (the signal never
+        // fires): it closes the listener without resetting the connections
+        // already queued on it, then tonic sends GOAWAY and drains.
+        let incoming = UntilStopped::new(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            stop.clone(),
+        );
         // Faults sit inside the telemetry layer, so an injected delay or error
         // shows in the metrics and spans like a real one.
         let faults = FaultLayer::new(&telemetry);
@@ -157,7 +182,7 @@ impl GrpcServer {
             .layer(ServerLayer::new(telemetry))
             .layer(faults)
             .add_routes(routes)
-            .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned());
+            .serve_with_incoming_shutdown(incoming, std::future::pending());
         // Probes see NOT_SERVING first, so traffic moves away while calls finish.
         let not_serving = readiness.stop();
         serve_then_drain(name, serve, stop, shutdown, not_serving, grace).await

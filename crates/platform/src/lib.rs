@@ -7,6 +7,8 @@
 //!   with errors that name the variable; bad config exits with code 64.
 //! - [`grpc`]: a gRPC server with `grpc.health.v1`, reflection and a bounded
 //!   graceful drain; [`web`]: the same life cycle for HTTP.
+//! - [`listen`]: where a server listens, and whether it shares its port with
+//!   another process for a rolling restart (`REUSE_PORT`).
 //! - [`peers`]: the services a service calls, from the directory, as lazily
 //!   connecting, traced channels.
 //! - [`call`]: the caller's deadline and trace context, passed on to every
@@ -32,6 +34,7 @@ pub mod config;
 pub mod error;
 pub mod faults;
 pub mod grpc;
+pub mod listen;
 pub mod peers;
 pub mod readiness;
 pub mod resilience;
@@ -45,6 +48,7 @@ pub use app::{App, ServerError, ServiceConfig};
 pub use config::{ConfigError, Env};
 pub use error::RpcError;
 pub use grpc::GrpcServer;
+pub use listen::Listen;
 pub use peers::Peers;
 pub use telemetry::Telemetry;
 pub use web::HttpServer;

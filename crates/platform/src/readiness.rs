@@ -10,6 +10,14 @@
 //!
 //! Kubernetes probes name the service: `grpc: {port, service: liveness}` for
 //! liveness, the default `""` for readiness.
+//!
+//! A server whose port is shared with another process (`REUSE_PORT`, see
+//! [`crate::listen`]) also reports its readiness as [`process_name`]
+//! (`process/<pid>`): a probe through the shared port may reach either
+//! process, and only this name tells the new one of a rolling restart from
+//! the old one (which answers it NOT_FOUND). It follows what is reported
+//! through [`Readiness`]; a service that sets other names' status on the
+//! reporter itself (the cart's store watch) does not move it.
 
 use std::{
     collections::BTreeSet,
@@ -20,6 +28,12 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 /// The health name a liveness probe asks for.
 pub const LIVENESS: &str = "liveness";
+
+/// The health name under which the process `pid` reports its readiness when
+/// its port is shared.
+pub fn process_name(pid: u32) -> String {
+    format!("process/{pid}")
+}
 
 /// The hook a service reports its own readiness through (its database
 /// unreachable, say); cheap to clone.
@@ -38,7 +52,7 @@ impl std::fmt::Debug for Readiness {
 #[derive(Debug, Default)]
 struct State {
     /// The names readiness is reported under ("" and each service's).
-    names: Vec<&'static str>,
+    names: Vec<String>,
     /// The checks failing now.
     failing: BTreeSet<&'static str>,
     /// Between the start of serving and the start of the drain.
@@ -80,7 +94,7 @@ impl Readiness {
         state.running && state.failing.is_empty()
     }
 
-    pub(crate) async fn start(&self, names: Vec<&'static str>) {
+    pub(crate) async fn start(&self, names: Vec<String>) {
         {
             let mut state = self.lock();
             state.names = names;

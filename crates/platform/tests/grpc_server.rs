@@ -44,11 +44,14 @@ impl AdService for Gate {
 }
 
 async fn start(gate: Gate, grace: Duration) -> TestServer {
-    let server = GrpcServer::bind(&Telemetry::detached("test"), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-        .add_service(AdServiceServer::new(gate))
-        .with_grace(grace);
+    let server = GrpcServer::bind(
+        &Telemetry::detached("test"),
+        "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
+    )
+    .await
+    .unwrap()
+    .add_service(AdServiceServer::new(gate))
+    .with_grace(grace);
     TestServer::spawn(server.local_addr(), |stop| server.run_until(stop))
 }
 
@@ -183,10 +186,13 @@ async fn gives_up_on_calls_that_outlast_the_grace_period() {
 #[tokio::test]
 async fn a_failing_readiness_check_leaves_liveness_alone() {
     let telemetry = Telemetry::detached("ad");
-    let server = GrpcServer::bind(&telemetry, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-        .add_service(AdServiceServer::new(Gate::default()));
+    let server = GrpcServer::bind(
+        &telemetry,
+        "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
+    )
+    .await
+    .unwrap()
+    .add_service(AdServiceServer::new(Gate::default()));
     let readiness = server.readiness();
     let server = TestServer::run(server.into());
     let health = HealthClient::new(server.channel().await);

@@ -45,10 +45,13 @@ impl AdService for Echo {
 
 /// [`Echo`] behind a `GrpcServer` recording into `telemetry`.
 async fn serve_echo(telemetry: &Telemetry) -> TestServer {
-    let server = GrpcServer::bind(telemetry, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-        .add_service(AdServiceServer::new(Echo));
+    let server = GrpcServer::bind(
+        telemetry,
+        "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
+    )
+    .await
+    .unwrap()
+    .add_service(AdServiceServer::new(Echo));
     TestServer::spawn(server.local_addr(), |stop| server.run_until(stop))
 }
 

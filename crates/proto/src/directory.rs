@@ -118,7 +118,7 @@ pub static CART: ServiceInfo = ServiceInfo {
     port: 7070,
     addr_var: "CART_SERVICE_ADDR",
     protocol: Protocol::Grpc("hipstershop.CartService"),
-    about: "Shopping carts, in memory or Redis",
+    about: "Shopping carts, in memory, Redis or the shop's database",
     calls: &[],
 };
 

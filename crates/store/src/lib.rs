@@ -15,7 +15,9 @@
 //! orders service's records, cart claims, idempotency keys and outbox) and the
 //! `account*` tables ([`AccountBook`], the accounts service's accounts,
 //! signed-out tokens and failed sign-ins) and the `rating*` tables
-//! ([`RatingBook`], the ratings service's ratings, summaries and write limits).
+//! ([`RatingBook`], the ratings service's ratings, summaries and write limits),
+//! and the `cart*` tables ([`CartBook`], the cart service's carts when it
+//! keeps them in the database).
 //!
 //! # Environment
 //!
@@ -34,6 +36,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod carts;
 mod charges;
 mod config;
 mod database;
@@ -44,6 +47,7 @@ pub mod redact;
 pub mod secret_file;
 
 pub use accounts::AccountBook;
+pub use carts::CartBook;
 pub use charges::{Charge, ChargeLedger, MAX_KEY_LEN, Recorded, Settled, StoredCharge};
 pub use config::{
     ACQUIRE_TIMEOUT_VAR, DATA_DIR_VAR, DATABASE_FILE, DATABASE_URL_VAR, DEFAULT_ACQUIRE_TIMEOUT,

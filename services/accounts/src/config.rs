@@ -1,8 +1,8 @@
 //! The accounts service's settings, read once from the environment.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
-use boutique_platform::{ConfigError, Env, Peers, config::parse_go_duration};
+use boutique_platform::{ConfigError, Env, Listen, Peers, config::parse_go_duration};
 use boutique_store::StoreConfig;
 
 use crate::{keys::KeySet, throttle::ThrottleConfig};
@@ -38,8 +38,8 @@ const HIDDEN: &str = "(hidden)";
 /// Accounts settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// The orders service (`ORDERS_SERVICE_ADDR`), which anonymises a deleted
     /// account's orders.
     pub peers: Peers,
@@ -63,7 +63,7 @@ impl Config {
     pub fn read(env: &Env) -> Result<Self, ConfigError> {
         let defaults = ThrottleConfig::default();
         Ok(Self {
-            listen: env.listen_addr(crate::SERVICE.port)?,
+            listen: env.listen(crate::SERVICE.port)?,
             peers: Peers::from_env(env, crate::SERVICE)?,
             database: StoreConfig::from_env(env)?,
             keys: keys(env)?,

@@ -26,10 +26,10 @@ pub mod faults;
 pub mod fuzzing;
 mod handlers;
 
-use std::net::SocketAddr;
-
 use boutique_flags::{Flags, FlagsConfig};
-use boutique_platform::{App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry};
+use boutique_platform::{
+    App, ConfigError, Env, GrpcServer, Listen, ServerError, ServiceConfig, Telemetry,
+};
 use boutique_proto::{ad_service_server::AdServiceServer, directory};
 
 pub use ads::{AdEntry, FALLBACK_COUNT, INVENTORY, ads_for_key, select_ads};
@@ -38,8 +38,8 @@ pub use handlers::MAX_CONTEXT_KEYS;
 /// Ad settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// Where the failure flags come from (`FLAGD_*`).
     pub flags: FlagsConfig,
 }
@@ -50,7 +50,7 @@ impl ServiceConfig for Config {
     /// Reads `PORT`, `LISTEN_ADDR` and the flag source.
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
             flags: FlagsConfig::from_env(env)?,
         })
     }

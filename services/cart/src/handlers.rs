@@ -105,7 +105,7 @@ fn validate_item(item: Option<&CartItem>) -> Result<&CartItem, RpcError> {
 
 fn rpc_error(error: StoreError) -> RpcError {
     match error {
-        StoreError::LineLimit { .. } => RpcError::invalid(error),
+        StoreError::LineLimit { .. } | StoreError::Invalid(_) => RpcError::invalid(error),
         StoreError::Unavailable(reason) => {
             RpcError::Unavailable(format!("cart storage unavailable: {reason}"))
         }

@@ -19,6 +19,7 @@
 //! | `PORT` | listen port | `7070` |
 //! | `LISTEN_ADDR` | listen host | `0.0.0.0` |
 //! | `REDIS_ADDR` | Redis as `host:port` (upstream's `redis-cart:6379`) or a `redis://` / `rediss://` URL; unset means the in-memory store | unset |
+//! | `CART_STORE` | where carts live: `memory`, `redis` (needs `REDIS_ADDR`) or `database` (the shop's database: `DATABASE_URL`, else the SQLite file in `DATA_DIR`; see `boutique_store`); `memory` and `database` refuse a `REDIS_ADDR` | `redis` with `REDIS_ADDR`, else `memory` |
 //! | `CART_TTL` | idle expiry of a cart as a Go duration (`48h`, `90m`); `0` disables it | `48h`, the frontend session cookie's lifetime |
 //! | `FLAGD_*` | failure flags (`boutique_flags::config`): `cartFailure` fails that fraction of `EmptyCart` calls with `UNAVAILABLE`; `failedReadinessProbe` fails readiness (`hipstershop.CartService` NOT_SERVING) while liveness (`""`) stays | no flags |
 //!
@@ -44,6 +45,14 @@
 //! Carts live in the process and are lost on restart. `CART_TTL` applies
 //! lazily: an idle cart reads as empty once expired and is dropped on its next
 //! access or by a sweep that runs during adds.
+//!
+//! # Database store
+//!
+//! Carts live in the `carts` and `cart_lines` tables of the shop's database
+//! (`boutique_store::carts`), so they survive a restart and every replica
+//! shares them, as with Redis: what a rolling restart of the cart service
+//! needs when there is no Redis. `CART_TTL` applies as in memory (a lazy
+//! expiry and a sweep during adds).
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -52,23 +61,30 @@ mod health;
 mod metrics;
 pub mod store;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{
-    App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
+    App, ConfigError, Env, GrpcServer, Listen, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
 };
 use boutique_proto::{cart_service_server::CartServiceServer, directory};
+use boutique_store::{CartBook, Database, StoreConfig};
 
-pub use store::{CartStore, MAX_LINE_QUANTITY, StoreError, memory::MemoryStore, redis::RedisStore};
+pub use store::{
+    CartStore, MAX_LINE_QUANTITY, StoreError, database::DatabaseStore, memory::MemoryStore,
+    redis::RedisStore,
+};
 
 /// The default idle expiry: 48 h, the lifetime of the frontend's session
 /// cookie, after which nobody can reach the cart any more.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(48 * 3600);
 
-/// How often the health check pings Redis by default.
+/// How often the health check pings the store (Redis, the database) by default.
 pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The variable that names where carts are kept.
+pub const CART_STORE_VAR: &str = "CART_STORE";
 
 /// Where carts are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,14 +96,39 @@ pub enum Backend {
         /// The connection URL, normalised from `REDIS_ADDR`.
         url: String,
     },
+    /// In the shop's database (`CART_STORE=database`).
+    Database(StoreConfig),
+}
+
+impl Backend {
+    /// Reads `CART_STORE` and `REDIS_ADDR` (and, for the database, its
+    /// settings): the store named, checked against the other variable, so a
+    /// Redis address is never silently ignored.
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let redis = env.parse_with("REDIS_ADDR", parse_redis_addr)?;
+        let Some(named) = env.get(CART_STORE_VAR) else {
+            return Ok(redis.map_or(Self::Memory, |url| Self::Redis { url }));
+        };
+        let refuse = |reason: &str| Err(ConfigError::new(CART_STORE_VAR, named, reason));
+        match (named.to_ascii_lowercase().as_str(), redis) {
+            ("redis", Some(url)) => Ok(Self::Redis { url }),
+            ("redis", None) => refuse("needs REDIS_ADDR"),
+            ("memory" | "database", Some(_)) => {
+                refuse("REDIS_ADDR is set too: unset it, or set CART_STORE=redis")
+            }
+            ("memory", None) => Ok(Self::Memory),
+            ("database", None) => Ok(Self::Database(StoreConfig::from_env(env)?)),
+            _ => refuse("expected memory, redis or database"),
+        }
+    }
 }
 
 /// Cart settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
-    /// The store (`REDIS_ADDR`).
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
+    /// The store (`CART_STORE`, `REDIS_ADDR`).
     pub backend: Backend,
     /// Idle expiry of a cart (`CART_TTL`); `None` keeps carts forever.
     pub ttl: Option<Duration>,
@@ -101,17 +142,15 @@ pub struct Config {
 impl ServiceConfig for Config {
     const SERVICE: &'static directory::ServiceInfo = &directory::CART;
 
-    /// Reads `PORT`, `LISTEN_ADDR`, `REDIS_ADDR` and `CART_TTL`.
+    /// Reads `PORT`, `LISTEN_ADDR`, `REUSE_PORT`, `REDIS_ADDR`, `CART_STORE`
+    /// (and the database's settings) and `CART_TTL`.
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let backend = match env.parse_with("REDIS_ADDR", parse_redis_addr)? {
-            Some(url) => Backend::Redis { url },
-            None => Backend::Memory,
-        };
+        let backend = Backend::from_env(env)?;
         let ttl = env
             .parse_with("CART_TTL", parse_go_duration)?
             .unwrap_or(DEFAULT_TTL);
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
             backend,
             ttl: (!ttl.is_zero()).then_some(ttl),
             health_interval: DEFAULT_HEALTH_INTERVAL,
@@ -132,6 +171,9 @@ impl ServiceConfig for Config {
                         source: source.into(),
                     }
                 })?)
+            }
+            Backend::Database(database) => {
+                Arc::new(DatabaseStore::new(open_carts(database, self.ttl).await?))
             }
         };
         let flags = Flags::new(&self.flags, &telemetry);
@@ -159,6 +201,18 @@ impl ServiceConfig for Config {
             server.run_until(shutdown)
         }))
     }
+}
+
+/// Connects to the carts' database and applies the migrations.
+async fn open_carts(config: &StoreConfig, ttl: Option<Duration>) -> Result<CartBook, ServerError> {
+    let setup = |source: boutique_store::StoreError| ServerError::Setup {
+        what: "the carts' database",
+        source: source.into(),
+    };
+    let database = Database::connect(config).await.map_err(setup)?;
+    database.migrate().await.map_err(setup)?;
+    tracing::info!(database = %config.location, "Carts are kept in the database.");
+    Ok(CartBook::new(&database, ttl))
 }
 
 /// Accepts `host:port` (upstream's form) or a `redis://` / `rediss://` URL and
@@ -223,6 +277,42 @@ mod tests {
         ] {
             let err = Config::from_env(&Env::from_pairs([("REDIS_ADDR", bad)])).unwrap_err();
             assert_eq!(err.var, "REDIS_ADDR", "{bad}");
+        }
+    }
+
+    #[test]
+    fn cart_store_names_the_store_and_never_ignores_a_redis_address() {
+        let backend = |pairs: &[(&str, &str)]| Backend::from_env(&Env::from_pairs(pairs.to_vec()));
+        let redis = ("REDIS_ADDR", "redis-cart:6379");
+        assert_eq!(
+            backend(&[("CART_STORE", "redis"), redis]).unwrap(),
+            Backend::Redis {
+                url: "redis://redis-cart:6379".into()
+            }
+        );
+        assert_eq!(
+            backend(&[("CART_STORE", "Memory")]).unwrap(),
+            Backend::Memory
+        );
+        let Backend::Database(database) = backend(&[
+            ("CART_STORE", "database"),
+            ("DATABASE_URL", "sqlite:///tmp/shop.db"),
+        ])
+        .unwrap() else {
+            panic!("not the database");
+        };
+        assert_eq!(
+            database.location,
+            boutique_store::Location::SqliteFile("/tmp/shop.db".into())
+        );
+        for bad in [
+            vec![("CART_STORE", "redis")],
+            vec![("CART_STORE", "database"), redis],
+            vec![("CART_STORE", "memory"), redis],
+            vec![("CART_STORE", "disk")],
+        ] {
+            let error = backend(&bad).unwrap_err();
+            assert_eq!(error.var, CART_STORE_VAR, "{bad:?}");
         }
     }
 

@@ -29,11 +29,11 @@ mod file;
 pub mod fuzzing;
 mod handlers;
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{path::Path, time::Duration};
 
 use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{
-    App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
+    App, ConfigError, Env, GrpcServer, Listen, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
 };
 use boutique_proto::{directory, product_catalog_service_server::ProductCatalogServiceServer};
@@ -50,8 +50,8 @@ pub const EXTRA_LATENCY_VAR: &str = "EXTRA_LATENCY";
 /// Catalog settings, with the catalog already loaded and validated.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// The products to serve (`PRODUCT_CATALOG_FILE`, or the built-in ones).
     pub catalog: Catalog,
     /// Waited before every RPC (`EXTRA_LATENCY`).
@@ -66,7 +66,7 @@ impl ServiceConfig for Config {
     /// Reads `PORT`, `LISTEN_ADDR`, `EXTRA_LATENCY` and `PRODUCT_CATALOG_FILE`,
     /// loading and validating the file if one is named.
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let listen = env.listen_addr(Self::SERVICE.port)?;
+        let listen = env.listen(Self::SERVICE.port)?;
         let extra_latency = env
             .parse_with(EXTRA_LATENCY_VAR, parse_go_duration)?
             .unwrap_or(Duration::ZERO);

@@ -78,11 +78,11 @@ mod place;
 mod reconcile;
 mod validate;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{
-    App, ConfigError, Env, GrpcServer, Peers, ServerError, ServiceConfig, Telemetry,
+    App, ConfigError, Env, GrpcServer, Listen, Peers, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
 };
 use boutique_proto::{
@@ -123,8 +123,8 @@ pub const DEFAULT_RECONCILE_MAX_ATTEMPTS: u32 = 5;
 /// Checkout settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// The services checkout calls (their `*_SERVICE_ADDR`s).
     pub peers: Peers,
     /// How long one downstream call may take when the caller set no
@@ -156,7 +156,7 @@ impl ServiceConfig for Config {
     /// tuning variables; the first one missing or malformed is named.
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
             peers: Peers::from_env(env, Self::SERVICE)?,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             charge_attempts: env

@@ -47,9 +47,11 @@ pub mod fuzzing;
 mod handlers;
 pub mod rates;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
-use boutique_platform::{App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry};
+use boutique_platform::{
+    App, ConfigError, Env, GrpcServer, Listen, ServerError, ServiceConfig, Telemetry,
+};
 use boutique_proto::{currency_service_server::CurrencyServiceServer, directory};
 
 pub use rates::{ConvertError, Rates, RatesError};
@@ -60,8 +62,8 @@ pub const RATES_FILE_VAR: &str = "CURRENCY_RATES_FILE";
 /// Currency settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// The validated rate table (`CURRENCY_RATES_FILE`, or the built-in one).
     pub rates: Arc<Rates>,
 }
@@ -72,7 +74,7 @@ impl ServiceConfig for Config {
     /// Reads `PORT`, `LISTEN_ADDR` and `CURRENCY_RATES_FILE`, loading and
     /// validating the rate table now so a bad one stops startup.
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let listen = env.listen_addr(Self::SERVICE.port)?;
+        let listen = env.listen(Self::SERVICE.port)?;
         let rates = match env.get(RATES_FILE_VAR) {
             Some(path) => load_rates_file(path)?,
             // The built-in table is checked by the crate's tests, so this

@@ -31,12 +31,12 @@
 mod metrics;
 mod warehouse;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use boutique_events::{Bus, EventsConfig};
 use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{
-    App, ConfigError, Env, GrpcServer, Peers, ServerError, ServiceConfig, Telemetry,
+    App, ConfigError, Env, GrpcServer, Listen, Peers, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
 };
 use boutique_proto::{
@@ -59,8 +59,8 @@ pub const DEFAULT_DELIVERY_DELAY: Duration = Duration::from_secs(2);
 /// Dispatch settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where its health service listens (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where its health service listens (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// The orders service (`ORDERS_SERVICE_ADDR`).
     pub peers: Peers,
     /// Where order events come from (`AMQP_URL`, `EVENTS_*`).
@@ -78,7 +78,7 @@ impl ServiceConfig for Config {
 
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
             peers: Peers::from_env(env, Self::SERVICE)?,
             events: {
                 let mut events = EventsConfig::from_env(env)?;

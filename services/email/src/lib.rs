@@ -37,11 +37,11 @@ mod metrics;
 mod order;
 mod render;
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{fmt, time::Duration};
 
 use boutique_flags::{Flags, FlagsConfig, leak::Leak};
 use boutique_platform::{
-    App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
+    App, ConfigError, Env, GrpcServer, Listen, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
 };
 use boutique_proto::{directory, email_service_server::EmailServiceServer};
@@ -60,8 +60,8 @@ pub const DEFAULT_SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Email settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// The sender (`EMAIL_FROM`).
     pub from: Mailbox,
     /// The relay (`SMTP_URL`, `SMTP_TIMEOUT`); `None` logs instead of sending.
@@ -148,7 +148,7 @@ impl ServiceConfig for Config {
             .map(|url| SmtpConfig::new(url, timeout))
             .transpose()?;
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
             from,
             smtp,
             flags: FlagsConfig::from_env(env)?,

@@ -5,11 +5,11 @@
 //! resolved here too, once: upstream resolved it lazily in the home handler
 //! (racing on a global and doing a DNS lookup per request).
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use boutique_flags::FlagsConfig;
 use boutique_platform::{
-    App, ConfigError, Env, Peers, ServerError, ServiceConfig, Telemetry,
+    App, ConfigError, Env, Listen, Peers, ServerError, ServiceConfig, Telemetry,
     config::{CACHE_TTL_VAR, parse_cache_ttl, parse_go_duration, parse_service_addr},
 };
 use boutique_proto::directory::{self, ServiceInfo};
@@ -79,8 +79,8 @@ impl Platform {
 /// Frontend settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`, default port 8080).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, default port 8080, `REUSE_PORT`).
+    pub listen: Listen,
     /// The backends: every service the directory lists among the
     /// storefront's calls (their `*_SERVICE_ADDR`s, all required).
     pub peers: Peers,
@@ -140,7 +140,7 @@ impl ServiceConfig for Config {
             .parse_with("BASE_URL", parse_base_url)?
             .unwrap_or_default();
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
             peers: Peers::from_env(env, Self::SERVICE)?,
             base_url,
             platform: env

@@ -38,12 +38,12 @@ mod handlers;
 mod metrics;
 mod relay;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use boutique_events::{Bus, EventsConfig};
 use boutique_flags::{Flags, FlagsConfig};
 use boutique_platform::{
-    App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry,
+    App, ConfigError, Env, GrpcServer, Listen, ServerError, ServiceConfig, Telemetry,
     config::parse_go_duration,
 };
 use boutique_proto::{boutique::orders::v1::order_service_server::OrderServiceServer, directory};
@@ -64,8 +64,8 @@ const GAUGE_INTERVAL: Duration = Duration::from_secs(5);
 /// Orders settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// The database (`DATABASE_URL`, `DATA_DIR`, pool settings).
     pub database: StoreConfig,
     /// When an unfinished order counts as stuck (`STUCK_AFTER`).
@@ -81,7 +81,7 @@ impl ServiceConfig for Config {
 
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
             database: StoreConfig::from_env(env)?,
             stuck_after: env
                 .parse_with(STUCK_AFTER_VAR, parse_go_duration)?

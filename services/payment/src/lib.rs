@@ -43,10 +43,12 @@ mod handlers;
 pub mod ledger;
 mod metrics;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use boutique_flags::{Flags, FlagsConfig};
-use boutique_platform::{App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry};
+use boutique_platform::{
+    App, ConfigError, Env, GrpcServer, Listen, ServerError, ServiceConfig, Telemetry,
+};
 use boutique_proto::{
     boutique::payment::v1::payment_ledger_server::PaymentLedgerServer, directory,
     payment_service_server::PaymentServiceServer,
@@ -61,8 +63,8 @@ pub use ledger::{Ledger, MemoryLedger, Settled, SqlLedger};
 /// Payment settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// Where "now" comes from for expiry checks; the system clock outside tests.
     pub clock: Arc<dyn Clock>,
     /// Where charges are remembered by idempotency key: the database when
@@ -80,7 +82,7 @@ impl ServiceConfig for Config {
     /// Reads `PORT` and `LISTEN_ADDR`; the clock is the system clock.
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
             clock: Arc::new(SystemClock),
             database: match env.get(DATABASE_URL_VAR) {
                 Some(_) => Some(StoreConfig::from_env(env)?),

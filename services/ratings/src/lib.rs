@@ -55,10 +55,10 @@ mod summaries;
 mod validate;
 mod verify;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use boutique_platform::{
-    App, ConfigError, Env, GrpcServer, Peers, ServerError, ServiceConfig, Telemetry,
+    App, ConfigError, Env, GrpcServer, Listen, Peers, ServerError, ServiceConfig, Telemetry,
     config::{CACHE_TTL_VAR, parse_cache_ttl},
 };
 use boutique_proto::{
@@ -87,8 +87,8 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5);
 /// Ratings settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// The catalog and the orders service (`*_SERVICE_ADDR`).
     pub peers: Peers,
     /// The database (`DATABASE_URL`, `DATA_DIR`, pool settings).
@@ -105,7 +105,7 @@ impl ServiceConfig for Config {
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let writes = env.parse_or(WRITES_PER_MINUTE_VAR, DEFAULT_WRITES_PER_MINUTE)?;
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
             peers: Peers::from_env(env, Self::SERVICE)?,
             database: StoreConfig::from_env(env)?,
             write_limit: (writes > 0).then(|| WriteLimit::per_minute(writes)),

@@ -31,11 +31,11 @@ pub mod fuzzing;
 mod handlers;
 mod pick;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use boutique_flags::{Flags, FlagsConfig, leak::Leak};
 use boutique_platform::{
-    App, ConfigError, Env, GrpcServer, Peers, ServerError, ServiceConfig, Telemetry,
+    App, ConfigError, Env, GrpcServer, Listen, Peers, ServerError, ServiceConfig, Telemetry,
     config::{CACHE_TTL_VAR, parse_cache_ttl},
 };
 use boutique_proto::{
@@ -50,8 +50,8 @@ pub use pick::MAX_RECOMMENDATIONS;
 /// Recommendation settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
     /// The catalog (`PRODUCT_CATALOG_SERVICE_ADDR`).
     pub peers: Peers,
     /// How long the catalog's ids are reused (`CACHE_TTL`; zero: not at all).
@@ -69,7 +69,7 @@ impl ServiceConfig for Config {
     /// Reads `PORT`, `LISTEN_ADDR`, `PRODUCT_CATALOG_SERVICE_ADDR` and `CACHE_TTL`.
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
             peers: Peers::from_env(env, Self::SERVICE)?,
             cache_ttl: env
                 .parse_with(CACHE_TTL_VAR, parse_cache_ttl)?

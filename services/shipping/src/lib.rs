@@ -9,9 +9,9 @@ pub mod fuzzing;
 mod handlers;
 mod tracking;
 
-use std::net::SocketAddr;
-
-use boutique_platform::{App, ConfigError, Env, GrpcServer, ServerError, ServiceConfig, Telemetry};
+use boutique_platform::{
+    App, ConfigError, Env, GrpcServer, Listen, ServerError, ServiceConfig, Telemetry,
+};
 use boutique_proto::{directory, shipping_service_server::ShippingServiceServer};
 
 pub use tracking::tracking_id;
@@ -19,8 +19,8 @@ pub use tracking::tracking_id;
 /// Shipping settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen (`LISTEN_ADDR`, `PORT`).
-    pub listen: SocketAddr,
+    /// Where to listen (`LISTEN_ADDR`, `PORT`, `REUSE_PORT`).
+    pub listen: Listen,
 }
 
 impl ServiceConfig for Config {
@@ -29,7 +29,7 @@ impl ServiceConfig for Config {
     /// Reads `PORT` and `LISTEN_ADDR`.
     fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            listen: env.listen_addr(Self::SERVICE.port)?,
+            listen: env.listen(Self::SERVICE.port)?,
         })
     }
 

@@ -1,6 +1,7 @@
 //! The channel stack of one dependency: a bulkhead (tower's `LoadShed` over
 //! `ConcurrencyLimit`, so a full one refuses at once instead of queueing) in
-//! front of the circuit breaker, in front of the tonic channel.
+//! front of the circuit breaker, in front of the tonic channel, whose calls
+//! dropped unsent by a closing connection are sent again ([`super::resend`]).
 //!
 //! Both refusals are answered here as trailers-only gRPC responses, exactly
 //! what a server would send, so every client sees an ordinary `Status`:
@@ -44,6 +45,7 @@ use super::{
     Policy,
     breaker::{Admission, Breaker, BreakerState, Outcome},
     metrics::{PolicyMetrics, Rejection},
+    resend::Resend,
 };
 use crate::telemetry::Telemetry;
 
@@ -163,7 +165,7 @@ impl Guarded {
             guards,
         });
         let breaker = BreakerService {
-            channel,
+            channel: Resend::new(channel, Arc::clone(&shared)),
             shared: Arc::clone(&shared),
         };
         let limited =
@@ -245,10 +247,11 @@ fn rejection(mut status: Status, reason: Rejection) -> http::Response<Body> {
     status.into_http()
 }
 
-/// The breaker around the tonic channel.
+/// The breaker around the tonic channel (which sends again what its
+/// connection dropped unsent, [`Resend`]).
 #[derive(Clone)]
 struct BreakerService {
-    channel: Channel,
+    channel: Resend,
     shared: Arc<Shared>,
 }
 

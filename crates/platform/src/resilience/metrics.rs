@@ -36,6 +36,9 @@ pub enum RetryOutcome {
     BudgetExhausted,
     /// The caller's deadline left no time for it.
     NoTimeLeft,
+    /// Any call (idempotent or not) its connection dropped before sending
+    /// it, sent again ([`super::resend`]); spends no budget.
+    ResentUnsent,
 }
 
 impl RetryOutcome {
@@ -45,6 +48,7 @@ impl RetryOutcome {
             Self::Retried => "retried",
             Self::BudgetExhausted => "budget_exhausted",
             Self::NoTimeLeft => "no_time_left",
+            Self::ResentUnsent => "resent_unsent",
         }
     }
 }
@@ -74,7 +78,7 @@ impl PolicyMetrics {
         );
         let retries = metrics.counter(
             "boutique_client_retries_total",
-            "Retries idempotent calls to a dependency wanted, by outcome (retried, budget_exhausted, no_time_left).",
+            "Retries idempotent calls to a dependency wanted, by outcome (retried, budget_exhausted, no_time_left), and calls sent again because their connection dropped them unsent (resent_unsent).",
             &["peer", "outcome"],
         );
         state.set(&[peer], BreakerState::Closed as u8 as f64);
@@ -85,6 +89,7 @@ impl PolicyMetrics {
             RetryOutcome::Retried,
             RetryOutcome::BudgetExhausted,
             RetryOutcome::NoTimeLeft,
+            RetryOutcome::ResentUnsent,
         ] {
             retries.start_at_zero(&[peer, outcome.label()]);
         }

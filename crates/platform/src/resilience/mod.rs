@@ -21,7 +21,10 @@
 //! [`guard`] builds the stack that [`crate::peers`] puts under every traced
 //! channel, so every service and the frontend get the bulkhead and the
 //! breaker without asking; retries are asked for per call, because only the
-//! caller knows what is idempotent (and a channel cannot replay a body).
+//! caller knows what is idempotent. The one exception is a call that never
+//! reached the server (its connection closed under it, as when a server
+//! drains): the channel sends it again by itself ([`resend`]), whatever the
+//! call, since nothing can have happened twice.
 //! [`metrics`] has the families and logs each breaker transition once.
 //!
 //! The breaker is written here rather than taken from a crate: the one
@@ -35,6 +38,7 @@ pub mod breaker;
 pub mod guard;
 pub mod metrics;
 pub mod policy;
+mod resend;
 pub mod retry;
 
 pub use breaker::BreakerState;

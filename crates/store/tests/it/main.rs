@@ -3,6 +3,7 @@
 
 mod accounts;
 mod backends;
+mod carts;
 mod charges;
 mod config;
 mod helpers;

@@ -1,8 +1,9 @@
-//! Where carts live: the [`CartStore`] trait and its two backends.
+//! Where carts live: the [`CartStore`] trait and its three backends.
 //!
 //! Handlers validate requests; stores enforce only what must be checked
 //! atomically with the write, which is the per-line limit.
 
+pub mod database;
 pub mod memory;
 pub mod redis;
 
@@ -30,6 +31,10 @@ pub enum StoreError {
         /// The quantity the caller tried to add.
         added: i32,
     },
+    /// The storage will not keep a value of the request (an id longer than
+    /// the database keeps); nothing changed.
+    #[error("{0}")]
+    Invalid(String),
     /// The storage cannot be reached or failed; retrying later may work.
     #[error("{0}")]
     Unavailable(String),

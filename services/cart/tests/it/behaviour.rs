@@ -1,11 +1,11 @@
-//! One behaviour suite, run against the in-memory store and against Redis.
+//! One behaviour suite, run against the in-memory store, Redis and the database.
 
 use boutique_proto::{AddItemRequest, CartItem, EmptyCartRequest, GetCartRequest};
 use tonic::Code;
 
-use crate::helpers::{TestApp, lines, on_both_backends};
+use crate::helpers::{TestApp, lines, on_every_backend};
 
-on_both_backends!(
+on_every_backend!(
     new_user_has_an_empty_cart,
     adds_items_in_insertion_order,
     adding_the_same_product_twice_sums,

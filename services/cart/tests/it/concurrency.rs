@@ -1,14 +1,14 @@
 //! Concurrent adds over several gRPC connections: no lost updates, and the
-//! line limit holds under contention. Run against both stores.
+//! line limit holds under contention. Run against every store.
 
 use futures::future::join_all;
 use tonic::Code;
 
-use crate::helpers::{TestApp, add, lines, on_both_backends};
+use crate::helpers::{TestApp, add, lines, on_every_backend};
 
 const CONNECTIONS: usize = 4;
 
-on_both_backends!(
+on_every_backend!(
     concurrent_adds_lose_no_update,
     concurrent_adds_never_exceed_the_limit
 );

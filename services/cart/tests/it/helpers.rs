@@ -1,4 +1,4 @@
-//! Starts the service on either backend and hands out clients.
+//! Starts the service on any backend and hands out clients.
 
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ pub(crate) struct TestApp {
     pub(crate) server: TestServer,
     pub(crate) client: CartServiceClient<Channel>,
     pub(crate) redis: Option<RedisServer>,
+    /// The directory of the database store's SQLite file.
+    _data: Option<tempfile::TempDir>,
 }
 
 /// Which store a test runs against.
@@ -23,6 +25,20 @@ pub(crate) struct TestApp {
 pub(crate) enum Backend {
     Memory,
     Redis,
+    Database,
+}
+
+/// `CART_STORE=database` on an SQLite file in `dir`.
+pub(crate) fn database_env(dir: &std::path::Path) -> Env {
+    Env::from_pairs([
+        ("LISTEN_ADDR", "127.0.0.1"),
+        ("PORT", "0"),
+        ("CART_STORE", "database"),
+    ])
+    .with(
+        "DATABASE_URL",
+        format!("sqlite://{}", dir.join("carts.db").display()),
+    )
 }
 
 impl TestApp {
@@ -30,6 +46,7 @@ impl TestApp {
     /// when the Redis variant is skipped (Redis not installed, outside CI).
     pub(crate) async fn start(backend: Backend, vars: &[(&str, &str)]) -> Option<Self> {
         let mut env = Env::from_pairs([("LISTEN_ADDR", "127.0.0.1"), ("PORT", "0")]);
+        let mut data = None;
         let redis = match backend {
             Backend::Memory => None,
             Backend::Redis => {
@@ -38,13 +55,19 @@ impl TestApp {
                 env = env.with("REDIS_ADDR", redis.addr().to_string());
                 Some(redis)
             }
+            Backend::Database => {
+                let dir = tempfile::tempdir().unwrap();
+                env = database_env(dir.path());
+                data = Some(dir);
+                None
+            }
         };
         for (name, value) in vars {
             env = env.with(name, *value);
         }
-        let mut config = Config::from_env(&env).unwrap();
-        config.health_interval = Duration::from_millis(100);
-        Some(Self::spawn(config, redis).await)
+        let mut app = Self::spawn(config(&env), redis).await;
+        app._data = data;
+        Some(app)
     }
 
     pub(crate) async fn spawn(config: Config, redis: Option<RedisServer>) -> Self {
@@ -54,6 +77,7 @@ impl TestApp {
             server,
             client,
             redis,
+            _data: None,
         }
     }
 
@@ -98,6 +122,13 @@ impl TestApp {
     }
 }
 
+/// The service's settings from `env`, its store checked often.
+pub(crate) fn config(env: &Env) -> Config {
+    let mut config = Config::from_env(env).unwrap();
+    config.health_interval = Duration::from_millis(100);
+    config
+}
+
 pub(crate) async fn add(
     client: &mut CartServiceClient<Channel>,
     user: &str,
@@ -121,9 +152,10 @@ pub(crate) fn lines(pairs: &[(&str, i32)]) -> Vec<(String, i32)> {
     pairs.iter().map(|(p, q)| ((*p).to_owned(), *q)).collect()
 }
 
-/// Defines `memory::<name>` and `redis::<name>` tests running the scenario
-/// `<name>(TestApp)` from the calling module, so both stores pass one suite.
-macro_rules! on_both_backends {
+/// Defines `memory::<name>`, `redis::<name>` and `database::<name>` tests
+/// running the scenario `<name>(TestApp)` from the calling module, so every
+/// store passes one suite.
+macro_rules! on_every_backend {
     ($($name:ident),+ $(,)?) => {
         mod memory {
             $(
@@ -151,6 +183,18 @@ macro_rules! on_both_backends {
                 }
             )+
         }
+        mod database {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app =
+                        crate::helpers::TestApp::start(crate::helpers::Backend::Database, &[])
+                            .await
+                            .expect("the database backend always starts");
+                    super::$name(app).await;
+                }
+            )+
+        }
     };
 }
-pub(crate) use on_both_backends;
+pub(crate) use on_every_backend;
