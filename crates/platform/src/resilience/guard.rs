@@ -361,10 +361,14 @@ async fn run_to_the_end(
         .unwrap_or_else(|_| Err("the probe ended without an answer (shutting down)".into()))
 }
 
-/// The outcome a status code means for the breaker.
+/// The outcome a status code means for the breaker: only a dependency that
+/// cannot be reached or does not answer in time fails. `RESOURCE_EXHAUSTED`
+/// is a quick, deliberate refusal (a per-account rate limit, a sign-in
+/// throttle) from a dependency that is up: counting it would let one
+/// client's throttled requests open the breaker for every other client.
 fn classify(code: Code) -> Outcome {
     match code {
-        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => Outcome::Failure,
+        Code::Unavailable | Code::DeadlineExceeded => Outcome::Failure,
         _ => Outcome::Success,
     }
 }
@@ -459,5 +463,22 @@ impl HttpBody for TrailerWatch {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Code, Outcome, classify};
+
+    #[test]
+    fn only_an_unreachable_or_silent_dependency_is_a_failure() {
+        assert!(matches!(classify(Code::Unavailable), Outcome::Failure));
+        assert!(matches!(classify(Code::DeadlineExceeded), Outcome::Failure));
+        // A throttled client is refused by a dependency that is up.
+        assert!(matches!(
+            classify(Code::ResourceExhausted),
+            Outcome::Success
+        ));
+        assert!(matches!(classify(Code::InvalidArgument), Outcome::Success));
     }
 }
