@@ -98,6 +98,18 @@ def stop(proc):
             proc.wait()
 
 
+def cmd_blackhole(port):
+    """A dependency gone silent: accepts connections on 127.0.0.1:PORT, holds them, never
+    answers (until SIGTERM)."""
+    held = []
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", int(port)))
+        listener.listen(128)
+        while True:
+            held.append(listener.accept()[0])
+
+
 def wait_ready(proc, probe, limit_s=10.0):
     """Polls every 2 ms; returns ms from spawn to the first successful probe."""
     t0 = time.monotonic()
@@ -377,6 +389,23 @@ def overhead_summary(raw):
     return {"off_us": off, "on_us": on, "overhead": on / off - 1 if off else None}
 
 
+def policy_summary(raw):
+    """Page throughput with the resilience policies as shipped and with RESILIENCE=off, runs
+    alternating; the ratio is the median of the paired runs' ratios."""
+    out = {}
+    for page in ("home", "product"):
+        on, off = runs(raw, f"wrk-policy-on-{page}-*.json"), runs(raw, f"wrk-policy-off-{page}-*.json")
+        if not on or not off:
+            return None
+        out[page] = {
+            "on": wrk_summary(raw, f"policy-on-{page}"),
+            "off": wrk_summary(raw, f"policy-off-{page}"),
+            "ratio": med([a["wrk"]["req_per_s"] / b["wrk"]["req_per_s"]
+                          for a, b in zip(on, off) if b["wrk"]["req_per_s"]]),
+        }
+    return out
+
+
 def grpc_summary(raw, name):
     rs = runs(raw, f"grpc-{name}-*.json")
     if not rs:
@@ -441,6 +470,8 @@ def cmd_report(raw, json_out, md_out):
     res["compare"] = {n: compare_summary(raw, n) for n in ("home", "product")}
     res["grpc"] = {n: grpc_summary(raw, n) for n in ("convert", "getproduct")}
     res["overhead"] = overhead_summary(raw)
+    res["policy"] = policy_summary(raw)
+    res["dead_ad"] = {n: wrk_summary(raw, f"dead-ad-{n}") for n in ("breaker", "no-breaker")}
     home, ceiling = res["wrk"]["home"], res["wrk"]["ceiling"]
     res["shop_over_ceiling"] = (home["req_per_s"] / ceiling["req_per_s"]
                                 if home and ceiling and ceiling["req_per_s"] else None)
@@ -560,6 +591,28 @@ def render_md(res):
             "`ENABLE_METRICS=0` / as shipped (tracing off)",
             f"{fmt(o['off_us'])} / {fmt(o['on_us'])} µs: {100 * o['overhead']:+.1f} %",
             "< 10 %", verdict(100 * o["overhead"], 10, unit=" pts"))
+    p = res.get("policy")
+    if p:
+        for page, label in (("home", "Home `/`"), ("product", "Product `/product/OLJCESPC7Z`")):
+            x = p[page]
+            row(f"Policy cost: {label} throughput, `RESILIENCE=off` / as shipped (bulkheads, "
+                "breakers, retries), wrk -c64, runs alternating",
+                f"{fmt(x['off']['req_per_s'])} / {fmt(x['on']['req_per_s'])} req/s "
+                f"(p99 {fmt(x['off']['p99_ms'], 1)} / {fmt(x['on']['p99_ms'], 1)} ms): "
+                f"as shipped / off = {fmt(x['ratio'], 3)}",
+                "within 5 %", verdict(x["ratio"], 0.95, lower_is_better=False))
+    d = res.get("dead_ad") or {}
+    healthy = (p or {}).get("product", {}).get("on")
+    for name, label in (("breaker", "breaker as shipped"),
+                        ("no-breaker", "`RESILIENCE_AD_BREAKER_FAILURES=0` (no breaker)")):
+        x = d.get(name)
+        if x:
+            row(f"Dead dependency: product page with the ad service black-holed (accepts, never "
+                f"answers; the ad's deadline is 100 ms), {label}, wrk -c64",
+                f"{fmt(x['req_per_s'])} req/s; p50 / p90 / p99 {fmt(x['p50_ms'], 1)} / "
+                f"{fmt(x['p90_ms'], 1)} / {fmt(x['p99_ms'], 1)} ms"
+                + (f" ({100 * x['req_per_s'] / healthy['req_per_s']:.0f} % of the healthy "
+                   "shop's throughput)" if healthy and healthy["req_per_s"] else ""))
     for name, label in (("convert", "gRPC `CurrencyService/Convert`"),
                         ("getproduct", "gRPC `ProductCatalogService/GetProduct`")):
         g = res["grpc"][name]
@@ -600,6 +653,8 @@ def main():
             cmd_measure(args)
         elif cmd == "h2load-log":
             cmd_h2load_log(*args)
+        elif cmd == "blackhole":
+            cmd_blackhole(*args)
         elif cmd == "report":
             cmd_report(*args)
         else:

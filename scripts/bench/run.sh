@@ -208,8 +208,8 @@ sleep 1
 # Sessions are minted and signed by the shop, so a client cannot make one up: these print
 # `shop_session-id=<signed value>` cookies the shop set, one per line (from /assistant, a
 # page that asks no backend).
-mint_sessions() { # COUNT
-  python3 - "$SHOP/assistant" "$1" <<'PY'
+mint_sessions() { # COUNT [SHOP_URL]
+  python3 - "${2:-$SHOP}/assistant" "$1" <<'PY'
 import sys, urllib.request
 url, count = sys.argv[1], int(sys.argv[2])
 for _ in range(count):
@@ -391,6 +391,60 @@ PY
   done
 done
 for variant in metrics-off metrics-on; do stop_pid "${VARIANT_PID[$variant]}"; done
+
+# ------------------------------------------------------------------ resilience policies
+# What the policies cost on the happy path: home and product throughput with every channel
+# guarded as shipped (bulkhead, breaker, retries, resending) and with RESILIENCE=off (bare
+# channels), two shops side by side, runs alternating. Then what a dead dependency costs: the
+# ad service black-holed (it accepts and never answers; the storefront gives an ad 100 ms), with
+# its breaker as shipped and with the breaker off.
+declare -A POLICY_PID POLICY_URL POLICY_SESSION
+BLACKHOLE_PORT="$("${BENCH[@]}" freeport)"
+"${BENCH[@]}" blackhole "$BLACKHOLE_PORT" &
+BLACKHOLE_PID=$!
+PIDS+=("$BLACKHOLE_PID")
+wait_tcp "$BLACKHOLE_PORT"
+for variant in policy-off policy-on dead-ad-breaker dead-ad-no-breaker; do
+  port="$("${BENCH[@]}" freeport)"
+  extra=()
+  case "$variant" in
+    policy-off) extra=(env RESILIENCE=off) ;;
+    dead-ad-no-breaker) extra=(env RESILIENCE_AD_BREAKER_FAILURES=0) ;;
+  esac
+  use=()
+  [[ "$variant" == dead-ad-* ]] && use=(--use "ad=127.0.0.1:$BLACKHOLE_PORT")
+  LOG_FORMAT=json "${extra[@]}" "$BIN" all --memory --listen "127.0.0.1:$port" \
+    --admin 127.0.0.1:0 "${use[@]}" >"$WORK/$variant.log" 2>&1 &
+  POLICY_PID[$variant]=$!
+  PIDS+=("${POLICY_PID[$variant]}")
+  POLICY_URL[$variant]="http://127.0.0.1:$port"
+  wait_http "${POLICY_URL[$variant]}/_healthz"
+  POLICY_SESSION[$variant]="$(mint_sessions 1 "${POLICY_URL[$variant]}")"
+done
+log "policy cost: home and product, policies as shipped and RESILIENCE=off, $RUNS x $WRK_DURATION each"
+for page in home product; do
+  path=/
+  [[ "$page" == product ]] && path=/product/OLJCESPC7Z
+  for variant in policy-off policy-on; do
+    script="$(wrk_script "$variant-$page")"
+    wrk -t"${WRK_THREADS:-2}" -c64 -d"$WARMUP" -s "$script" \
+      -H "Cookie: ${POLICY_SESSION[$variant]}" "${POLICY_URL[$variant]}$path" >/dev/null
+  done
+  for i in $(seq "$RUNS"); do
+    for variant in policy-off policy-on; do
+      wrk_once "$RAW/wrk-$variant-$page-$i.json" "${POLICY_PID[$variant]}" \
+        "$WORK/$variant-$page.lua" "${POLICY_URL[$variant]}$path" \
+        -H "Cookie: ${POLICY_SESSION[$variant]}"
+    done
+  done
+done
+log "dead dependency: product page with the ad service black-holed, $RUNS x $WRK_DURATION each"
+for variant in dead-ad-breaker dead-ad-no-breaker; do
+  run_wrk "$variant" "${POLICY_PID[$variant]}" "${POLICY_URL[$variant]}/product/OLJCESPC7Z" \
+    -H "Cookie: ${POLICY_SESSION[$variant]}"
+done
+for variant in "${!POLICY_PID[@]}"; do stop_pid "${POLICY_PID[$variant]}"; done
+stop_pid "$BLACKHOLE_PID"
 
 # ------------------------------------------------------------------ ceiling
 CEIL_PORT="$("${BENCH[@]}" freeport)"

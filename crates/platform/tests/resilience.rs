@@ -361,6 +361,42 @@ async fn calls_to_a_black_hole_end_at_their_deadline_and_then_open_the_breaker()
 }
 
 #[tokio::test]
+async fn with_the_guard_off_every_call_reaches_the_peer_once_and_deadlines_still_hold() {
+    let (addr, accepted) = black_hole().await;
+    let off = Policy {
+        enabled: false,
+        ..policy(1, LONG)
+    };
+    let caller = Caller::new(&addr.to_string(), off.clone());
+    for _ in 0..3 {
+        // No breaker to open: each call waits for its deadline.
+        let status = caller.call(Duration::from_millis(50)).await.unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    }
+    assert_eq!(caller.rejected(Rejection::BreakerOpen), 0.0);
+    assert!(accepted.load(Ordering::SeqCst) >= 1);
+
+    // No retries either, though the policy asks for them.
+    let control = Arc::new(Control::default());
+    let server = serve("127.0.0.1:0".parse().unwrap(), &control).await;
+    let caller = Caller::new(
+        &server.addr().to_string(),
+        Policy {
+            retries: 2,
+            retry_backoff: Duration::from_millis(1),
+            ..off
+        },
+    );
+    control.fail_first.store(1, Ordering::SeqCst);
+    let status = caller.call_idempotent(PATIENCE).await.unwrap_err();
+    assert_eq!(status.message(), "flaky");
+    assert_eq!(control.seen.load(Ordering::SeqCst), 1);
+    caller.call_idempotent(PATIENCE).await.unwrap();
+    assert_eq!(control.seen.load(Ordering::SeqCst), 2);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_full_bulkhead_refuses_at_once_and_frees_up_when_calls_finish() {
     let control = Arc::new(Control::default());
     control.mode.store(HOLD, Ordering::SeqCst);

@@ -145,8 +145,18 @@ pub(crate) struct Shared {
 /// The guarded stack (see the [module](self)); cheap to clone.
 #[derive(Clone)]
 pub struct Guarded {
-    inner: LoadShed<ConcurrencyLimit<BreakerService>>,
+    inner: Stack,
     shared: Arc<Shared>,
+}
+
+/// The layers a call goes through.
+#[derive(Clone)]
+enum Stack {
+    /// Bulkhead, breaker and resending, as the policy says.
+    Guarded(LoadShed<ConcurrencyLimit<BreakerService>>),
+    /// The bare channel (`RESILIENCE=off`): what the policies cost is
+    /// measured against this.
+    Bare(Channel),
 }
 
 impl fmt::Debug for Guarded {
@@ -164,6 +174,12 @@ impl Guarded {
             metrics: PolicyMetrics::new(telemetry, guards.peer),
             guards,
         });
+        if !shared.guards.policy.enabled {
+            return Self {
+                inner: Stack::Bare(channel),
+                shared,
+            };
+        }
         let breaker = BreakerService {
             channel: Resend::new(channel, Arc::clone(&shared)),
             shared: Arc::clone(&shared),
@@ -171,7 +187,7 @@ impl Guarded {
         let limited =
             ConcurrencyLimit::with_semaphore(breaker, Arc::clone(&shared.guards.bulkhead));
         Self {
-            inner: LoadShed::new(limited),
+            inner: Stack::Guarded(LoadShed::new(limited)),
             shared,
         }
     }
@@ -183,11 +199,28 @@ impl Service<http::Request<Body>> for Guarded {
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // LoadShed is always ready: a full bulkhead shows in `call`.
-        self.inner.poll_ready(cx)
+        match &mut self.inner {
+            // LoadShed is always ready: a full bulkhead shows in `call`.
+            Stack::Guarded(stack) => stack.poll_ready(cx),
+            Stack::Bare(channel) => channel.poll_ready(cx).map_err(Into::into),
+        }
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let stack = match &mut self.inner {
+            Stack::Guarded(stack) => stack,
+            Stack::Bare(channel) => {
+                // No slot is filled, so the caller does not retry either.
+                let response = channel.call(request);
+                let peer = self.shared.guards.peer;
+                return Box::pin(async move {
+                    match response.await {
+                        Err(error) if is_timeout(&error) => Ok(deadline_passed(peer)),
+                        other => other.map_err(Into::into),
+                    }
+                });
+            }
+        };
         match request.extensions().get::<Attempt>() {
             Some(attempt) => {
                 let _ = attempt.slot.set(Arc::clone(&self.shared));
@@ -197,7 +230,7 @@ impl Service<http::Request<Body>> for Guarded {
             }
             None => self.shared.guards.budget.deposit(),
         }
-        let response = self.inner.call(request);
+        let response = stack.call(request);
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             match response.await {
@@ -215,15 +248,16 @@ impl Service<http::Request<Body>> for Guarded {
                 // tonic's channel enforces `grpc-timeout` too, and reports
                 // its expiry as a transport error (CANCELLED to the client):
                 // it is the deadline, and says so.
-                Err(error) if is_timeout(&*error) => Ok(Status::deadline_exceeded(format!(
-                    "no answer from {} before the deadline",
-                    shared.guards.peer
-                ))
-                .into_http()),
+                Err(error) if is_timeout(&*error) => Ok(deadline_passed(shared.guards.peer)),
                 other => other,
             }
         })
     }
+}
+
+/// The answer for a call whose deadline passed in the channel.
+fn deadline_passed(peer: &str) -> http::Response<Body> {
+    Status::deadline_exceeded(format!("no answer from {peer} before the deadline")).into_http()
 }
 
 /// Whether `error` is the channel's deadline expiring.

@@ -4,11 +4,13 @@
 //! per-dependency form, `RESILIENCE_<PEER>_<SETTING>` (the peer's directory
 //! name in capitals: `RESILIENCE_CART_RETRIES`), which wins. Values are
 //! checked once at start-up; a bad one is a [`ConfigError`] naming the
-//! variable, so the process exits with code 64.
+//! variable, so the process exits with code 64. `RESILIENCE=off` (or
+//! `RESILIENCE_<PEER>=off`) takes the whole guard out of the channel, for
+//! measuring what the policies cost.
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, Env, parse_go_duration};
+use crate::config::{ConfigError, Env, parse_flag, parse_go_duration};
 
 /// The settings, as they follow `RESILIENCE_[<PEER>_]`.
 pub const SETTINGS: [&str; 5] = [
@@ -22,6 +24,10 @@ pub const SETTINGS: [&str; 5] = [
 /// How calls to one dependency are guarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
+    /// Whether calls go through the guard at all (`RESILIENCE`, on by
+    /// default): off, they go straight to the channel, with no bulkhead,
+    /// breaker, retries or resending, as before the policies existed.
+    pub enabled: bool,
     /// Calls in flight at most; one more is refused at once with
     /// `RESOURCE_EXHAUSTED` (`MAX_CONCURRENCY`).
     pub max_concurrency: usize,
@@ -47,6 +53,7 @@ impl Default for Policy {
     /// probe per second while letting the shop recover a second after it does.
     fn default() -> Self {
         Self {
+            enabled: true,
             max_concurrency: 1000,
             breaker_failures: 5,
             breaker_open_for: Duration::from_secs(1),
@@ -73,6 +80,9 @@ impl Policy {
         let peer = peer.to_ascii_uppercase().replace('-', "_");
         for prefix in ["RESILIENCE_".to_owned(), format!("RESILIENCE_{peer}_")] {
             let var = |setting: &str| format!("{prefix}{setting}");
+            if let Some(enabled) = env.parse_with(prefix.trim_end_matches('_'), parse_flag)? {
+                policy.enabled = enabled;
+            }
             if let Some(value) = env.parse_with(&var("MAX_CONCURRENCY"), |v| {
                 parse_count(v, 1, MAX_CONCURRENCY_LIMIT)
             })? {
@@ -157,11 +167,22 @@ mod tests {
         assert_eq!(cart.max_concurrency, 8);
         assert_eq!(cart.breaker_open_for, Duration::from_millis(250));
         assert_eq!(cart.breaker_failures, 5);
+        assert!(cart.enabled);
         let catalog = Policy::from_env(&env, "catalog").unwrap();
         assert_eq!(catalog.retries, 1);
         assert_eq!(catalog.max_concurrency, 1000);
         assert_eq!(catalog.breaker_failures, 0);
         assert_eq!(catalog.retry_backoff, Duration::from_millis(10));
+    }
+
+    #[test]
+    fn the_guard_is_switched_off_shop_wide_or_per_dependency() {
+        let env = Env::from_pairs([("RESILIENCE", "off"), ("RESILIENCE_CART", "on")]);
+        assert!(Policy::from_env(&env, "cart").unwrap().enabled);
+        assert!(!Policy::from_env(&env, "catalog").unwrap().enabled);
+        let env = Env::from_pairs([("RESILIENCE_AD", "no")]);
+        assert!(!Policy::from_env(&env, "ad").unwrap().enabled);
+        assert!(Policy::from_env(&env, "cart").unwrap().enabled);
     }
 
     #[test]
@@ -177,6 +198,8 @@ mod tests {
             ("RESILIENCE_CART_RETRIES", "11"),
             ("RESILIENCE_RETRIES", "two"),
             ("RESILIENCE_CART_RETRY_BACKOFF", "1m"),
+            ("RESILIENCE", "maybe"),
+            ("RESILIENCE_CART", "2"),
         ] {
             let env = Env::from_pairs([(var, value)]);
             let error = Policy::from_env(&env, "cart").unwrap_err();
