@@ -438,6 +438,31 @@ for page in home product; do
     done
   done
 done
+# The same comparison as the shop's CPU time per request at a fixed rate (open loop), which the
+# machine's noise moves far less than closed-loop throughput: a shop that spends x % more CPU
+# per page serves x % fewer pages once CPU-bound.
+POLICY_RATE="${BENCH_POLICY_RATE:-2000}"
+log "policy cost: shop CPU per request at $POLICY_RATE req/s, home and product, $RUNS x $WRK_DURATION per variant"
+for page in home product; do
+  path=/
+  [[ "$page" == product ]] && path=/product/OLJCESPC7Z
+  for i in $(seq "$RUNS"); do
+    for variant in policy-off policy-on; do
+      "${BENCH[@]}" measure --out "$WORK/measure.json" --server "${POLICY_PID[$variant]}" \
+        --stdout "$WORK/policy-cpu.json" -- "$BIN" loadgen --target "${POLICY_URL[$variant]}" \
+        --users 32 --page "$path" --rate "$POLICY_RATE" --duration "$WRK_DURATION" --report json --quiet
+      python3 - "$WORK/policy-cpu.json" "$WORK/measure.json" "$RAW/policy-cpu-$variant-$page-$i.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+measure = json.load(open(sys.argv[2]))
+json.dump({"report": report, "measure": measure}, open(sys.argv[3], "w"), indent=1)
+if report["failures"] or not report["requests"]:
+    sys.exit(f"policy cost run saw failures or no requests: {report['aggregate']}")
+print(f"{1e6 * measure['server_cpu_s'] / report['requests']:.0f} us CPU per request")
+PY
+    done
+  done
+done
 log "dead dependency: product page with the ad service black-holed, $RUNS x $WRK_DURATION each"
 for variant in dead-ad-breaker dead-ad-no-breaker; do
   run_wrk "$variant" "${POLICY_PID[$variant]}" "${POLICY_URL[$variant]}/product/OLJCESPC7Z" \
@@ -521,13 +546,14 @@ if [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)"
   commit+=" (with uncommitted changes)"
 fi
 python3 - "$RAW/meta.json" "$machine" "$load_note" "$commit" "$command_line" "$RUNS" "$QUICK" \
-  "$notes" "$BIN" "$HOME_BYTES" "$CHECKOUT_RATE" <<'PY'
+  "$notes" "$BIN" "$HOME_BYTES" "$CHECKOUT_RATE" "$POLICY_RATE" <<'PY'
 import json, os, sys, time
-out, machine, load, commit, command, runs, quick, notes, binary, home, rate = sys.argv[1:]
+out, machine, load, commit, command, runs, quick, notes, binary, home, rate, policy_rate = sys.argv[1:]
 json.dump({"machine": machine, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "commit": commit, "command": command, "runs": int(runs), "quick": quick == "1",
            "load": load, "notes": notes, "binary_bytes": os.path.getsize(binary),
-           "home_page_bytes": int(home), "checkout_rate": int(rate)},
+           "home_page_bytes": int(home), "checkout_rate": int(rate),
+           "policy_rate": int(policy_rate)},
           open(out, "w"), indent=1)
 PY
 "${BENCH[@]}" report "$RAW" "$OUT/results.json" "$MD"
