@@ -6,18 +6,19 @@
 //!
 //! One test in this binary: the services share the process's default hub.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use boutique_flags::{Flags, FlagsConfig, names::QUEUE_CONSUMER_STALL};
-use boutique_money::Money;
 use boutique_platform::{Env, ServiceConfig, Telemetry, testing::TestServer};
 use boutique_proto::boutique::orders::v1::{
-    AdvanceOrderRequest, BeginOrderRequest, GetOrderRequest, OrderLine, OrderState,
-    PriceOrderRequest, order_service_client::OrderServiceClient,
+    GetOrderRequest, OrderState, order_service_client::OrderServiceClient,
 };
 use boutique_store::{Location, StoreConfig};
 use boutique_testkit::{eventually, flags::FlagFile};
 use serde_json::json;
+use support::shipped_order;
 use tonic::transport::Channel;
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -34,52 +35,6 @@ async fn until_stall(flags: &Flags, millis: f64) {
         (flags.number(QUEUE_CONSUMER_STALL).await == millis).then_some(())
     })
     .await;
-}
-
-/// Opens, prices, charges and ships an order for `cart`; its id.
-async fn shipped_order(client: &mut OrderServiceClient<Channel>, cart: &str) -> String {
-    let usd = |units| Some(Money::new("USD", units, 0).unwrap().into());
-    let begun = client
-        .begin_order(BeginOrderRequest {
-            owner: cart.to_owned(),
-            cart_id: cart.to_owned(),
-            currency_code: "USD".to_owned(),
-            card_last_four: "0454".to_owned(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let id = begun.order.unwrap().id;
-    client
-        .price_order(PriceOrderRequest {
-            order_id: id.clone(),
-            lines: vec![OrderLine {
-                product_id: "OLJCESPC7Z".to_owned(),
-                quantity: 1,
-                unit_cost: usd(10),
-            }],
-            shipping_cost: usd(5),
-            total: usd(15),
-        })
-        .await
-        .unwrap();
-    for (to, transaction_id, tracking_id) in [
-        (OrderState::Charged, "tx", ""),
-        (OrderState::Shipped, "", "TRACK"),
-    ] {
-        client
-            .advance_order(AdvanceOrderRequest {
-                order_id: id.clone(),
-                to: to.into(),
-                transaction_id: transaction_id.to_owned(),
-                tracking_id: tracking_id.to_owned(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
-    id
 }
 
 async fn state(client: &mut OrderServiceClient<Channel>, id: &str) -> i32 {

@@ -3,17 +3,18 @@
 //! delivered, a duplicated event changes nothing, poison is dead-lettered,
 //! and a broker outage delays events without losing one.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use boutique_events::{Bus, EventKind, EventsConfig, OrderEvent};
-use boutique_money::Money;
 use boutique_platform::{Env, ServiceConfig, testing::TestServer};
 use boutique_proto::boutique::orders::v1::{
-    AdvanceOrderRequest, BeginOrderRequest, GetOrderRequest, Order, OrderLine, OrderState,
-    PriceOrderRequest, order_service_client::OrderServiceClient,
+    GetOrderRequest, Order, OrderState, order_service_client::OrderServiceClient,
 };
 use boutique_store::{Location, StoreConfig};
 use boutique_testkit::rabbitmq::RabbitServer;
+use support::shipped_order;
 use tonic::transport::Channel;
 
 /// How long a test waits for the queue to catch up.
@@ -38,55 +39,6 @@ async fn start(dir: &std::path::Path, amqp_url: Option<&str>) -> (TestServer, Te
         .with("DELIVERY_DELAY", "0s");
     let dispatch = TestServer::start(boutique_dispatch::Config::from_env(&env).unwrap()).await;
     (orders, dispatch)
-}
-
-fn usd(units: i64) -> Option<boutique_proto::Money> {
-    Some(Money::new("USD", units, 0).unwrap().into())
-}
-
-/// Opens, prices, charges and ships an order for `cart`; its id.
-async fn shipped_order(client: &mut OrderServiceClient<Channel>, cart: &str) -> String {
-    let begun = client
-        .begin_order(BeginOrderRequest {
-            owner: cart.to_owned(),
-            cart_id: cart.to_owned(),
-            currency_code: "USD".to_owned(),
-            card_last_four: "0454".to_owned(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let id = begun.order.unwrap().id;
-    client
-        .price_order(PriceOrderRequest {
-            order_id: id.clone(),
-            lines: vec![OrderLine {
-                product_id: "OLJCESPC7Z".to_owned(),
-                quantity: 1,
-                unit_cost: usd(10),
-            }],
-            shipping_cost: usd(5),
-            total: usd(15),
-        })
-        .await
-        .unwrap();
-    for (to, transaction_id, tracking_id) in [
-        (OrderState::Charged, "tx", ""),
-        (OrderState::Shipped, "", "TRACK"),
-    ] {
-        client
-            .advance_order(AdvanceOrderRequest {
-                order_id: id.clone(),
-                to: to.into(),
-                transaction_id: transaction_id.to_owned(),
-                tracking_id: tracking_id.to_owned(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
-    id
 }
 
 async fn order(client: &mut OrderServiceClient<Channel>, id: &str) -> Order {
