@@ -15,29 +15,14 @@ use boutique_store::{
     Database, DatabaseUrl, Location, OrderBook, StoreConfig, audit::audit, orders::OrderState,
 };
 use boutique_testkit::{free_port, postgres::PostgresServer};
-use support::{BOUTIQUE, CARD, Running, add_to_cart, shopper};
+use support::{BOUTIQUE, CARD, Running, add_to_cart, shopper, try_checkout_at};
 
 /// How many shoppers check out at once when the shop is killed.
 const SHOPPERS: usize = 8;
 
 /// Sends the checkout form; the outcome does not matter (the shop dies).
 async fn try_checkout(shop_url: String, client: reqwest::Client) {
-    let _ = client
-        .post(format!("{shop_url}/cart/checkout"))
-        .form(&[
-            ("email", "someone@example.com"),
-            ("street_address", "1600 Amphitheatre Parkway"),
-            ("zip_code", "94043"),
-            ("city", "Mountain View"),
-            ("state", "CA"),
-            ("country", "United States"),
-            ("credit_card_number", CARD),
-            ("credit_card_expiration_month", "1"),
-            ("credit_card_expiration_year", "2039"),
-            ("credit_card_cvv", "672"),
-        ])
-        .send()
-        .await;
+    let _ = try_checkout_at(&shop_url, &client, CARD, "2039", &[]).await;
 }
 
 /// Waits (bounded) until `done` holds for the orders on record.

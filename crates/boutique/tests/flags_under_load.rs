@@ -55,7 +55,7 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-use support::{BOUTIQUE, CARD, interrupt, shopper};
+use support::{BOUTIQUE, CARD, interrupt, shopper, try_checkout_at};
 
 /// The repository's flag file, every flag off.
 const FLAG_FILE: &str = concat!(
@@ -901,20 +901,6 @@ enum Background {
     Order,
 }
 
-/// A checkout form with valid details.
-const ORDER_FORM: [(&str, &str); 10] = [
-    ("email", "someone@example.com"),
-    ("street_address", "1600 Amphitheatre Parkway"),
-    ("zip_code", "94043"),
-    ("city", "Mountain View"),
-    ("state", "CA"),
-    ("country", "United States"),
-    ("credit_card_number", CARD),
-    ("credit_card_expiration_month", "1"),
-    ("credit_card_expiration_year", "2039"),
-    ("credit_card_cvv", "672"),
-];
-
 impl Probe {
     /// The shop's and loadgen's metrics, together.
     async fn scrape(&self) -> Scrape {
@@ -946,11 +932,7 @@ impl Probe {
                 let cart = format!("{url}/cart");
                 let line = [("product_id", PRODUCT), ("quantity", "1")];
                 let _ = client.post(&cart).form(&line).send().await;
-                let _ = client
-                    .post(format!("{cart}/checkout"))
-                    .form(&ORDER_FORM)
-                    .send()
-                    .await;
+                let _ = try_checkout_at(&url, &client, CARD, "2039", &[]).await;
             }),
         };
         running.insert(work, task);
