@@ -376,6 +376,12 @@ def compare_summary(raw, name):
     return out
 
 
+def cpu_us(run):
+    """The shop's CPU time per request of a fixed-rate run (`cpu_per_request` in run.sh, which
+    fails a run without requests), in µs."""
+    return 1e6 * run["measure"]["server_cpu_s"] / run["report"]["requests"]
+
+
 def overhead_summary(raw):
     """Server CPU per home-page request with metrics off and on, and the ratio."""
     per_request = {}
@@ -383,8 +389,7 @@ def overhead_summary(raw):
         xs = runs(raw, f"overhead-{variant}-*.json")
         if not xs:
             return None
-        per_request[variant] = med([1e6 * x["measure"]["server_cpu_s"] / x["report"]["requests"]
-                                    for x in xs])
+        per_request[variant] = med([cpu_us(x) for x in xs])
     off, on = per_request["metrics-off"], per_request["metrics-on"]
     return {"off_us": off, "on_us": on, "overhead": on / off - 1 if off else None}
 
@@ -400,8 +405,7 @@ def policy_summary(raw):
         cpu = {}
         for variant in ("on", "off"):
             xs = runs(raw, f"policy-cpu-policy-{variant}-{page}-*.json")
-            cpu[variant] = [1e6 * x["measure"]["server_cpu_s"] / x["report"]["requests"]
-                            for x in xs if x["report"]["requests"]]
+            cpu[variant] = [cpu_us(x) for x in xs]
         out[page] = {
             "on": wrk_summary(raw, f"policy-on-{page}"),
             "off": wrk_summary(raw, f"policy-off-{page}"),

@@ -360,37 +360,53 @@ fi
 # shipped (metrics on, tracing off) and with ENABLE_METRICS=0 (no metrics recorded; the trace
 # context still passes through, as before telemetry existed). Two shops side by side, runs
 # alternating, so the machine's load hits both alike.
-OVERHEAD_RATE="${BENCH_OVERHEAD_RATE:-1000}"
-declare -A VARIANT_PID VARIANT_URL
-for variant in metrics-off metrics-on; do
+# A `boutique all --memory` beside the others, for comparing variants: side_shop NAME [VAR=VALUE
+# ...] [-- EXTRA_ARGS...] starts it with those variables and arguments and sets SIDE_PID[NAME]
+# and SIDE_URL[NAME].
+declare -A SIDE_PID SIDE_URL
+side_shop() {
+  local name="$1" port vars=() args=()
+  shift
+  while (($#)) && [[ "$1" != -- ]]; do vars+=("$1"); shift; done
+  (($#)) && shift
+  args=("$@")
   port="$("${BENCH[@]}" freeport)"
-  enable=1
-  [[ "$variant" == metrics-off ]] && enable=0
-  ENABLE_METRICS="$enable" LOG_FORMAT=json "$BIN" all --memory --listen "127.0.0.1:$port" \
-    --admin 127.0.0.1:0 >"$WORK/$variant.log" 2>&1 &
-  VARIANT_PID[$variant]=$!
-  PIDS+=("${VARIANT_PID[$variant]}")
-  VARIANT_URL[$variant]="http://127.0.0.1:$port"
-  wait_http "${VARIANT_URL[$variant]}/_healthz"
-done
-log "telemetry overhead: home page at $OVERHEAD_RATE req/s, $RUNS x $WRK_DURATION per variant"
-for i in $(seq "$RUNS"); do
-  for variant in metrics-off metrics-on; do
-    "${BENCH[@]}" measure --out "$WORK/measure.json" --server "${VARIANT_PID[$variant]}" \
-      --stdout "$WORK/overhead.json" -- "$BIN" loadgen --target "${VARIANT_URL[$variant]}" \
-      --users 32 --page / --rate "$OVERHEAD_RATE" --duration "$WRK_DURATION" --report json --quiet
-    python3 - "$WORK/overhead.json" "$WORK/measure.json" "$RAW/overhead-$variant-$i.json" <<'PY'
+  env LOG_FORMAT=json "${vars[@]}" "$BIN" all --memory --listen "127.0.0.1:$port" \
+    --admin 127.0.0.1:0 "${args[@]}" >"$WORK/$name.log" 2>&1 &
+  SIDE_PID[$name]=$!
+  PIDS+=("${SIDE_PID[$name]}")
+  SIDE_URL[$name]="http://127.0.0.1:$port"
+  wait_http "${SIDE_URL[$name]}/_healthz"
+}
+
+# The shop NAME's CPU time per request of PATH at RATE requests a second (open loop), into OUT:
+# cpu_per_request OUT NAME PATH RATE. Fails on any failed request.
+cpu_per_request() {
+  local out="$1" name="$2" path="$3" rate="$4"
+  "${BENCH[@]}" measure --out "$WORK/measure.json" --server "${SIDE_PID[$name]}" \
+    --stdout "$WORK/cpu-run.json" -- "$BIN" loadgen --target "${SIDE_URL[$name]}" \
+    --users 32 --page "$path" --rate "$rate" --duration "$WRK_DURATION" --report json --quiet
+  python3 - "$WORK/cpu-run.json" "$WORK/measure.json" "$out" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 measure = json.load(open(sys.argv[2]))
 json.dump({"report": report, "measure": measure}, open(sys.argv[3], "w"), indent=1)
 if report["failures"] or not report["requests"]:
-    sys.exit(f"overhead run saw failures or no requests: {report['aggregate']}")
+    sys.exit(f"a fixed-rate run saw failures or no requests: {report['aggregate']}")
 print(f"{1e6 * measure['server_cpu_s'] / report['requests']:.0f} us CPU per request")
 PY
+}
+
+OVERHEAD_RATE="${BENCH_OVERHEAD_RATE:-1000}"
+side_shop metrics-off ENABLE_METRICS=0
+side_shop metrics-on ENABLE_METRICS=1
+log "telemetry overhead: home page at $OVERHEAD_RATE req/s, $RUNS x $WRK_DURATION per variant"
+for i in $(seq "$RUNS"); do
+  for variant in metrics-off metrics-on; do
+    cpu_per_request "$RAW/overhead-$variant-$i.json" "$variant" / "$OVERHEAD_RATE"
   done
 done
-for variant in metrics-off metrics-on; do stop_pid "${VARIANT_PID[$variant]}"; done
+for variant in metrics-off metrics-on; do stop_pid "${SIDE_PID[$variant]}"; done
 
 # ------------------------------------------------------------------ resilience policies
 # What the policies cost on the happy path: home and product throughput with every channel
@@ -398,28 +414,18 @@ for variant in metrics-off metrics-on; do stop_pid "${VARIANT_PID[$variant]}"; d
 # channels), two shops side by side, runs alternating. Then what a dead dependency costs: the
 # ad service black-holed (it accepts and never answers; the storefront gives an ad 100 ms), with
 # its breaker as shipped and with the breaker off.
-declare -A POLICY_PID POLICY_URL POLICY_SESSION
+declare -A POLICY_SESSION
 BLACKHOLE_PORT="$("${BENCH[@]}" freeport)"
 "${BENCH[@]}" blackhole "$BLACKHOLE_PORT" &
 BLACKHOLE_PID=$!
 PIDS+=("$BLACKHOLE_PID")
 wait_tcp "$BLACKHOLE_PORT"
+side_shop policy-off RESILIENCE=off
+side_shop policy-on
+side_shop dead-ad-breaker -- --use "ad=127.0.0.1:$BLACKHOLE_PORT"
+side_shop dead-ad-no-breaker RESILIENCE_AD_BREAKER_FAILURES=0 -- --use "ad=127.0.0.1:$BLACKHOLE_PORT"
 for variant in policy-off policy-on dead-ad-breaker dead-ad-no-breaker; do
-  port="$("${BENCH[@]}" freeport)"
-  extra=()
-  case "$variant" in
-    policy-off) extra=(env RESILIENCE=off) ;;
-    dead-ad-no-breaker) extra=(env RESILIENCE_AD_BREAKER_FAILURES=0) ;;
-  esac
-  use=()
-  [[ "$variant" == dead-ad-* ]] && use=(--use "ad=127.0.0.1:$BLACKHOLE_PORT")
-  LOG_FORMAT=json "${extra[@]}" "$BIN" all --memory --listen "127.0.0.1:$port" \
-    --admin 127.0.0.1:0 "${use[@]}" >"$WORK/$variant.log" 2>&1 &
-  POLICY_PID[$variant]=$!
-  PIDS+=("${POLICY_PID[$variant]}")
-  POLICY_URL[$variant]="http://127.0.0.1:$port"
-  wait_http "${POLICY_URL[$variant]}/_healthz"
-  POLICY_SESSION[$variant]="$(mint_sessions 1 "${POLICY_URL[$variant]}")"
+  POLICY_SESSION[$variant]="$(mint_sessions 1 "${SIDE_URL[$variant]}")"
 done
 log "policy cost: home and product, policies as shipped and RESILIENCE=off, $RUNS x $WRK_DURATION each"
 for page in home product; do
@@ -428,12 +434,12 @@ for page in home product; do
   for variant in policy-off policy-on; do
     script="$(wrk_script "$variant-$page")"
     wrk -t"${WRK_THREADS:-2}" -c64 -d"$WARMUP" -s "$script" \
-      -H "Cookie: ${POLICY_SESSION[$variant]}" "${POLICY_URL[$variant]}$path" >/dev/null
+      -H "Cookie: ${POLICY_SESSION[$variant]}" "${SIDE_URL[$variant]}$path" >/dev/null
   done
   for i in $(seq "$RUNS"); do
     for variant in policy-off policy-on; do
-      wrk_once "$RAW/wrk-$variant-$page-$i.json" "${POLICY_PID[$variant]}" \
-        "$WORK/$variant-$page.lua" "${POLICY_URL[$variant]}$path" \
+      wrk_once "$RAW/wrk-$variant-$page-$i.json" "${SIDE_PID[$variant]}" \
+        "$WORK/$variant-$page.lua" "${SIDE_URL[$variant]}$path" \
         -H "Cookie: ${POLICY_SESSION[$variant]}"
     done
   done
@@ -448,27 +454,16 @@ for page in home product; do
   [[ "$page" == product ]] && path=/product/OLJCESPC7Z
   for i in $(seq "$RUNS"); do
     for variant in policy-off policy-on; do
-      "${BENCH[@]}" measure --out "$WORK/measure.json" --server "${POLICY_PID[$variant]}" \
-        --stdout "$WORK/policy-cpu.json" -- "$BIN" loadgen --target "${POLICY_URL[$variant]}" \
-        --users 32 --page "$path" --rate "$POLICY_RATE" --duration "$WRK_DURATION" --report json --quiet
-      python3 - "$WORK/policy-cpu.json" "$WORK/measure.json" "$RAW/policy-cpu-$variant-$page-$i.json" <<'PY'
-import json, sys
-report = json.load(open(sys.argv[1]))
-measure = json.load(open(sys.argv[2]))
-json.dump({"report": report, "measure": measure}, open(sys.argv[3], "w"), indent=1)
-if report["failures"] or not report["requests"]:
-    sys.exit(f"policy cost run saw failures or no requests: {report['aggregate']}")
-print(f"{1e6 * measure['server_cpu_s'] / report['requests']:.0f} us CPU per request")
-PY
+      cpu_per_request "$RAW/policy-cpu-$variant-$page-$i.json" "$variant" "$path" "$POLICY_RATE"
     done
   done
 done
 log "dead dependency: product page with the ad service black-holed, $RUNS x $WRK_DURATION each"
 for variant in dead-ad-breaker dead-ad-no-breaker; do
-  run_wrk "$variant" "${POLICY_PID[$variant]}" "${POLICY_URL[$variant]}/product/OLJCESPC7Z" \
+  run_wrk "$variant" "${SIDE_PID[$variant]}" "${SIDE_URL[$variant]}/product/OLJCESPC7Z" \
     -H "Cookie: ${POLICY_SESSION[$variant]}"
 done
-for variant in "${!POLICY_PID[@]}"; do stop_pid "${POLICY_PID[$variant]}"; done
+for variant in policy-off policy-on dead-ad-breaker dead-ad-no-breaker; do stop_pid "${SIDE_PID[$variant]}"; done
 stop_pid "$BLACKHOLE_PID"
 
 # ------------------------------------------------------------------ ceiling
