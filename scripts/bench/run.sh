@@ -126,6 +126,8 @@ wait_tcp() { # PORT
 log "building release"
 cargo build --release --locked -p boutique
 BIN="$ROOT/target/release/boutique"
+# The load generator's own admin port (its /metrics) on loopback, on a free port.
+LOADGEN=("$BIN" loadgen --listen-addr 127.0.0.1 --admin-port 0)
 log "building the ceiling server"
 CARGO_TARGET_DIR="$ROOT/target/bench-ceiling" \
   cargo build --release --locked --manifest-path "$HERE/ceiling/Cargo.toml"
@@ -142,7 +144,7 @@ checkout_at_rate() { # DATABASE SERVER_PID SHOP_URL
   log "checkout at $CHECKOUT_RATE/s on $db: $RUNS x $WRK_DURATION (boutique loadgen --task checkout)"
   for i in $(seq "$RUNS"); do
     "${BENCH[@]}" measure --out "$WORK/measure.json" --server "$server" \
-      --stdout "$WORK/rate.json" -- "$BIN" loadgen --target "$url" --users 64 \
+      --stdout "$WORK/rate.json" -- "${LOADGEN[@]}" --target "$url" --users 64 \
       --task checkout --rate "$((3 * CHECKOUT_RATE))" --duration "$WRK_DURATION" \
       --report json --quiet
     python3 - "$WORK/rate.json" "$WORK/measure.json" "$RAW/checkout-rate-$db-$i.json" <<'PY'
@@ -293,7 +295,7 @@ LOADGEN_DURATION="$WRK_DURATION"
 log "boutique loadgen: $RUNS x $LOADGEN_DURATION, 64 users, think time 0"
 for i in $(seq "$RUNS"); do
   "${BENCH[@]}" measure --out "$WORK/measure.json" --server "$SHOP_PID" \
-    --stdout "$WORK/loadgen.json" -- "$BIN" loadgen --target "$SHOP" --users 64 \
+    --stdout "$WORK/loadgen.json" -- "${LOADGEN[@]}" --target "$SHOP" --users 64 \
     --spawn-rate 1000 --think-time 0 --duration "$LOADGEN_DURATION" --report json --quiet
   python3 - "$WORK/loadgen.json" "$WORK/measure.json" "$RAW/loadgen-$i.json" <<'PY'
 import json, sys
@@ -316,7 +318,7 @@ compare_page() { # NAME PATH
   for i in $(seq "$RUNS"); do
     wrk_once "$RAW/cmp-wrk-$name-$i.json" "$SHOP_PID" "$script" "$SHOP$path" -H "Cookie: $session"
     "${BENCH[@]}" measure --out "$WORK/measure.json" --server "$SHOP_PID" \
-      --stdout "$WORK/lgpage.json" -- "$BIN" loadgen --target "$SHOP" --users 64 \
+      --stdout "$WORK/lgpage.json" -- "${LOADGEN[@]}" --target "$SHOP" --users 64 \
       --page "$path" --duration "$WRK_DURATION" --report json --quiet
     python3 - "$WORK/lgpage.json" "$WORK/measure.json" "$RAW/cmp-loadgen-$name-$i.json" <<'PY'
 import json, sys
@@ -384,7 +386,7 @@ side_shop() {
 cpu_per_request() {
   local out="$1" name="$2" path="$3" rate="$4"
   "${BENCH[@]}" measure --out "$WORK/measure.json" --server "${SIDE_PID[$name]}" \
-    --stdout "$WORK/cpu-run.json" -- "$BIN" loadgen --target "${SIDE_URL[$name]}" \
+    --stdout "$WORK/cpu-run.json" -- "${LOADGEN[@]}" --target "${SIDE_URL[$name]}" \
     --users 32 --page "$path" --rate "$rate" --duration "$WRK_DURATION" --report json --quiet
   python3 - "$WORK/cpu-run.json" "$WORK/measure.json" "$out" <<'PY'
 import json, sys

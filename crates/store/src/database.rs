@@ -171,7 +171,12 @@ impl Database {
             AnyConnectOptions::from_str(&url).map_err(|e| connect_error(&location, &e, &url))?;
         let mut pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
-            .acquire_timeout(config.acquire_timeout);
+            .acquire_timeout(config.acquire_timeout)
+            // The check before each use is a round trip to the connection's
+            // thread on SQLite, where a connection to a file cannot go stale;
+            // a PostgreSQL connection can (a restarted server), so it is
+            // checked there.
+            .test_before_acquire(backend == Backend::Postgres);
         if backend == Backend::Sqlite {
             pool = pool.after_connect(|conn, _meta| {
                 Box::pin(async move {

@@ -399,17 +399,26 @@ pub struct OrderBook {
     pool: AnyPool,
 }
 
+/// The columns of an order row (of `orders o`), as [`from_row`] reads them.
+macro_rules! order_columns {
+    () => {
+        "o.id AS id, o.owner AS owner, o.cart_id AS cart_id, o.state AS state, o.email AS email, \
+         o.address AS address, o.currency_code AS currency_code, o.lines AS lines, \
+         o.shipping_units AS shipping_units, o.shipping_nanos AS shipping_nanos, \
+         o.total_units AS total_units, o.total_nanos AS total_nanos, \
+         o.card_last_four AS card_last_four, o.transaction_id AS transaction_id, \
+         o.tracking_id AS tracking_id, o.reason AS reason, o.cart_emptied AS cart_emptied, \
+         o.confirmation_sent AS confirmation_sent, o.warnings AS warnings, \
+         o.reconcile_attempts AS reconcile_attempts, o.created_at_ms AS created_at_ms, \
+         o.updated_at_ms AS updated_at_ms"
+    };
+}
+
 /// `SELECT`s the columns of an order row: a macro, so that every query stays
 /// a literal (sqlx refuses SQL built at run time).
 macro_rules! select_orders {
     ($($rest:literal)+) => {
-        concat!(
-            "SELECT id, owner, cart_id, state, email, address, currency_code, lines, \
-             shipping_units, shipping_nanos, total_units, total_nanos, card_last_four, \
-             transaction_id, tracking_id, reason, cart_emptied, confirmation_sent, warnings, \
-             reconcile_attempts, created_at_ms, updated_at_ms FROM orders ",
-            $($rest),+
-        )
+        concat!("SELECT ", order_columns!(), " FROM orders o ", $($rest),+)
     };
 }
 
@@ -710,12 +719,10 @@ impl OrderBook {
             ));
         }
         for _ in 0..ATTEMPTS {
-            let Some(order) = self.get(order_id).await? else {
+            let Some((order, seen)) = self.read(order_id, step.cause.as_deref()).await? else {
                 return Ok(Moved::NotFound);
             };
-            if let Some(cause) = &step.cause
-                && order_seen_cause(&self.pool, order_id, cause).await?
-            {
+            if seen {
                 return Ok(Moved::Unchanged(order));
             }
             if order.state == step.to && same_ids(&order, step) {
@@ -845,16 +852,54 @@ impl OrderBook {
 
     /// One order, with its history.
     pub async fn get(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
+        Ok(self.read(order_id, None).await?.map(|(order, _)| order))
+    }
+
+    /// One order with its history, in one query (the history joined: each
+    /// statement is a round trip to the connection's thread on SQLite, and
+    /// one over the network on PostgreSQL), and whether an entry of its
+    /// history was made by `cause`.
+    async fn read(
+        &self,
+        order_id: &str,
+        cause: Option<&str>,
+    ) -> Result<Option<(Order, bool)>, StoreError> {
         let action = "reading an order";
-        let row = sqlx::query(select_orders!("WHERE id = $1"))
-            .bind(order_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::query(action))?;
-        match row {
-            Some(row) => Ok(Some(self.with_history(from_row(&row)?).await?)),
-            None => Ok(None),
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            order_columns!(),
+            ", h.state AS entry_state, h.at_ms AS entry_at_ms, h.note AS entry_note, \
+             h.cause AS entry_cause \
+             FROM orders o LEFT JOIN order_history h ON h.order_id = o.id \
+             WHERE o.id = $1 ORDER BY h.seq"
+        ))
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::query(action))?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut order = from_row(first)?;
+        let mut seen = false;
+        for row in &rows {
+            let column = |name: &str| -> Result<Option<String>, StoreError> {
+                row.try_get::<Option<String>, _>(name)
+                    .map_err(|e| StoreError::corrupt("order history", e))
+            };
+            let Some(state) = column("entry_state")? else {
+                continue; // No history (the join found none).
+            };
+            seen |= cause.is_some() && column("entry_cause")?.as_deref() == cause;
+            order.history.push(HistoryEntry {
+                state: parse_state(&state)?,
+                at_ms: row
+                    .try_get::<i64, _>("entry_at_ms")
+                    .map_err(|e| StoreError::corrupt("order history", e))?,
+                note: column("entry_note")?.unwrap_or_default(),
+            });
         }
+        Ok(Some((order, seen)))
     }
 
     async fn require(&self, order_id: &str) -> Result<Order, StoreError> {
@@ -1207,17 +1252,6 @@ fn allowed(order: &Order, step: &Move) -> bool {
 fn same_ids(order: &Order, step: &Move) -> bool {
     let same = |asked: &Option<String>, has: &Option<String>| asked.is_none() || asked == has;
     same(&step.transaction_id, &order.transaction_id) && same(&step.tracking_id, &order.tracking_id)
-}
-
-async fn order_seen_cause(pool: &AnyPool, order_id: &str, cause: &str) -> Result<bool, StoreError> {
-    let (n,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM order_history WHERE order_id = $1 AND cause = $2")
-            .bind(order_id)
-            .bind(cause)
-            .fetch_one(pool)
-            .await
-            .map_err(StoreError::query("reading an order's history"))?;
-    Ok(n > 0)
 }
 
 /// Appends history entry `seq` (the primary key refuses a duplicate).
