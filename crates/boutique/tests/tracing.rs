@@ -121,16 +121,19 @@ impl Receiver {
                 .collect()
         };
         // Every service has reported, and every span's parent has arrived
-        // but the entry point's: spans come in batches, per process, and a
-        // parent ends (and is sent) after its children.
+        // but the entry point's (whose parent is the browser's span): spans
+        // come in batches, per process, and a parent ends (and is sent) after
+        // its children, so until the entry point arrives its children are
+        // the orphans.
         let complete = |spans: &[Received]| {
             let seen: HashSet<&str> = spans.iter().map(|s| s.service.as_str()).collect();
             let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
-            let orphans = spans
+            let mut orphans = spans
                 .iter()
-                .filter(|s| !ids.contains(s.parent_span_id.as_str()))
-                .count();
-            services.iter().all(|s| seen.contains(s)) && orphans <= 1
+                .filter(|s| !ids.contains(s.parent_span_id.as_str()));
+            services.iter().all(|s| seen.contains(s))
+                && orphans.all(|s| s.parent_span_id == BROWSER_SPAN)
+                && spans.iter().any(|s| s.parent_span_id == BROWSER_SPAN)
         };
         let _ = tokio::time::timeout(timeout, async {
             loop {

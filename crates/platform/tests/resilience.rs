@@ -163,6 +163,13 @@ fn policy(breaker_failures: u32, open_for: Duration) -> Policy {
 }
 
 const PATIENCE: Duration = Duration::from_secs(5);
+/// How long a test waits for a breaker to close or a link to heal: a probe,
+/// often a failed call on the old connection, and a new connection, on a
+/// machine that may be busy.
+const RECOVERY: Duration = Duration::from_secs(30);
+/// How long a breaker stays open: long enough that a busy machine does not
+/// let it half-open between the calls a test makes while it is open.
+const OPEN_FOR: Duration = Duration::from_secs(1);
 const LONG: Duration = Duration::from_secs(60);
 
 fn assert_circuit_open(result: Result<AdResponse, Status>) {
@@ -178,10 +185,7 @@ async fn the_breaker_opens_on_failures_fails_fast_and_closes_after_one_probe() {
     let control = Arc::new(Control::default());
     control.mode.store(UNAVAILABLE, Ordering::SeqCst);
     let server = serve("127.0.0.1:0".parse().unwrap(), &control).await;
-    let caller = Caller::new(
-        &server.addr().to_string(),
-        policy(3, Duration::from_millis(50)),
-    );
+    let caller = Caller::new(&server.addr().to_string(), policy(3, OPEN_FOR));
 
     for _ in 0..3 {
         let status = caller.call(PATIENCE).await.unwrap_err();
@@ -198,7 +202,7 @@ async fn the_breaker_opens_on_failures_fails_fast_and_closes_after_one_probe() {
 
     // Half-open: one probe reaches the peer (held there), the rest are refused.
     control.mode.store(HOLD, Ordering::SeqCst);
-    let probe = boutique_testkit::eventually("a probe reaches the peer", PATIENCE, || async {
+    let probe = boutique_testkit::eventually("a probe reaches the peer", RECOVERY, || async {
         let client = caller.client.clone();
         let task = tokio::spawn(async move {
             let mut client = client;
@@ -242,17 +246,14 @@ async fn a_probe_whose_caller_goes_away_still_closes_the_breaker() {
     let control = Arc::new(Control::default());
     control.mode.store(UNAVAILABLE, Ordering::SeqCst);
     let server = serve("127.0.0.1:0".parse().unwrap(), &control).await;
-    let caller = Caller::new(
-        &server.addr().to_string(),
-        policy(1, Duration::from_millis(50)),
-    );
+    let caller = Caller::new(&server.addr().to_string(), policy(1, OPEN_FOR));
     caller.call(PATIENCE).await.unwrap_err();
     assert_eq!(caller.state(), BreakerState::Open);
 
     // The probe reaches the peer (held there), and its caller gives up on
     // it, as a caller does when a call it sent beside the probe was refused.
     control.mode.store(HOLD, Ordering::SeqCst);
-    let probe = boutique_testkit::eventually("a probe reaches the peer", PATIENCE, || async {
+    let probe = boutique_testkit::eventually("a probe reaches the peer", RECOVERY, || async {
         let client = caller.client.clone();
         let task = tokio::spawn(async move {
             let mut client = client;
@@ -281,7 +282,7 @@ async fn a_probe_whose_caller_goes_away_still_closes_the_breaker() {
     // The peer answers the probe nobody waits for: the breaker hears it and
     // closes, with no other call.
     control.release.add_permits(1);
-    boutique_testkit::eventually("the breaker closes", PATIENCE, || async {
+    boutique_testkit::eventually("the breaker closes", RECOVERY, || async {
         (caller.state() == BreakerState::Closed).then_some(())
     })
     .await;
@@ -296,7 +297,7 @@ async fn a_dead_peer_opens_the_breaker_and_a_restart_on_the_same_port_closes_it(
     let control = Arc::new(Control::default());
     let server = serve("127.0.0.1:0".parse().unwrap(), &control).await;
     let addr = server.addr();
-    let caller = Caller::new(&addr.to_string(), policy(2, Duration::from_millis(50)));
+    let caller = Caller::new(&addr.to_string(), policy(2, OPEN_FOR));
     caller.call(PATIENCE).await.unwrap();
     server.stop().await;
 
@@ -311,7 +312,7 @@ async fn a_dead_peer_opens_the_breaker_and_a_restart_on_the_same_port_closes_it(
 
     // Back on the same port: a probe finds it and the breaker closes.
     let server = serve(addr, &control).await;
-    boutique_testkit::eventually("the breaker closes", PATIENCE, || async {
+    boutique_testkit::eventually("the breaker closes", RECOVERY, || async {
         caller.call(PATIENCE).await.ok()
     })
     .await;
@@ -414,7 +415,7 @@ async fn a_full_bulkhead_refuses_at_once_and_frees_up_when_calls_finish() {
             tokio::spawn(async move { caller.call(LONG).await })
         })
         .collect();
-    boutique_testkit::eventually("two calls are held", PATIENCE, || async {
+    boutique_testkit::eventually("two calls are held", RECOVERY, || async {
         (control.seen.load(Ordering::SeqCst) == 2).then_some(())
     })
     .await;
@@ -513,13 +514,13 @@ async fn retries_never_pass_the_callers_deadline() {
         &server.addr().to_string(),
         Policy {
             retries: 10,
-            retry_backoff: Duration::from_millis(200),
+            retry_backoff: Duration::from_secs(10),
             ..policy(0, LONG)
         },
     );
-    // The first backoff (100 to 200 ms) is longer than the whole deadline.
+    // The first backoff (5 to 10 s) is longer than the whole deadline.
     let status = caller
-        .call_idempotent(Duration::from_millis(50))
+        .call_idempotent(Duration::from_secs(1))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
@@ -542,7 +543,7 @@ async fn behind_a_proxy(policy: Policy) -> (TestServer, FaultProxy, Caller) {
 
 #[tokio::test]
 async fn a_peer_gone_silent_mid_connection_costs_deadlines_then_opens_the_breaker_and_heals() {
-    let (server, proxy, caller) = behind_a_proxy(policy(3, Duration::from_millis(50))).await;
+    let (server, proxy, caller) = behind_a_proxy(policy(3, OPEN_FOR)).await;
     proxy.set(Fault::BlackHole);
     for _ in 0..3 {
         let status = caller.call(Duration::from_millis(100)).await.unwrap_err();
@@ -552,7 +553,7 @@ async fn a_peer_gone_silent_mid_connection_costs_deadlines_then_opens_the_breake
 
     // The network heals: a probe gets through and the breaker closes.
     proxy.set(Fault::None);
-    boutique_testkit::eventually("calls served again", PATIENCE, || async {
+    boutique_testkit::eventually("calls served again", RECOVERY, || async {
         caller.call(Duration::from_millis(500)).await.ok()
     })
     .await;
@@ -579,7 +580,7 @@ async fn a_starved_link_ends_calls_at_their_deadline_and_a_wide_one_serves_them(
     let status = caller.call(Duration::from_millis(300)).await.unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     proxy.set(Fault::Bandwidth(10_000_000));
-    boutique_testkit::eventually("calls served again", PATIENCE, || async {
+    boutique_testkit::eventually("calls served again", RECOVERY, || async {
         caller.call(Duration::from_millis(500)).await.ok()
     })
     .await;
@@ -588,7 +589,7 @@ async fn a_starved_link_ends_calls_at_their_deadline_and_a_wide_one_serves_them(
 
 #[tokio::test]
 async fn resets_fail_calls_at_once_open_the_breaker_and_a_healed_link_closes_it() {
-    let (server, proxy, caller) = behind_a_proxy(policy(2, Duration::from_millis(50))).await;
+    let (server, proxy, caller) = behind_a_proxy(policy(2, OPEN_FOR)).await;
     proxy.set(Fault::Reset);
     // A deadline far away: the failures come from the resets, not from it.
     let mut failures = 0;
@@ -600,7 +601,7 @@ async fn resets_fail_calls_at_once_open_the_breaker_and_a_healed_link_closes_it(
     }
     assert_circuit_open(caller.call(LONG).await);
     proxy.set(Fault::None);
-    boutique_testkit::eventually("calls served again", PATIENCE, || async {
+    boutique_testkit::eventually("calls served again", RECOVERY, || async {
         caller.call(PATIENCE).await.ok()
     })
     .await;

@@ -102,7 +102,8 @@ async fn a_stalled_consumer_holds_orders_until_the_flag_is_off() {
     let off = Instant::now();
     until_delivered(&client, &first).await;
     assert!(
-        off.elapsed() < Duration::from_secs(10),
+        // Well under the 30 s the stall would last, with room for a busy machine.
+        off.elapsed() < Duration::from_secs(25),
         "{:?}",
         off.elapsed()
     );

@@ -70,8 +70,10 @@ pub(crate) fn test_config() -> EventsConfig {
     EventsConfig {
         delivery_limit: DELIVERY_LIMIT,
         retry_backoff: Duration::from_millis(10),
-        connect_timeout: Duration::from_secs(3),
-        confirm_timeout: Duration::from_secs(5),
+        // Generous: a busy broker, creating a quorum queue in a new vhost
+        // while other tests do the same, can take seconds.
+        connect_timeout: Duration::from_secs(20),
+        confirm_timeout: Duration::from_secs(20),
         ..EventsConfig::default()
     }
 }

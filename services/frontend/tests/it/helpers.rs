@@ -1,14 +1,18 @@
 //! The shop under test, a cookie-keeping browser, and independent money maths.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use boutique_platform::{
     Env, ServiceConfig,
     testing::{HeldPort, TestServer},
 };
 use boutique_proto::boutique::orders::v1::order_service_client::OrderServiceClient;
+use boutique_testkit::eventually;
 use reqwest::{Client, Response, StatusCode, redirect::Policy};
 use tonic::transport::Channel;
+
+/// How long [`Browser::page_until`] tries.
+const PAGE_PATIENCE: Duration = Duration::from_secs(10);
 
 /// A backend the tests can stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -300,6 +304,27 @@ impl Browser {
         let response = self.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "GET {path}");
         response.text().await.unwrap()
+    }
+
+    /// GET until the page has what `complete` looks for, and return it.
+    /// For the parts a page leaves out when their backend misses its short
+    /// deadline (the ad's 100 ms, the ratings' 300 ms): on a busy machine
+    /// the first call, which also opens the connection, can miss it.
+    pub(crate) async fn page_until(&self, path: &str, complete: impl Fn(&str) -> bool) -> String {
+        eventually(&format!("GET {path} complete"), PAGE_PATIENCE, || async {
+            let html = self.page(path).await;
+            complete(&html).then_some(html)
+        })
+        .await
+    }
+
+    /// A product page with its ad and its ratings (see [`Browser::page_until`]).
+    pub(crate) async fn product_page(&self, product_id: &str) -> String {
+        self.page_until(&format!("/product/{product_id}"), |html| {
+            html.contains("<aside class=\"ad\"")
+                && !html.contains("data-testid=\"ratings-unavailable\"")
+        })
+        .await
     }
 
     /// Starts this browser's session and returns its id (the orders'

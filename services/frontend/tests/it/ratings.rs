@@ -12,7 +12,7 @@ const PRODUCT: &str = "OLJCESPC7Z";
 async fn a_signed_in_shopper_rates_updates_and_deletes() {
     let shop = Shop::start().await;
     let browser = shop.browser();
-    let page = browser.page(&format!("/product/{PRODUCT}")).await;
+    let page = browser.product_page(PRODUCT).await;
     assert!(page.contains("data-testid=\"no-ratings\""));
     assert!(
         page.contains("data-testid=\"sign-in-to-rate\""),
@@ -30,7 +30,7 @@ async fn a_signed_in_shopper_rates_updates_and_deletes() {
     );
 
     browser.new_account().await;
-    let page = browser.page(&format!("/product/{PRODUCT}")).await;
+    let page = browser.product_page(PRODUCT).await;
     assert!(page.contains("class=\"rating-form\""));
     let response = browser
         .post(
@@ -43,7 +43,7 @@ async fn a_signed_in_shopper_rates_updates_and_deletes() {
         response.headers()[header::LOCATION],
         format!("/product/{PRODUCT}#reviews").as_str()
     );
-    let page = browser.page(&format!("/product/{PRODUCT}")).await;
+    let page = browser.product_page(PRODUCT).await;
     assert_eq!(testid(&page, "rating-average"), Some("4.0"));
     assert_eq!(testid(&page, "rating-count"), Some("1"));
     assert_eq!(testid(&page, "review-text"), Some("Sturdy.\nLight, too."));
@@ -60,7 +60,7 @@ async fn a_signed_in_shopper_rates_updates_and_deletes() {
     other
         .post(&format!("/product/{PRODUCT}/rating"), &[("stars", "5")])
         .await;
-    let page = other.page(&format!("/product/{PRODUCT}")).await;
+    let page = other.product_page(PRODUCT).await;
     assert_eq!(testid(&page, "rating-average"), Some("4.5"));
     assert_eq!(testid(&page, "rating-count"), Some("2"));
 
@@ -68,13 +68,13 @@ async fn a_signed_in_shopper_rates_updates_and_deletes() {
     browser
         .post(&format!("/product/{PRODUCT}/rating"), &[("stars", "1")])
         .await;
-    let page = browser.page(&format!("/product/{PRODUCT}")).await;
+    let page = browser.product_page(PRODUCT).await;
     assert_eq!(testid(&page, "rating-average"), Some("3.0"));
     let response = browser
         .post(&format!("/product/{PRODUCT}/rating/delete"), &[])
         .await;
     assert_eq!(response.status(), StatusCode::FOUND);
-    let page = browser.page(&format!("/product/{PRODUCT}")).await;
+    let page = browser.product_page(PRODUCT).await;
     assert_eq!(testid(&page, "rating-average"), Some("5.0"));
     assert_eq!(testid(&page, "rating-count"), Some("1"));
     assert!(page.contains("Rate this product"));
@@ -95,7 +95,7 @@ async fn review_text_with_markup_is_escaped() {
         .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     for viewer in [browser, shop.browser()] {
-        let page = viewer.page(&format!("/product/{PRODUCT}")).await;
+        let page = viewer.product_page(PRODUCT).await;
         assert!(!page.contains("<script>alert"), "markup is never live");
         assert!(!page.contains("<b>bold</b>"));
         // Askama writes numeric character references.
@@ -188,7 +188,7 @@ async fn reviews_come_a_page_at_a_time() {
         assert_eq!(response.status(), StatusCode::FOUND);
     }
     let guest = shop.browser();
-    let page = guest.page(&format!("/product/{PRODUCT}")).await;
+    let page = guest.product_page(PRODUCT).await;
     assert_eq!(testid(&page, "rating-count"), Some("7"));
     assert_eq!(page.matches("data-testid=\"review\"").count(), 5);
     let start = page
