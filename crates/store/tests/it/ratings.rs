@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use boutique_platform::clock::now_ms;
 use boutique_store::{
     RatingBook, StoreError,
     ratings::{
@@ -214,7 +215,12 @@ async fn ratings_are_listed_newest_first_in_stable_pages(db: TestDb) {
     }
     assert_eq!(paged, all, "pages add up to the whole list, once each");
 
-    // Rewriting a rating moves it to the front.
+    // Rewriting a rating moves it to the front: rewritten in a later
+    // millisecond than every write so far, so no tie decides the order.
+    let newest = all[0].updated_at_ms;
+    while now_ms() <= newest {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
     let moved = book.put(&new_rating(&account(0), 5, "")).await.unwrap();
     let first = book.list_by_product(PRODUCT, 1, None).await.unwrap();
     assert_eq!(first[0].account_id, account(0));
