@@ -426,7 +426,8 @@ side_shop policy-off RESILIENCE=off
 side_shop policy-on
 side_shop dead-ad-breaker -- --use "ad=127.0.0.1:$BLACKHOLE_PORT"
 side_shop dead-ad-no-breaker RESILIENCE_AD_BREAKER_FAILURES=0 -- --use "ad=127.0.0.1:$BLACKHOLE_PORT"
-for variant in policy-off policy-on dead-ad-breaker dead-ad-no-breaker; do
+POLICY_VARIANTS=(policy-off policy-on dead-ad-breaker dead-ad-no-breaker)
+for variant in "${POLICY_VARIANTS[@]}"; do
   POLICY_SESSION[$variant]="$(mint_sessions 1 "${SIDE_URL[$variant]}")"
 done
 log "policy cost: home and product, policies as shipped and RESILIENCE=off, $RUNS x $WRK_DURATION each"
@@ -465,7 +466,7 @@ for variant in dead-ad-breaker dead-ad-no-breaker; do
   run_wrk "$variant" "${SIDE_PID[$variant]}" "${SIDE_URL[$variant]}/product/OLJCESPC7Z" \
     -H "Cookie: ${POLICY_SESSION[$variant]}"
 done
-for variant in policy-off policy-on dead-ad-breaker dead-ad-no-breaker; do stop_pid "${SIDE_PID[$variant]}"; done
+for variant in "${POLICY_VARIANTS[@]}"; do stop_pid "${SIDE_PID[$variant]}"; done
 stop_pid "$BLACKHOLE_PID"
 
 # ------------------------------------------------------------------ ceiling
