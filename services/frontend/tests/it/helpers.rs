@@ -11,7 +11,7 @@ use boutique_testkit::eventually;
 use reqwest::{Client, Response, StatusCode, redirect::Policy};
 use tonic::transport::Channel;
 
-/// How long [`Browser::page_until`] tries.
+/// How long [`Browser::product_page`] tries.
 const PAGE_PATIENCE: Duration = Duration::from_secs(10);
 
 /// A backend the tests can stop.
@@ -306,24 +306,22 @@ impl Browser {
         response.text().await.unwrap()
     }
 
-    /// GET until the page has what `complete` looks for, and return it.
-    /// For the parts a page leaves out when their backend misses its short
-    /// deadline (the ad's 100 ms, the ratings' 300 ms): on a busy machine
-    /// the first call, which also opens the connection, can miss it.
-    pub(crate) async fn page_until(&self, path: &str, complete: impl Fn(&str) -> bool) -> String {
-        eventually(&format!("GET {path} complete"), PAGE_PATIENCE, || async {
-            let html = self.page(path).await;
-            complete(&html).then_some(html)
-        })
-        .await
-    }
-
-    /// A product page with its ad and its ratings (see [`Browser::page_until`]).
+    /// A product page with its ad and its ratings: GET until it has both.
+    /// A page leaves them out when their backend misses its short deadline
+    /// (the ad's 100 ms, the ratings' 300 ms), and on a busy machine the
+    /// first call, which also opens the connection, can miss it.
     pub(crate) async fn product_page(&self, product_id: &str) -> String {
-        self.page_until(&format!("/product/{product_id}"), |html| {
-            html.contains("<aside class=\"ad\"")
-                && !html.contains("data-testid=\"ratings-unavailable\"")
-        })
+        let path = format!("/product/{product_id}");
+        eventually(
+            &format!("GET {path} with its ad and ratings"),
+            PAGE_PATIENCE,
+            || async {
+                let html = self.page(&path).await;
+                let complete = html.contains("<aside class=\"ad\"")
+                    && !html.contains("data-testid=\"ratings-unavailable\"");
+                complete.then_some(html)
+            },
+        )
         .await
     }
 
