@@ -402,13 +402,14 @@ PY
 OVERHEAD_RATE="${BENCH_OVERHEAD_RATE:-1000}"
 side_shop metrics-off ENABLE_METRICS=0
 side_shop metrics-on ENABLE_METRICS=1
+OVERHEAD_VARIANTS=(metrics-off metrics-on)
 log "telemetry overhead: home page at $OVERHEAD_RATE req/s, $RUNS x $WRK_DURATION per variant"
 for i in $(seq "$RUNS"); do
-  for variant in metrics-off metrics-on; do
+  for variant in "${OVERHEAD_VARIANTS[@]}"; do
     cpu_per_request "$RAW/overhead-$variant-$i.json" "$variant" / "$OVERHEAD_RATE"
   done
 done
-for variant in metrics-off metrics-on; do stop_pid "${SIDE_PID[$variant]}"; done
+for variant in "${OVERHEAD_VARIANTS[@]}"; do stop_pid "${SIDE_PID[$variant]}"; done
 
 # ------------------------------------------------------------------ resilience policies
 # What the policies cost on the happy path: home and product throughput with every channel

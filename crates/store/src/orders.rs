@@ -17,7 +17,7 @@
 //!
 //! Owner: the orders service (see ARCHITECTURE.md).
 
-use std::fmt;
+use std::{collections::HashMap, fmt};
 
 use boutique_money::Money;
 use serde::{Deserialize, Serialize};
@@ -28,9 +28,9 @@ use crate::{Database, StoreError, now_ms};
 /// The longest owner, cart id, order id or idempotency key kept, in bytes.
 pub const MAX_ID_LEN: usize = 255;
 
-/// How many outbox rows one `DELETE` removes at most (well under SQLite's
-/// limit of bound parameters).
-const DELETE_BATCH: usize = 100;
+/// How many ids one statement binds at most (outbox rows deleted, orders
+/// whose history is read): well under SQLite's limit of bound parameters.
+const IDS_PER_STATEMENT: usize = 100;
 
 /// How often a compare-and-set that lost to a concurrent change is retried.
 const ATTEMPTS: usize = 5;
@@ -908,25 +908,58 @@ impl OrderBook {
             .ok_or_else(|| StoreError::corrupt("order", "it vanished right after it was written"))
     }
 
-    async fn with_history(&self, mut order: Order) -> Result<Order, StoreError> {
-        let rows: Vec<(String, i64, String)> = sqlx::query_as(
-            "SELECT state, at_ms, note FROM order_history WHERE order_id = $1 ORDER BY seq",
-        )
-        .bind(&order.id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::query("reading an order's history"))?;
-        order.history = rows
-            .into_iter()
-            .map(|(state, at_ms, note)| {
-                Ok(HistoryEntry {
-                    state: parse_state(&state)?,
-                    at_ms,
-                    note,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(order)
+    /// Attaches each of `orders`' history, read in one query per
+    /// [`IDS_PER_STATEMENT`] ids (`None`: the whole history table, for
+    /// [`OrderBook::all`]) rather than one query per order.
+    async fn with_histories(
+        &self,
+        mut orders: Vec<Order>,
+        ids: Option<&[String]>,
+    ) -> Result<Vec<Order>, StoreError> {
+        let action = "reading orders' histories";
+        let columns = "SELECT order_id, state, at_ms, note FROM order_history";
+        let mut texts_and_ids = Vec::new();
+        match ids {
+            None => texts_and_ids.push((format!("{columns} ORDER BY order_id, seq"), &[][..])),
+            Some(ids) => {
+                for batch in ids.chunks(IDS_PER_STATEMENT) {
+                    // Only placeholders are put in the text; the ids are bound.
+                    let placeholders: Vec<String> =
+                        (1..=batch.len()).map(|n| format!("${n}")).collect();
+                    let text = format!(
+                        "{columns} WHERE order_id IN ({}) ORDER BY order_id, seq",
+                        placeholders.join(", ")
+                    );
+                    texts_and_ids.push((text, batch));
+                }
+            }
+        }
+        let at: HashMap<String, usize> = orders
+            .iter()
+            .enumerate()
+            .map(|(i, order)| (order.id.clone(), i))
+            .collect();
+        for (text, batch) in texts_and_ids {
+            let mut query =
+                sqlx::query_as::<_, (String, String, i64, String)>(sqlx::AssertSqlSafe(text));
+            for id in batch {
+                query = query.bind(id);
+            }
+            let rows = query
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::query(action))?;
+            for (order_id, state, at_ms, note) in rows {
+                if let Some(&i) = at.get(&order_id) {
+                    orders[i].history.push(HistoryEntry {
+                        state: parse_state(&state)?,
+                        at_ms,
+                        note,
+                    });
+                }
+            }
+        }
+        Ok(orders)
     }
 
     /// `owner`'s orders, newest first: up to `limit` after `after` (the last
@@ -950,11 +983,9 @@ impl OrderBook {
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::query("listing orders"))?;
-        let mut orders = Vec::with_capacity(rows.len());
-        for row in &rows {
-            orders.push(self.with_history(from_row(row)?).await?);
-        }
-        Ok(orders)
+        let orders = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<String> = orders.iter().map(|order| order.id.clone()).collect();
+        self.with_histories(orders, Some(&ids)).await
     }
 
     /// Leases orders left unfinished for `query.older_than_ms`: in an
@@ -1050,7 +1081,7 @@ impl OrderBook {
     }
 
     /// Removes published events from the outbox: one statement per batch
-    /// of up to [`DELETE_BATCH`] ids.
+    /// of up to [`IDS_PER_STATEMENT`] ids.
     pub async fn remove_published(&self, event_ids: &[String]) -> Result<(), StoreError> {
         let (book, event_ids) = (self.clone(), event_ids.to_vec());
         self.db
@@ -1061,7 +1092,7 @@ impl OrderBook {
     async fn remove_published_here(&self, event_ids: &[String]) -> Result<(), StoreError> {
         let action = "clearing published events";
         let (_turn, mut tx) = self.db.begin_write(action).await?;
-        for batch in event_ids.chunks(DELETE_BATCH) {
+        for batch in event_ids.chunks(IDS_PER_STATEMENT) {
             // Only placeholders are put in the text; the ids are bound.
             let placeholders: Vec<String> = (1..=batch.len()).map(|n| format!("${n}")).collect();
             let text = format!(
@@ -1186,11 +1217,8 @@ impl OrderBook {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query("listing every order"))?;
-        let mut orders = Vec::with_capacity(rows.len());
-        for row in &rows {
-            orders.push(self.with_history(from_row(row)?).await?);
-        }
-        Ok(orders)
+        let orders = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        self.with_histories(orders, None).await
     }
 
     /// Every charged order's `(order id, transaction id)`, for the audit.
