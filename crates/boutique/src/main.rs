@@ -5,6 +5,7 @@
 //! the whole shop in one process, each service on its own loopback port speaking
 //! real gRPC. This file is wiring only: the services live in their own crates.
 
+mod allocator;
 mod audit;
 mod error;
 mod healthcheck;
@@ -56,6 +57,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = Cli::parse();
     let env = Env::from_process();
     let log = match telemetry::LogConfig::from_env(&env) {

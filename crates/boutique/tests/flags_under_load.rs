@@ -108,11 +108,6 @@ async fn every_flag_under_load_shows_its_effect_and_the_shop_recovers() {
             ("POST_CHARGE_TIMEOUT", "1s"),
             ("DISPATCH_DELAY", "100ms"),
             ("DELIVERY_DELAY", "100ms"),
-            // A fixed mmap threshold: glibc then returns every large block
-            // to the system when it is freed, so memory a leak flag gives
-            // back shows in the resident size (the dynamic threshold keeps
-            // part of it, an allocator's choice, not the service's).
-            ("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072"),
         ],
     );
     let database = Database::connect(&StoreConfig::at(Location::SqliteFile(
