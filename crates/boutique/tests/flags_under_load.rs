@@ -453,7 +453,7 @@ enum Effect {
     /// The process's resident memory rises by `rise` bytes, and is given
     /// back when the flag is off.
     Resident { rise: f64 },
-    /// Cart's readiness name answers NOT_SERVING while the server's stays
+    /// Cart's readiness name answers NOT_SERVING while its liveness stays
     /// SERVING.
     NotReady,
     /// The home page is nearly all of the storefront's traffic.
@@ -523,7 +523,7 @@ impl Effect {
             }
             Self::NotReady => match probe.cart_health().await {
                 (ServingStatus::NotServing, ServingStatus::Serving) => Holds,
-                other => Wait(format!("cart's (readiness, server) health: {other:?}")),
+                other => Wait(format!("cart's (readiness, liveness) health: {other:?}")),
             },
             Self::HomeFlood => {
                 let (home, all) = home_share(start, now);
@@ -587,7 +587,7 @@ impl Effect {
             }
             Self::NotReady => match probe.cart_health().await {
                 (ServingStatus::Serving, ServingStatus::Serving) => Holds,
-                other => Wait(format!("cart's (readiness, server) health: {other:?}")),
+                other => Wait(format!("cart's (readiness, liveness) health: {other:?}")),
             },
             Self::HomeFlood => {
                 let (home, all) = home_share(window, now);
@@ -941,7 +941,7 @@ impl Probe {
         }
     }
 
-    /// Cart's health for its readiness name and for the server (`""`).
+    /// Cart's health for its readiness name and for liveness.
     async fn cart_health(&self) -> (ServingStatus, ServingStatus) {
         let channel = tonic::transport::Endpoint::from_shared(self.cart.clone())
             .unwrap()
@@ -950,7 +950,7 @@ impl Probe {
             .unwrap();
         let mut client = HealthClient::new(channel);
         let mut status = Vec::new();
-        for service in ["hipstershop.CartService", ""] {
+        for service in ["hipstershop.CartService", "liveness"] {
             let request = HealthCheckRequest {
                 service: service.to_owned(),
             };

@@ -22,7 +22,7 @@ use tonic::{
     service::Routes,
     transport::{Server, server::TcpIncoming},
 };
-use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic_health::ServingStatus;
 
 use crate::{
     App, ServerError,
@@ -47,7 +47,6 @@ pub struct GrpcServer {
     local_addr: SocketAddr,
     routes: Routes,
     service_names: Vec<&'static str>,
-    health: HealthReporter,
     readiness: Readiness,
     grace: Duration,
     /// Bound with `REUSE_PORT`: readiness is also reported for this process.
@@ -91,8 +90,7 @@ impl GrpcServer {
             local_addr,
             routes,
             service_names: Vec::new(),
-            readiness: Readiness::new(health.clone()),
-            health,
+            readiness: Readiness::new(health),
             grace: DEFAULT_GRACE,
             shared_port: listen.reuse_port,
         })
@@ -130,12 +128,6 @@ impl GrpcServer {
         self.local_addr
     }
 
-    /// The health reporter itself. Prefer [`GrpcServer::readiness`], which
-    /// leaves liveness alone and keeps the drain's NOT_SERVING.
-    pub fn health(&self) -> HealthReporter {
-        self.health.clone()
-    }
-
     /// The hook a service reports its dependencies' state through: the
     /// server is ready while every check passes; liveness ignores them.
     pub fn readiness(&self) -> Readiness {
@@ -153,7 +145,6 @@ impl GrpcServer {
             local_addr,
             routes,
             service_names,
-            health: _,
             readiness,
             grace,
             shared_port,

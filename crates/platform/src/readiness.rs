@@ -16,8 +16,7 @@
 //! (`process/<pid>`): a probe through the shared port may reach either
 //! process, and only this name tells the new one of a rolling restart from
 //! the old one (which answers it NOT_FOUND). It follows what is reported
-//! through [`Readiness`]; a service that sets other names' status on the
-//! reporter itself (the cart's store watch) does not move it.
+//! through [`Readiness`], like the other readiness names.
 
 use std::{
     collections::BTreeSet,

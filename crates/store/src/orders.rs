@@ -909,37 +909,40 @@ impl OrderBook {
     }
 
     /// Attaches each of `orders`' history, read in one query per
-    /// [`IDS_PER_STATEMENT`] ids (`None`: the whole history table, for
-    /// [`OrderBook::all`]) rather than one query per order.
+    /// [`IDS_PER_STATEMENT`] orders (or, with `whole_table`, for
+    /// [`OrderBook::all`], in one query of the whole history table) rather
+    /// than one query per order.
     async fn with_histories(
         &self,
         mut orders: Vec<Order>,
-        ids: Option<&[String]>,
+        whole_table: bool,
     ) -> Result<Vec<Order>, StoreError> {
         let action = "reading orders' histories";
-        let columns = "SELECT order_id, state, at_ms, note FROM order_history";
-        let mut texts_and_ids = Vec::new();
-        match ids {
-            None => texts_and_ids.push((format!("{columns} ORDER BY order_id, seq"), &[][..])),
-            Some(ids) => {
-                for batch in ids.chunks(IDS_PER_STATEMENT) {
-                    // Only placeholders are put in the text; the ids are bound.
-                    let placeholders: Vec<String> =
-                        (1..=batch.len()).map(|n| format!("${n}")).collect();
-                    let text = format!(
-                        "{columns} WHERE order_id IN ({}) ORDER BY order_id, seq",
-                        placeholders.join(", ")
-                    );
-                    texts_and_ids.push((text, batch));
-                }
-            }
-        }
-        let at: HashMap<String, usize> = orders
+        let ids: Vec<String> = orders.iter().map(|order| order.id.clone()).collect();
+        // An empty batch stands for the whole table.
+        let batches: Vec<&[String]> = if whole_table {
+            vec![&[]]
+        } else {
+            ids.chunks(IDS_PER_STATEMENT).collect()
+        };
+        let at: HashMap<&str, usize> = ids
             .iter()
             .enumerate()
-            .map(|(i, order)| (order.id.clone(), i))
+            .map(|(i, id)| (id.as_str(), i))
             .collect();
-        for (text, batch) in texts_and_ids {
+        for batch in batches {
+            let columns = "SELECT order_id, state, at_ms, note FROM order_history";
+            let text = if batch.is_empty() {
+                format!("{columns} ORDER BY order_id, seq")
+            } else {
+                // Only placeholders are put in the text; the ids are bound.
+                let placeholders: Vec<String> =
+                    (1..=batch.len()).map(|n| format!("${n}")).collect();
+                format!(
+                    "{columns} WHERE order_id IN ({}) ORDER BY order_id, seq",
+                    placeholders.join(", ")
+                )
+            };
             let mut query =
                 sqlx::query_as::<_, (String, String, i64, String)>(sqlx::AssertSqlSafe(text));
             for id in batch {
@@ -950,7 +953,7 @@ impl OrderBook {
                 .await
                 .map_err(StoreError::query(action))?;
             for (order_id, state, at_ms, note) in rows {
-                if let Some(&i) = at.get(&order_id) {
+                if let Some(&i) = at.get(order_id.as_str()) {
                     orders[i].history.push(HistoryEntry {
                         state: parse_state(&state)?,
                         at_ms,
@@ -984,8 +987,7 @@ impl OrderBook {
         .await
         .map_err(StoreError::query("listing orders"))?;
         let orders = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-        let ids: Vec<String> = orders.iter().map(|order| order.id.clone()).collect();
-        self.with_histories(orders, Some(&ids)).await
+        self.with_histories(orders, false).await
     }
 
     /// Leases orders left unfinished for `query.older_than_ms`: in an
@@ -1218,7 +1220,7 @@ impl OrderBook {
             .await
             .map_err(StoreError::query("listing every order"))?;
         let orders = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-        self.with_histories(orders, None).await
+        self.with_histories(orders, true).await
     }
 
     /// Every charged order's `(order id, transaction id)`, for the audit.

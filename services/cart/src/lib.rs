@@ -5,8 +5,8 @@
 //!   AddItem that would leave it outside is `INVALID_ARGUMENT` and changes nothing;
 //! - AddItem is atomic, so concurrent adds never lose an update;
 //! - idle carts expire in Redis (`CART_TTL`);
-//! - a storage outage is `UNAVAILABLE` "cart storage unavailable: …", and the
-//!   health service reports `NOT_SERVING` while Redis cannot be reached.
+//! - a storage outage is `UNAVAILABLE` "cart storage unavailable: …", and
+//!   readiness is `NOT_SERVING` while the store cannot be reached.
 //!
 //! Unlike upstream, GetCart of an unknown user returns `Cart{user_id, []}` with
 //! the requested user id (upstream returns an empty `user_id`), and EmptyCart
@@ -21,7 +21,7 @@
 //! | `REDIS_ADDR` | Redis as `host:port` (upstream's `redis-cart:6379`) or a `redis://` / `rediss://` URL; unset means the in-memory store | unset |
 //! | `CART_STORE` | where carts live: `memory`, `redis` (needs `REDIS_ADDR`) or `database` (the shop's database: `DATABASE_URL`, else the SQLite file in `DATA_DIR`; see `boutique_store`); `memory` and `database` refuse a `REDIS_ADDR` | `redis` with `REDIS_ADDR`, else `memory` |
 //! | `CART_TTL` | idle expiry of a cart as a Go duration (`48h`, `90m`); `0` disables it | `48h`, the frontend session cookie's lifetime |
-//! | `FLAGD_*` | failure flags (`boutique_flags::config`): `cartFailure` fails that fraction of `EmptyCart` calls with `UNAVAILABLE`; `failedReadinessProbe` fails readiness (`hipstershop.CartService` NOT_SERVING) while liveness (`""`) stays | no flags |
+//! | `FLAGD_*` | failure flags (`boutique_flags::config`): `cartFailure` fails that fraction of `EmptyCart` calls with `UNAVAILABLE`; `failedReadinessProbe` fails readiness (`""` and `hipstershop.CartService` NOT_SERVING) while liveness (`liveness`) stays SERVING | no flags |
 //!
 //! Upstream's Spanner and AlloyDB backends are not supported.
 //!
@@ -184,18 +184,15 @@ impl ServiceConfig for Config {
                 metrics::CartMetrics::register(&telemetry),
                 flags.clone(),
             )));
-        let reporter = server.health();
+        let readiness = server.readiness();
         let interval = self.health_interval;
         Ok(App::new(server.local_addr(), move |shutdown| {
-            // The store watch runs inside the shutdown future: the server polls
-            // that future only after it has reported SERVING, and stops polling
-            // it the moment shutdown begins, so the watch can neither be
-            // overwritten by the startup status nor overwrite the NOT_SERVING
-            // of the drain.
+            // The store watch runs until shutdown begins (readiness keeps the
+            // drain's NOT_SERVING whatever is reported after it).
             let shutdown = async move {
                 tokio::select! {
                     () = shutdown => {}
-                    () = health::watch_store(store, reporter, interval, flags) => {}
+                    () = health::watch_store(store, readiness, interval, flags) => {}
                 }
             };
             server.run_until(shutdown)

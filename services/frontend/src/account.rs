@@ -81,6 +81,16 @@ impl SignedIn {
         }
     }
 
+    /// The shopper a sign-in or sign-up answered with; `None` when the
+    /// answer lacks its account (an accounts service breaking its contract).
+    pub(crate) fn from_reply(
+        account: Option<Account>,
+        token: String,
+        expires_at_ms: i64,
+    ) -> Option<Self> {
+        account.map(|account| Self::new(account, Token::new(token), expires_at_ms))
+    }
+
     /// Seconds until the token expires (at least one), for the cookie.
     pub(crate) fn seconds_left(&self) -> i64 {
         let now = boutique_platform::clock::now_ms();

@@ -1,6 +1,6 @@
 //! The cart's failure flags over real gRPC: `cartFailure` fails `EmptyCart`
-//! only; `failedReadinessProbe` takes the cart service's health (readiness)
-//! to NOT_SERVING while the server's (liveness) stays SERVING.
+//! only; `failedReadinessProbe` takes readiness (`""` and the cart service's
+//! name) to NOT_SERVING while liveness (`liveness`) stays SERVING.
 
 use std::time::Duration;
 
@@ -82,8 +82,9 @@ async fn failed_readiness_probe_fails_readiness_not_liveness() {
         (status_of(readiness).await == ServingStatus::NotServing).then_some(())
     })
     .await;
+    assert_eq!(status_of("").await, ServingStatus::NotServing);
     assert_eq!(
-        status_of("").await,
+        status_of("liveness").await,
         ServingStatus::Serving,
         "liveness stays up"
     );
@@ -95,5 +96,6 @@ async fn failed_readiness_probe_fails_readiness_not_liveness() {
     })
     .await;
     assert_eq!(status_of("").await, ServingStatus::Serving);
+    assert_eq!(status_of("liveness").await, ServingStatus::Serving);
     app.server.stop().await;
 }

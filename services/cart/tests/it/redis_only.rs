@@ -233,6 +233,11 @@ async fn redis_outage_is_unavailable_and_not_serving() {
         ServingStatus::NotServing,
     )
     .await;
+    assert_eq!(
+        health(&mut health_client, "liveness").await,
+        ServingStatus::Serving,
+        "a store outage is not fixed by a restart"
+    );
     // Still alive and answering: validation does not need the store.
     let status = app.add("", "OLJCESPC7Z", 1).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);

@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::{
     State as AppState,
-    account::{self, Refusal, RefusalKind, SignedIn, Token},
+    account::{self, Refusal, RefusalKind, SignedIn},
     api::{
         caller::ApiCaller,
         extract::ApiJson,
@@ -123,10 +123,8 @@ pub(crate) async fn sign_up(
         .sign_up(request)
         .await
         .map_err(|error| refused(&error))?;
-    let account = reply
-        .account
+    let signed_in = SignedIn::from_reply(reply.account, reply.token, reply.expires_at_ms)
         .ok_or_else(|| ApiError::internal("a sign-up without its account"))?;
-    let signed_in = SignedIn::new(account, Token::new(reply.token), reply.expires_at_ms);
     tracing::info!(account_id = %signed_in.id, "Signed up through the API.");
     let mut response = (StatusCode::CREATED, Json(session_json(&signed_in)?)).into_response();
     let location = format!("{}/api/v1/accounts/me", state.config.base_url);
@@ -174,10 +172,8 @@ pub(crate) async fn sign_in(
         .sign_in(request)
         .await
         .map_err(|error| refused(&error))?;
-    let account = reply
-        .account
+    let signed_in = SignedIn::from_reply(reply.account, reply.token, reply.expires_at_ms)
         .ok_or_else(|| ApiError::internal("a sign-in without its account"))?;
-    let signed_in = SignedIn::new(account, Token::new(reply.token), reply.expires_at_ms);
     tracing::info!(account_id = %signed_in.id, "Signed in through the API.");
     let mut response = Json(session_json(&signed_in)?).into_response();
     adopt(&state, &caller, &signed_in, &mut response).await;

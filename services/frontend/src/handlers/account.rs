@@ -104,10 +104,10 @@ pub(crate) async fn sign_in(
     };
     match state.backends.sign_in(request).await {
         Ok(reply) => {
-            let account = reply
-                .account
-                .ok_or_else(|| AppError::Internal("a sign-in without its account".to_owned()))?;
-            let signed_in = SignedIn::new(account, Token::new(reply.token), reply.expires_at_ms);
+            let signed_in = SignedIn::from_reply(reply.account, reply.token, reply.expires_at_ms)
+                .ok_or_else(|| {
+                AppError::Internal("a sign-in without its account".to_owned())
+            })?;
             tracing::info!(account_id = %signed_in.id, "Signed in.");
             Ok(enter(&state, &ctx, &signed_in, &next).await)
         }
@@ -177,10 +177,10 @@ pub(crate) async fn sign_up(
     };
     match state.backends.sign_up(request).await {
         Ok(reply) => {
-            let account = reply
-                .account
-                .ok_or_else(|| AppError::Internal("a sign-up without its account".to_owned()))?;
-            let signed_in = SignedIn::new(account, Token::new(reply.token), reply.expires_at_ms);
+            let signed_in = SignedIn::from_reply(reply.account, reply.token, reply.expires_at_ms)
+                .ok_or_else(|| {
+                AppError::Internal("a sign-up without its account".to_owned())
+            })?;
             tracing::info!(account_id = %signed_in.id, "Signed up.");
             Ok(enter(&state, &ctx, &signed_in, &next).await)
         }
